@@ -1,13 +1,90 @@
 """The `ovnbpf` command: one entry point, one subcommand per job."""
 import argparse
+import json
+import os
 import sys
+
+NOT_YET = {
+    "controller": "the chassis controller",
+    "compile": "the logical-flow compiler CLI",
+    "trace": "ovnbpf trace",
+    "bench": "the benchmarks",
+    "ctl": "ovnbpf ctl",
+}
+
+
+def _lab_parser(sub):
+    lab = sub.add_parser("lab", help="bring up, inspect and remove labs of OVN chassis in namespaces")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True)
+    up = lab_sub.add_parser("up", help="bring up a lab from a topology (name or YAML path)")
+    up.add_argument("topology", nargs="?", default="two-chassis")
+    down = lab_sub.add_parser("down", help="remove every namespace, link and process of a lab")
+    status = lab_sub.add_parser("status", help="nodes, daemons and their health")
+    status.add_argument("--json", action="store_true")
+    ex = lab_sub.add_parser("exec", help="run a command in a VM or chassis namespace")
+    ex.add_argument("node")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER)
+    for p in (up, down, status, ex):
+        p.add_argument("--name", default="lab", help="lab name (prefixes its objects; default: lab)")
+
+
+def _cmd_lab(args):
+    from .lab.demo import format_status
+    from .lab.lab import Lab
+
+    lab = Lab(args.name)
+    if args.lab_command == "up":
+        lab.up(args.topology)
+    elif args.lab_command == "down":
+        lab.down()
+    elif args.lab_command == "status":
+        status = lab.status()
+        print(json.dumps(status, indent=1) if args.json else format_status(status))
+        return 0 if all(c["healthy"] for c in status["chassis"]) and status["central"]["healthy"] else 1
+    elif args.lab_command == "exec":
+        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        if not cmd:
+            raise SystemExit("ovnbpf lab exec: usage: ovnbpf lab exec NODE -- CMD [ARGS...]")
+        ns, env = lab.node_netns(args.node)
+        os.environ.update(env)
+        os.execvp("ip", ["ip", "netns", "exec", ns, *cmd])
+    return 0
+
+
+def _cmd_demo(args):
+    from .lab.demo import run_demo
+    return 0 if run_demo(args.topology) else 1
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="ovnbpf", description="An eBPF/XDP chassis for OVN.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _lab_parser(sub)
+    demo = sub.add_parser("demo", help="bring up the default lab, ping across it, tear it down")
+    demo.add_argument("topology", nargs="?", default="two-chassis")
+    for name, what in NOT_YET.items():
+        p = sub.add_parser(name, help=f"{what} (not implemented yet)")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="ovnbpf")
-    parser.add_subparsers(dest="command", required=True)
-    args = parser.parse_args(argv)
-    return 0
+    args = build_parser().parse_args(argv)
+    from .lab.chassis import ChassisKindNotReady
+    from .lab.lab import LabError
+    from .lab.proc import CommandError
+    from .lab.topology import TopologyError
+    try:
+        if args.command == "lab":
+            return _cmd_lab(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        print(f"ovnbpf {args.command}: not implemented yet ({NOT_YET[args.command]} has not landed)",
+              file=sys.stderr)
+        return 2
+    except (LabError, TopologyError, ChassisKindNotReady, CommandError, TimeoutError) as e:
+        print(f"ovnbpf {args.command}: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

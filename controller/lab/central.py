@@ -1,0 +1,140 @@
+"""The OVN central node: real NB and SB ovsdb-servers (SB plain or a 3-member Raft cluster)
+and a real ovn-northd, all in the root network namespace, tracked by pidfile.
+
+Chassis in other namespaces reach the SB over TCP on `sb_ip` (the underlay bridge address):
+127.0.0.1 of the root namespace is not reachable from inside another namespace.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .proc import CommandError, alive, read_pidfile, run, stop_pids, wait_for
+
+NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
+SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
+SB_PORT = 6642
+RAFT_BASE_PORT = 6643     # raft peers listen on 127.0.0.1:RAFT_BASE_PORT+i (root netns only)
+
+
+@dataclass
+class Central:
+    """Paths and remotes of one central node living in `rundir`."""
+    rundir: Path
+    sb_cluster: int = 1
+    sb_ip: str | None = None       # also listen for chassis on tcp:sb_ip:SB_PORT(+i)
+    raft_port_base: int = RAFT_BASE_PORT
+
+    @property
+    def nb_remote(self):
+        return f"unix:{self.rundir}/nb.sock"
+
+    def _sb_names(self):
+        return ["sb"] if self.sb_cluster == 1 else [f"sb{i}" for i in range(1, self.sb_cluster + 1)]
+
+    @property
+    def sb_remote(self):
+        """Local (unix) SB remote(s), comma-separated for a cluster: for tools in the root netns."""
+        return ",".join(f"unix:{self.rundir}/{n}.sock" for n in self._sb_names())
+
+    @property
+    def sb_tcp_remote(self):
+        """The SB remote(s) chassis use from their namespaces."""
+        if not self.sb_ip:
+            return None
+        return ",".join(f"tcp:{self.sb_ip}:{SB_PORT + i}" for i in range(len(self._sb_names())))
+
+    def env(self):
+        """Environment for ovn-nbctl/ovn-sbctl/ovn-trace pointing at this central."""
+        return {"OVN_NB_DB": self.nb_remote, "OVN_SB_DB": self.sb_remote}
+
+    def pidfiles(self):
+        names = ["northd", "nb", *self._sb_names()]
+        return [self.rundir / f"{n}.pid" for n in names]
+
+    def pids(self):
+        return {p.stem: read_pidfile(p) for p in self.pidfiles()}
+
+    # ---- start/stop ----------------------------------------------------------------------
+
+    def _ovsdb_server(self, name, db, remotes):
+        args = ["ovsdb-server", "--detach", "--no-chdir", f"--pidfile={self.rundir}/{name}.pid",
+                f"--unixctl={self.rundir}/{name}.ctl", f"--remote=punix:{self.rundir}/{name}.sock",
+                *(f"--remote={r}" for r in remotes),
+                "-vconsole:off", "-vfile:info", f"--log-file={self.rundir}/{name}.log", str(db)]
+        run(args)
+
+    def start(self):
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        nb_db = self.rundir / "nb.db"
+        run(["ovsdb-tool", "create", str(nb_db), NB_SCHEMA])
+        self._ovsdb_server("nb", nb_db, [])
+        names = self._sb_names()
+        if self.sb_cluster == 1:
+            run(["ovsdb-tool", "create", str(self.rundir / "sb.db"), SB_SCHEMA])
+        else:
+            first = f"tcp:127.0.0.1:{self.raft_port_base + 1}"
+            run(["ovsdb-tool", "create-cluster", str(self.rundir / "sb1.db"), SB_SCHEMA, first])
+            for i in range(2, self.sb_cluster + 1):
+                run(["ovsdb-tool", "join-cluster", str(self.rundir / f"sb{i}.db"), "OVN_Southbound",
+                     f"tcp:127.0.0.1:{self.raft_port_base + i}", first])
+        for i, name in enumerate(names):
+            remotes = [f"ptcp:{SB_PORT + i}:{self.sb_ip}"] if self.sb_ip else []
+            self._ovsdb_server(name, self.rundir / f"{name}.db", remotes)
+        if self.sb_cluster > 1:
+            for name in names:
+                run(["ovsdb-client", "wait", f"unix:{self.rundir}/{name}.sock",
+                     "OVN_Southbound", "connected"], timeout=30)
+        run(["ovn-northd", "--detach", "--no-chdir", f"--pidfile={self.rundir}/northd.pid",
+             f"--unixctl={self.rundir}/northd.ctl", f"--ovnnb-db={self.nb_remote}",
+             f"--ovnsb-db={self.sb_remote}", "-vconsole:off",
+             f"--log-file={self.rundir}/northd.log"])
+        self.nbctl("--wait=sb", "sync", timeout=30)
+
+    def stop(self):
+        """Stop our daemons by pidfile: northd first so it does not write to a dying SB."""
+        pidfiles = self.pidfiles()
+        stop_pids([read_pidfile(pidfiles[0])])
+        stop_pids([read_pidfile(p) for p in pidfiles[1:]])
+        for p in pidfiles:
+            p.unlink(missing_ok=True)
+
+    def healthy(self):
+        return all(pid and alive(pid) for pid in self.pids().values())
+
+    # ---- clients -------------------------------------------------------------------------
+
+    def nbctl(self, *args, timeout=60):
+        return run(["ovn-nbctl", f"--db={self.nb_remote}", *args], timeout=timeout)
+
+    def sbctl(self, *args, timeout=60):
+        return run(["ovn-sbctl", f"--db={self.sb_remote}", *args], timeout=timeout)
+
+    def chassis_names(self):
+        try:
+            out = self.sbctl("--bare", "--columns=name", "list", "Chassis", timeout=10)
+        except CommandError:
+            return set()
+        return {line.strip() for line in out.splitlines() if line.strip()}
+
+    def wait_chassis(self, names, timeout=30):
+        wait_for(lambda: set(names) <= self.chassis_names(), timeout,
+                 interval=0.05, what=f"chassis {', '.join(sorted(names))} to register in the SB")
+
+    # ---- Raft ----------------------------------------------------------------------------
+
+    def cluster_leader(self):
+        """Name (sbN) of the current Raft leader, or None."""
+        for name in self._sb_names():
+            try:
+                out = run(["ovs-appctl", "-t", f"{self.rundir}/{name}.ctl",
+                           "cluster/status", "OVN_Southbound"], timeout=5)
+            except (CommandError, OSError):
+                continue
+            if "Role: leader" in out:
+                return name
+        return None
+
+    def kill_member(self, name):
+        """Stop one SB cluster member (for failover tests)."""
+        stop_pids([read_pidfile(self.rundir / f"{name}.pid")])
+        (self.rundir / f"{name}.pid").unlink(missing_ok=True)   # ovsdb-server removes it itself

@@ -1,0 +1,88 @@
+"""Topology files: the shipped ones parse; malformed ones are rejected with file:line: key."""
+import pytest
+
+from controller.lab import topology
+from controller.lab.logical import nbctl_commands
+from controller.lab.topology import TopologyError
+
+GOOD = """\
+chassis:
+  hv1: {kind: ovs}
+switches:
+  ls1: {subnet: 10.0.1.0/24, key: 1}
+vms:
+  vm1: {chassis: hv1, switch: ls1, mac: "0a:00:00:00:01:01", ip: 10.0.1.11, key: 1}
+"""
+
+
+def test_shipped_topologies_parse():
+    two = topology.load("two-chassis")
+    assert [c.name for c in two.chassis] == ["hv1", "hv2"]
+    assert {v.name: v.chassis for v in two.vms} == {
+        "vm1": "hv1", "vm2": "hv1", "vm3": "hv2", "vm4": "hv2", "vm5": "hv2", "vm6": "hv1"}
+    assert two.vm_named("vm5").gateway is not None and str(two.vm_named("vm5").gateway) == "10.0.2.1"
+    three = topology.load("three-chassis")
+    assert len(three.chassis) == 3 and three.vm_named("vm7").chassis == "hv3"
+
+
+def test_minimal_topology_defaults():
+    t = topology.parse(GOOD, "mini.yaml")
+    assert t.name == "mini" and t.sb_cluster == 1 and t.routers == ()
+    assert t.vm_named("vm1").gateway is None and str(t.vm_named("vm1").ip) == "10.0.1.11/24"
+
+
+# (replace this text in GOOD, with that) -> expected message fragment (with the line number)
+BAD = [
+    (("hv1: {kind: ovs}", "hv1: {kind: kvm}"), "t.yaml:2: chassis.hv1.kind: must be one of: ovnbpf, ovs"),
+    (("hv1: {kind: ovs}", "hv1: {kind: ovs, colour: red}"), "t.yaml:2: chassis.hv1.colour: unknown key"),
+    (("ls1: {subnet: 10.0.1.0/24, key: 1}", "ls1: {subnet: 10.0.1.0/33, key: 1}"),
+     "t.yaml:4: switches.ls1.subnet: not a valid IPv4 subnet"),
+    (("key: 1}\nvms", "key: 0}\nvms"), "t.yaml:4: switches.ls1.key: must be an integer from 1 to 16777215"),
+    (("chassis: hv1, switch", "chassis: hv9, switch"), "t.yaml:6: vms.vm1.chassis: unknown chassis 'hv9'"),
+    (("ip: 10.0.1.11", "ip: 10.0.2.11"), "t.yaml:6: vms.vm1.ip: 10.0.2.11 is not in ls1's subnet 10.0.1.0/24"),
+    (('mac: "0a:00:00:00:01:01"', 'mac: "0a:00:00:00:01"'), "t.yaml:6: vms.vm1.mac: must be a MAC"),
+    (("ip: 10.0.1.11, key: 1}", "ip: 10.0.1.11, key: 40000}"), "vms.vm1.key: must be an integer from 1 to 32767"),
+    (("vm1:", "VM_1:"), "t.yaml:6: vms.VM_1: names are 1-8 characters"),
+    (("switches:\n  ls1: {subnet: 10.0.1.0/24, key: 1}", "switches: 7"), "t.yaml:3: switches: must be a mapping, not int"),
+    (("switches:", "colour: red\nswitches:"), "t.yaml:3: colour: unknown key"),
+    (("  hv1: {kind: ovs}", "  hv1: {kind: ovs\n  hv2: ["), "t.yaml:3: not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("edit,expected", BAD, ids=lambda v: str(v)[:40])
+def test_malformed_topology_is_rejected_with_location(edit, expected):
+    text = GOOD.replace(edit[0], edit[1], 1)
+    assert text != GOOD
+    with pytest.raises(TopologyError) as e:
+        topology.parse(text, "t.yaml")
+    assert expected in str(e.value)
+
+
+def test_duplicates_are_rejected():
+    dup_key = GOOD + '  vm2: {chassis: hv1, switch: ls1, mac: "0a:00:00:00:01:02", ip: 10.0.1.12, key: 1}\n'
+    with pytest.raises(TopologyError, match=r"vms.vm2: port key 1 is already used by lsp-vm1"):
+        topology.parse(dup_key, "t.yaml")
+    dup_ip = GOOD + '  vm2: {chassis: hv1, switch: ls1, mac: "0a:00:00:00:01:02", ip: 10.0.1.11, key: 2}\n'
+    with pytest.raises(TopologyError, match=r"vms.vm2: IP 10.0.1.11 is already used by vm1"):
+        topology.parse(dup_ip, "t.yaml")
+    dup_yaml_key = GOOD.replace("switches:", "chassis:\n  hv2: {kind: ovs}\nswitches:")
+    with pytest.raises(TopologyError, match=r"duplicate key 'chassis'"):
+        topology.parse(dup_yaml_key, "t.yaml")
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(TopologyError, match=r"cannot read topology file"):
+        topology.load(str(tmp_path / "nope.yaml"))
+
+
+def test_nbctl_commands_pin_every_tunnel_key():
+    argv = nbctl_commands(topology.load("two-chassis"))
+    text = " ".join(argv)
+    assert "Logical_Switch ls1 other_config:requested-tnl-key=1" in text
+    assert "Logical_Router lr1 options:requested-tnl-key=3" in text
+    assert "lsp-set-options ls1-lr1 router-port=lrp-ls1 requested-tnl-key=100" in text
+    assert "Logical_Switch_Port lsp-vm5 options:requested-tnl-key=5" in text
+    assert "lsp-set-addresses lsp-vm5 0a:00:00:00:02:05 10.0.2.15" in text
+    assert argv.count("--") == len([a for a in argv if a in ("ls-add", "lr-add", "lrp-add", "lsp-add",
+                                                             "set", "lsp-set-type", "lsp-set-addresses",
+                                                             "lsp-set-options")]) - 1
