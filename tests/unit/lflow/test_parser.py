@@ -119,7 +119,7 @@ def test_every_capture_flow_parses_and_round_trips(capture_flows):
     ("!arp.op == 1", 1, "'!' applied to a relation requires parentheses"),
     ("tcp.src == ", 12, "expected a constant or a set"),
     ("reg0[3..1]", 10, "bit range 3..1 is reversed"),
-    ("ip4.dst == {}", 13, "empty set"),
+    ("ip4.dst == {}", 12, "empty set"),
     ("(ip4", 5, "expected ')'"),
     ("foo(1)", 1, "unknown function 'foo'"),
     ("ip4 ip6", 5, "expected end of input"),
