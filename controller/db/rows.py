@@ -1,0 +1,109 @@
+"""Our own immutable view of Southbound rows.
+
+The DB edge converts IDL rows into these at once; nothing below it ever holds an IDL row,
+so the compiler and planner work on plain, hashable, comparable values.
+"""
+from dataclasses import dataclass, field
+
+
+def frozen_map(d):
+    """A dict as a sorted tuple of pairs: hashable and deterministic."""
+    return tuple(sorted((str(k), str(v)) for k, v in dict(d).items()))
+
+
+@dataclass(frozen=True)
+class Encap:
+    type: str
+    ip: str
+    options: tuple = ()
+
+
+@dataclass(frozen=True)
+class Chassis:
+    uuid: str
+    name: str
+    hostname: str
+    encaps: tuple        # of Encap
+
+
+@dataclass(frozen=True)
+class DatapathBinding:
+    uuid: str
+    tunnel_key: int
+    name: str            # the logical switch/router name from external_ids
+    is_router: bool
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    uuid: str
+    logical_port: str
+    datapath: str        # DatapathBinding uuid
+    tunnel_key: int
+    type: str            # "" (VIF), "patch", "router", "localnet", "chassisredirect", ...
+    mac: tuple           # Port_Binding.mac strings ("MAC IP ..." or "router")
+    port_security: tuple
+    chassis: str | None  # Chassis name the port is bound to
+    up: bool
+    options: tuple = ()
+
+    def option(self, key, default=None):
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class LogicalFlow:
+    uuid: str
+    datapaths: tuple     # DatapathBinding uuids (one, or the members of its datapath group)
+    pipeline: str        # "ingress" | "egress"
+    table_id: int
+    priority: int
+    match: str
+    actions: str
+    stage: str = ""      # external_ids:stage-name, e.g. ls_in_l2_lkup
+
+
+@dataclass(frozen=True)
+class MulticastGroup:
+    uuid: str
+    datapath: str
+    name: str
+    tunnel_key: int
+    ports: tuple         # logical port names, sorted
+
+
+@dataclass(frozen=True)
+class MACBinding:
+    uuid: str
+    logical_port: str
+    ip: str
+    mac: str
+    datapath: str
+
+
+@dataclass(frozen=True)
+class FDB:
+    uuid: str
+    mac: str
+    dp_key: int
+    port_key: int
+
+
+@dataclass(frozen=True)
+class SBState:
+    """One consistent snapshot of what this chassis monitors."""
+    chassis: tuple = ()
+    datapaths: tuple = ()
+    ports: tuple = ()
+    flows: tuple = ()
+    mcast_groups: tuple = ()
+    mac_bindings: tuple = ()
+    fdbs: tuple = ()
+    nb_cfg: int = 0
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def datapath_by_uuid(self):
+        return {d.uuid: d for d in self.datapaths}
+
+    def port_named(self, name):
+        return next((p for p in self.ports if p.logical_port == name), None)

@@ -1,0 +1,266 @@
+"""The Southbound DB edge: an OVS Python IDL session that registers only the columns we use,
+monitors conditionally (local datapaths only, like ovn-controller), writes this chassis'
+own rows (Chassis, Encap, Chassis_Private, its Port_Binding claims), and hands out frozen
+snapshots (rows.SBState).
+
+The IDL uses monitor_cond_since, so a reconnect (server restart, Raft leader change)
+resumes from the last transaction id when the server still has that history.
+"""
+import time
+import uuid as uuidlib
+
+import ovs.db.idl
+import ovs.poller
+
+from . import rows
+
+SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
+
+COLUMNS = {
+    "SB_Global": ["nb_cfg"],
+    "Chassis": ["name", "hostname", "encaps", "external_ids", "other_config"],
+    "Chassis_Private": ["name", "chassis", "nb_cfg", "nb_cfg_timestamp"],
+    "Encap": ["type", "ip", "options", "chassis_name"],
+    "Datapath_Binding": ["tunnel_key", "external_ids"],
+    "Port_Binding": ["logical_port", "datapath", "tunnel_key", "type", "mac", "port_security",
+                     "chassis", "up", "options"],
+    "Logical_Flow": ["logical_datapath", "logical_dp_group", "pipeline", "table_id",
+                     "priority", "match", "actions", "external_ids"],
+    "Logical_DP_Group": ["datapaths"],
+    "Multicast_Group": ["datapath", "name", "tunnel_key", "ports"],
+    "MAC_Binding": ["logical_port", "ip", "mac", "datapath"],
+    "FDB": ["mac", "dp_key", "port_key"],
+}
+
+# Tables whose rows we filter to this chassis' datapaths
+CONDITIONAL = ("Logical_Flow", "Port_Binding", "Multicast_Group", "MAC_Binding", "FDB")
+
+
+class SouthboundError(RuntimeError):
+    pass
+
+
+def _ref(value):
+    """IDL optional reference -> the row or None."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _opt(value, default=None):
+    if isinstance(value, list):
+        return value[0] if value else default
+    return value
+
+
+class Southbound:
+    def __init__(self, remote, chassis_name, conditional=True, probe_interval_ms=None):
+        helper = ovs.db.idl.SchemaHelper(location=SB_SCHEMA)
+        for table, cols in COLUMNS.items():
+            helper.register_columns(table, cols)
+        # leader_only=False: any Raft member serves reads; writes are forwarded by the server
+        self.idl = ovs.db.idl.Idl(remote, helper, probe_interval=probe_interval_ms, leader_only=False)
+        self.chassis_name = chassis_name
+        self.conditional = conditional
+        self.local_datapaths = frozenset()
+        self.local_ifaces = frozenset()
+        if conditional:
+            self._apply_conditions()
+
+    # ---- session -------------------------------------------------------------------------
+
+    def run(self):
+        """Process what the server sent; True if the replica changed."""
+        seqno = self.idl.change_seqno
+        self.idl.run()
+        return self.idl.change_seqno != seqno
+
+    def wait(self, timeout_ms=100):
+        poller = ovs.poller.Poller()
+        self.idl.wait(poller)
+        poller.timer_wait(timeout_ms)
+        poller.block()
+
+    def run_until(self, predicate, timeout=10.0, what="the Southbound"):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run()
+            if predicate():
+                return
+            if time.monotonic() > deadline:
+                raise SouthboundError(f"timed out after {timeout:.0f} s waiting for {what}")
+            self.wait(50)
+
+    def connected(self):
+        """True once the initial contents arrived and updates are flowing."""
+        return self.idl.state == self.idl.IDL_S_MONITORING
+
+    def close(self):
+        self.idl.close()
+
+    # ---- conditional monitoring ----------------------------------------------------------
+
+    def set_local(self, datapaths=None, ifaces=None):
+        """Monitor only these datapaths (uuids) and these VIF logical ports (iface-ids)."""
+        changed = False
+        if datapaths is not None and frozenset(datapaths) != self.local_datapaths:
+            self.local_datapaths = frozenset(datapaths)
+            changed = True
+        if ifaces is not None and frozenset(ifaces) != self.local_ifaces:
+            self.local_ifaces = frozenset(ifaces)
+            changed = True
+        if changed and self.conditional:
+            self._apply_conditions()
+
+    def _apply_conditions(self):
+        dps = sorted(self.local_datapaths)
+        dp_refs = [["uuid", u] for u in dps]
+        groups = [g.uuid for g in self.idl.tables["Logical_DP_Group"].rows.values()
+                  if any(str(d.uuid) in self.local_datapaths for d in g.datapaths)]
+        keys = sorted(d.tunnel_key for d in self.idl.tables["Datapath_Binding"].rows.values()
+                      if str(d.uuid) in self.local_datapaths)
+        flow = [["logical_datapath", "==", r] for r in dp_refs] + \
+               [["logical_dp_group", "==", ["uuid", str(g)]] for g in sorted(groups, key=str)]
+        port = [["datapath", "==", r] for r in dp_refs] + \
+               [["logical_port", "==", name] for name in sorted(self.local_ifaces)]
+        per_dp = [["datapath", "==", r] for r in dp_refs]
+        fdb = [["dp_key", "==", k] for k in keys]
+        for table, cond in (("Logical_Flow", flow), ("Port_Binding", port),
+                            ("Multicast_Group", per_dp), ("MAC_Binding", per_dp), ("FDB", fdb)):
+            self.idl.cond_change(table, cond or [False])
+
+    # ---- snapshot ------------------------------------------------------------------------
+
+    def snapshot(self):
+        t = self.idl.tables
+        chassis = tuple(sorted((rows.Chassis(
+            uuid=str(c.uuid), name=c.name, hostname=c.hostname,
+            encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options)) for e in c.encaps)))
+            for c in t["Chassis"].rows.values()), key=lambda c: c.name))
+        datapaths = tuple(sorted((rows.DatapathBinding(
+            uuid=str(d.uuid), tunnel_key=d.tunnel_key,
+            name=d.external_ids.get("name", d.external_ids.get("name2", "")),
+            is_router="logical-router" in d.external_ids)
+            for d in t["Datapath_Binding"].rows.values()), key=lambda d: d.tunnel_key))
+        ports = []
+        for p in t["Port_Binding"].rows.values():
+            dp = _ref(p.datapath)
+            ch = _ref(p.chassis)
+            ports.append(rows.PortBinding(
+                uuid=str(p.uuid), logical_port=p.logical_port, datapath=str(dp.uuid) if dp else "",
+                tunnel_key=p.tunnel_key, type=p.type, mac=tuple(p.mac),
+                port_security=tuple(p.port_security), chassis=ch.name if ch else None,
+                up=bool(_opt(p.up, False)), options=rows.frozen_map(p.options)))
+        flows = []
+        for f in t["Logical_Flow"].rows.values():
+            dp = _ref(f.logical_datapath)
+            group = _ref(f.logical_dp_group)
+            dps = (str(dp.uuid),) if dp else tuple(sorted(str(d.uuid) for d in group.datapaths)) if group else ()
+            flows.append(rows.LogicalFlow(
+                uuid=str(f.uuid), datapaths=dps, pipeline=f.pipeline, table_id=f.table_id,
+                priority=f.priority, match=f.match, actions=f.actions,
+                stage=f.external_ids.get("stage-name", "")))
+        mcast = []
+        for m in t["Multicast_Group"].rows.values():
+            dp = _ref(m.datapath)
+            mcast.append(rows.MulticastGroup(
+                uuid=str(m.uuid), datapath=str(dp.uuid) if dp else "", name=m.name,
+                tunnel_key=m.tunnel_key, ports=tuple(sorted(p.logical_port for p in m.ports))))
+        macb = []
+        for b in t["MAC_Binding"].rows.values():
+            dp = _ref(b.datapath)
+            macb.append(rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else ""))
+        fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
+        nb_cfg = next((g.nb_cfg for g in t["SB_Global"].rows.values()), 0)
+        key = lambda r: r.uuid  # noqa: E731 - deterministic order
+        return rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
+                            flows=tuple(sorted(flows, key=key)), mcast_groups=tuple(sorted(mcast, key=key)),
+                            mac_bindings=tuple(sorted(macb, key=key)), fdbs=tuple(sorted(fdbs, key=key)),
+                            nb_cfg=nb_cfg)
+
+    # ---- writes (only rows this chassis owns) --------------------------------------------
+
+    def _commit(self, build, what, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run()
+            txn = ovs.db.idl.Transaction(self.idl)
+            build(txn)
+            status = txn.commit_block()
+            if status in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+                return
+            if status != ovs.db.idl.Transaction.TRY_AGAIN or time.monotonic() > deadline:
+                raise SouthboundError(f"{what}: transaction {status}: {txn.get_error()}")
+            self.wait(50)
+
+    def _own_chassis(self):
+        return next((c for c in self.idl.tables["Chassis"].rows.values() if c.name == self.chassis_name), None)
+
+    def register_chassis(self, encap_type, encap_ip, hostname=None):
+        """Create or update our Chassis, its Encap and Chassis_Private (never others')."""
+        def build(txn):
+            ch = self._own_chassis()
+            current = []
+            if ch is None:
+                ch = txn.insert(self.idl.tables["Chassis"], new_uuid=uuidlib.uuid4())
+                ch.name = self.chassis_name
+            else:
+                current = list(ch.encaps)
+            ch.hostname = hostname or self.chassis_name
+            if [(e.type, e.ip) for e in current] != [(encap_type, encap_ip)]:
+                for e in current:
+                    e.delete()
+                enc = txn.insert(self.idl.tables["Encap"])
+                enc.type, enc.ip, enc.chassis_name = encap_type, encap_ip, self.chassis_name
+                enc.options = {"csum": "true"}
+                ch.encaps = [enc]
+            ch.other_config = {"datapath-type": "", "ovn-bridge-mappings": "",
+                               "iface-types": "", "is-interconn": "false"}
+            priv = next((p for p in self.idl.tables["Chassis_Private"].rows.values()
+                         if p.name == self.chassis_name), None)
+            if priv is None:
+                priv = txn.insert(self.idl.tables["Chassis_Private"])
+                priv.name = self.chassis_name
+            priv.chassis = ch
+        self._commit(build, f"register chassis {self.chassis_name}")
+        self.run_until(lambda: self._own_chassis() is not None, what="our Chassis row")
+
+    def unregister_chassis(self):
+        def build(txn):
+            for p in list(self.idl.tables["Chassis_Private"].rows.values()):
+                if p.name == self.chassis_name:
+                    p.delete()
+            ch = self._own_chassis()
+            if ch is not None:
+                for e in ch.encaps:
+                    e.delete()
+                ch.delete()
+        self._commit(build, f"unregister chassis {self.chassis_name}")
+
+    def set_claims(self, claimed):
+        """Bind exactly the logical ports in `claimed` to us (chassis + up); release ports
+        bound to us that are no longer claimed. Ports bound elsewhere are taken over, as
+        ovn-controller does when a VIF moves."""
+        def build(txn):
+            ch = self._own_chassis()
+            for p in self.idl.tables["Port_Binding"].rows.values():
+                bound = _ref(p.chassis)
+                mine = bound is not None and bound.name == self.chassis_name
+                if p.logical_port in claimed:
+                    if not mine:
+                        p.chassis = ch
+                    if not _opt(p.up, False):
+                        p.up = [True]
+                elif mine:
+                    p.chassis = []
+                    p.up = [False]
+        self._commit(build, "port claims")
+
+    def ack_nb_cfg(self, nb_cfg):
+        """Tell northd we have applied SB state up to nb_cfg (makes `--wait=hv` return)."""
+        def build(txn):
+            for p in self.idl.tables["Chassis_Private"].rows.values():
+                if p.name == self.chassis_name and p.nb_cfg != nb_cfg:
+                    p.nb_cfg = nb_cfg
+                    p.nb_cfg_timestamp = int(time.time() * 1000)
+        self._commit(build, "nb_cfg ack")

@@ -1,0 +1,87 @@
+"""The Southbound edge against real ovsdb-server + ovn-northd: registration, claims,
+nb_cfg, conditional monitoring."""
+import pytest
+
+from controller.db.southbound import Southbound
+
+pytestmark = pytest.mark.root
+
+
+def _topology(central, switches=2):
+    cmds = []
+    for i in range(1, switches + 1):
+        cmds += ["--", "ls-add", f"sw{i}", "--", "lsp-add", f"sw{i}", f"p{i}a",
+                 "--", "lsp-set-addresses", f"p{i}a", f"0a:00:00:00:{i:02x}:01 10.{i}.0.1",
+                 "--", "lsp-add", f"sw{i}", f"p{i}b"]
+    central.nbctl(*cmds[1:])
+    central.nbctl("--wait=sb", "sync")
+
+
+def _connect(central, name="hv1", conditional=True):
+    sb = Southbound(central.sb_remote, name, conditional=conditional)
+    sb.run_until(sb.connected, what="connection")
+    return sb
+
+
+def test_register_claim_release_and_wait_hv(ovn_central):
+    _topology(ovn_central)
+    sb = _connect(ovn_central)
+    try:
+        sb.register_chassis("geneve", "192.0.2.11")
+        out = ovn_central.sbctl("--bare", "--columns=name,hostname", "list", "Chassis")
+        assert "hv1" in out
+        enc = ovn_central.sbctl("--bare", "--columns=type,ip", "list", "Encap")
+        assert "geneve" in enc and "192.0.2.11" in enc
+        sb.set_local(ifaces={"p1a"})
+        sb.run_until(lambda: sb.snapshot().port_named("p1a") is not None, what="p1a's binding")
+        sb.set_claims({"p1a"})
+        sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis == "hv1", what="claim")
+        assert ovn_central.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
+                                 "logical_port=p1a").strip() != ""
+        # northd propagates up=true to the NB
+        import time
+        deadline = time.monotonic() + 5
+        while ovn_central.nbctl("get", "Logical_Switch_Port", "p1a", "up").strip() != "true":
+            assert time.monotonic() < deadline, "NB up=true"
+            time.sleep(0.05)
+        # --wait=hv returns once we acknowledge nb_cfg
+        import subprocess
+        before = sb.snapshot().nb_cfg
+        waiter = subprocess.Popen(["ovn-nbctl", f"--db={ovn_central.nb_remote}", "--wait=hv",
+                                   "--timeout=10", "sync"])
+        sb.run_until(lambda: sb.snapshot().nb_cfg > before, what="nb_cfg bump")
+        sb.ack_nb_cfg(sb.snapshot().nb_cfg)
+        assert waiter.wait(timeout=10) == 0
+        sb.set_claims(set())
+        sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis is None, what="release")
+        sb.unregister_chassis()
+        assert "hv1" not in ovn_central.sbctl("--bare", "--columns=name", "list", "Chassis")
+    finally:
+        sb.close()
+
+
+def test_conditional_monitoring_sees_only_local_datapaths(ovn_central):
+    _topology(ovn_central, switches=3)
+    full = _connect(ovn_central, "hvfull", conditional=False)
+    cond = _connect(ovn_central, "hvcond", conditional=True)
+    try:
+        full.run_until(lambda: len(full.snapshot().flows) > 0, what="flows")
+        snap = full.snapshot()
+        dps = {d.name: d.uuid for d in snap.datapaths}
+        assert set(dps) == {"sw1", "sw2", "sw3"}
+        assert cond.snapshot().flows == ()          # nothing local yet: no flows at all
+        cond.set_local(datapaths={dps["sw2"]})
+        cond.run_until(lambda: len(cond.snapshot().flows) > 0, what="sw2 flows")
+        got = cond.snapshot()
+        assert all(f.datapaths == (dps["sw2"],) for f in got.flows if len(f.datapaths) == 1)
+        assert {p.logical_port for p in got.ports} == {"p2a", "p2b"}
+        sw2_flows = [f for f in snap.flows if dps["sw2"] in f.datapaths]
+        assert len(got.flows) == len(sw2_flows) < len(snap.flows)
+        # widening to sw3 brings its rows; narrowing back drops them
+        cond.set_local(datapaths={dps["sw2"], dps["sw3"]})
+        cond.run_until(lambda: {p.logical_port for p in cond.snapshot().ports} >= {"p3a"}, what="sw3 rows")
+        cond.set_local(datapaths={dps["sw3"]})
+        cond.run_until(lambda: {p.logical_port for p in cond.snapshot().ports} == {"p3a", "p3b"}, what="narrow")
+    finally:
+        full.close()
+        cond.close()
