@@ -203,11 +203,7 @@ class Lab:
 
         by_chassis = {n.name: n for n in nodes}
         for vm in topo.vms:
-            ns = plan.vm_netns(vm.name)
-            state.record("netns", ns)
-            netns.netns_add(ns)
-            by_chassis[vm.chassis].add_vif(vm, ns)
-            _configure_vm(vm, ns)
+            _add_vm(plan, state, by_chassis[vm.chassis], vm)
 
         central.wait_chassis([n.name for n in nodes])
         logical.create(central, topo)
@@ -266,6 +262,14 @@ class Lab:
         names = [c.name for c in plan.topo.chassis] + [v.name for v in plan.topo.vms]
         raise LabError(f"lab {self.name!r} has no node {node!r} (nodes: {', '.join(names)})")
 
+    def add_vm(self, vm):
+        """Plug one more VM (a topology.VM) into a running lab; its logical port is the
+        caller's to create. Torn down with the lab."""
+        plan = self.plan()
+        node = next(n for n in plan.chassis_nodes("") if n.name == vm.chassis)
+        _add_vm(plan, self.state(), node, vm)
+        return plan.vm_netns(vm.name)
+
     def ping(self, src_vm, dst_ip, count=2):
         return ping(self.plan().vm_netns(src_vm), dst_ip, count=count)
 
@@ -295,6 +299,14 @@ class Lab:
             log(f"[lab {self.name}] warning: {e}")
         shutil.rmtree(self.dir, ignore_errors=True)
         log(f"[lab {self.name}] down in {time.monotonic() - t0:.2f} s")
+
+
+def _add_vm(plan, state, node, vm):
+    ns = plan.vm_netns(vm.name)
+    state.record("netns", ns)
+    netns.netns_add(ns)
+    node.add_vif(vm, ns)
+    _configure_vm(vm, ns)
 
 
 def _configure_vm(vm, ns):

@@ -1,14 +1,17 @@
 """The lab with real OVN: reference chassis forward, Raft failover, complete teardown."""
+import ipaddress
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
 from controller.lab import netns, topology
 from controller.lab.chassis import ChassisKindNotReady
 from controller.lab.lab import Lab, LabError
-from controller.lab.proc import alive, read_pidfile
+from controller.lab.proc import alive
+from controller.lab.topology import VM
 from tests.conftest import system_snapshot
 
 pytestmark = [pytest.mark.root, pytest.mark.e2e]
@@ -66,7 +69,6 @@ def test_raft_sb_survives_leader_kill(make_lab, tmp_path):
     assert lab.ping("vm1", "10.0.1.13")
     central.kill_member(leader)
     new_leader = None
-    import time
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and new_leader in (None, leader):
         new_leader = central.cluster_leader()
@@ -75,17 +77,7 @@ def test_raft_sb_survives_leader_kill(make_lab, tmp_path):
     assert lab.ping("vm1", "10.0.1.13"), "existing flows keep forwarding"
     # the deployment still takes changes: a new port, bound on hv2, reaches hv1
     central.nbctl("lsp-add", "ls1", "lsp-new", "--", "lsp-set-addresses", "lsp-new", "0a:00:00:00:01:09 10.0.1.19")
-    node = next(n for n in lab.nodes() if n.name == "hv2")
-    ns = "tr-new"
-    st = lab.state()
-    st.record("netns", ns)
-    netns.netns_add(ns)
-    from controller.lab.topology import VM
-    import ipaddress
-    vm = VM("new", "hv2", "ls1", "0a:00:00:00:01:09", ipaddress.IPv4Interface("10.0.1.19/24"), 9, None)
-    node.add_vif(vm, ns)
-    from controller.lab.lab import _configure_vm
-    _configure_vm(vm, ns)
+    lab.add_vm(VM("new", "hv2", "ls1", "0a:00:00:00:01:09", ipaddress.IPv4Interface("10.0.1.19/24"), 9, None))
     central.nbctl("--wait=hv", "--timeout=20", "sync", timeout=30)
     assert lab.ping("vm1", "10.0.1.19", count=3)
 
