@@ -121,7 +121,8 @@ class Southbound:
                       if str(d.uuid) in self.local_datapaths)
         flow = [["logical_datapath", "==", r] for r in dp_refs] + \
                [["logical_dp_group", "==", ["uuid", str(g)]] for g in sorted(groups, key=str)]
-        port = [["datapath", "==", r] for r in dp_refs] + \
+        # patch ports always: they tell which datapaths are reachable from the local ones
+        port = [["datapath", "==", r] for r in dp_refs] + [["type", "==", "patch"]] + \
                [["logical_port", "==", name] for name in sorted(self.local_ifaces)]
         per_dp = [["datapath", "==", r] for r in dp_refs]
         fdb = [["dp_key", "==", k] for k in keys]
