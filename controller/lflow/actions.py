@@ -40,6 +40,9 @@ class Action:
     keyword: ClassVar[str] = ""
     category: ClassVar[str] = COMPILED
     reason: ClassVar[str] = ""
+    # Punted actions that take the packet away (icmp4 {}, handle_svc_check) rather than
+    # sending the controller a copy and going on (put_arp).
+    consumes_packet: ClassVar[bool] = False
 
     def format(self) -> str:
         raise NotImplementedError
@@ -205,10 +208,10 @@ class Keyword(Action):
         return f"{self.keyword}({_format_args(self.args)});"
 
 
-def _keyword(name: str, category: str, reason: str = "") -> type:
+def _keyword(name: str, category: str, reason: str = "", consumes_packet: bool = False) -> type:
     cls_name = "".join(part.title() for part in name.split("_"))
-    return type(cls_name, (Keyword,), {"keyword": name, "category": category,
-                                        "reason": reason, "__module__": __name__})
+    return type(cls_name, (Keyword,), {"keyword": name, "category": category, "reason": reason,
+                                        "consumes_packet": consumes_packet, "__module__": __name__})
 
 
 _CT = "connection tracking"
@@ -219,7 +222,7 @@ KEYWORD_ACTIONS = [
         "ct_next", "ct_lb", "ct_lb_mark", "ct_dnat", "ct_snat", "ct_dnat_in_czone",
         "ct_snat_in_czone", "ct_commit_nat", "ct_snat_to_vip", "ct_commit_to_zone",
         "ct_mark_ecmp_reply_port")),
-    _keyword("handle_dhcpv6_reply", PUNT, "DHCPv6 reply handled by the controller"),
+    _keyword("handle_dhcpv6_reply", PUNT, "DHCPv6 reply handled by the controller", True),
     _keyword("trigger_event", PUNT, "controller event"),
     _keyword("igmp", PUNT, "IGMP snooping by the controller"),
     _keyword("mld", PUNT, "MLD snooping by the controller"),
@@ -248,10 +251,10 @@ class Call(Action):
         return f"{self.keyword}({_format_args(self.args)});"
 
 
-def _call(name: str, category: str, reason: str = "") -> type:
+def _call(name: str, category: str, reason: str = "", consumes_packet: bool = False) -> type:
     cls_name = "".join(part.title() for part in name.split("_"))
-    return type(cls_name, (Call,), {"keyword": name, "category": category,
-                                     "reason": reason, "__module__": __name__})
+    return type(cls_name, (Call,), {"keyword": name, "category": category, "reason": reason,
+                                     "consumes_packet": consumes_packet, "__module__": __name__})
 
 
 CALL_ACTIONS = [
@@ -261,7 +264,7 @@ CALL_ACTIONS = [
     _call("put_arp", PUNT, "learns a MAC binding (controller writes MAC_Binding)"),
     _call("put_nd", PUNT, "learns a MAC binding (controller writes MAC_Binding)"),
     _call("put_fdb", PUNT, "learns an FDB entry (controller writes FDB)"),
-    _call("handle_svc_check", PUNT, "service monitor reply handled by the controller"),
+    _call("handle_svc_check", PUNT, "service monitor reply handled by the controller", True),
     _call("bind_vport", PUNT, "virtual port binding by the controller"),
     _call("push", UNSUPPORTED, "push/pop stack is not implemented"),
     _call("pop", UNSUPPORTED, "push/pop stack is not implemented"),
@@ -337,7 +340,8 @@ class Nested(Action):
 def _nested(name: str, category: str, reason: str = "") -> type:
     cls_name = "".join(part.title() for part in name.split("_")) + "Block"
     return type(cls_name, (Nested,), {"keyword": name, "category": category,
-                                       "reason": reason, "__module__": __name__})
+                                       "reason": reason, "consumes_packet": category == PUNT,
+                                       "__module__": __name__})
 
 
 _GEN = "generates a packet"

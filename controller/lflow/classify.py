@@ -1,0 +1,151 @@
+"""Classify each logical flow by what the datapath needs to run it.
+
+    compiled         the BPF pipeline runs it (possibly via a helper map lookup)
+    needs-conntrack  uses ct_* fields or actions; we have no conntrack yet
+    needs-punt       packet-generating or learning actions (icmp4 {}, arp {}, put_arp, ...),
+                     to be done by the controller's punt path
+    unsupported      anything else, with the reason
+
+A flow takes the most severe category of its parts (unsupported > needs-conntrack >
+needs-punt > compiled); `reasons` lists every distinct reason found.
+
+Run `python -m controller.lflow.classify lflow-list.txt` for a summary of a capture.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass
+
+from . import actions as A
+from . import ast
+from .expr import CompileError, UnsupportedError
+from .flows import LogicalFlow, read_lflow_list
+from .parser import ParseError, parse_actions, parse_match
+from .passes import Env, annotate, simplify
+from .symbols import NEEDS_CONNTRACK, Predicate, SymbolError, SymbolTable, default_symtab
+
+__all__ = ["Classification", "classify_flow", "summarize", "SEVERITY"]
+
+SEVERITY = {A.COMPILED: 0, A.PUNT: 1, A.CONNTRACK: 2, A.UNSUPPORTED: 3}
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    reasons: tuple[str, ...] = ()
+
+
+class _Findings:
+    def __init__(self):
+        self.category = A.COMPILED
+        self.reasons: dict[str, list[str]] = {}
+
+    def add(self, category: str, reason: str) -> None:
+        if SEVERITY[category] > SEVERITY[self.category]:
+            self.category = category
+        found = self.reasons.setdefault(category, [])
+        if reason and category != A.COMPILED and reason not in found:
+            found.append(reason)
+
+    def result(self) -> Classification:
+        # Only the reasons of the winning category explain the classification.
+        return Classification(self.category, tuple(self.reasons.get(self.category, ())))
+
+
+def _field_problem(symtab: SymbolTable, ref: ast.FieldRef, writing: bool):
+    """(category, reason) if a field reference cannot be compiled, else None."""
+    try:
+        sym = symtab.lookup(ref.name)
+        if isinstance(sym, Predicate):
+            return A.UNSUPPORTED, f"{ref.name} is a predicate, not a field"
+        base, _, _ = symtab.resolve(ref.name)
+    except SymbolError as e:
+        return A.UNSUPPORTED, str(e)
+    if base.unsupported:
+        category = A.CONNTRACK if base.unsupported == NEEDS_CONNTRACK else A.UNSUPPORTED
+        return category, f"{ref.name}: {base.unsupported}"
+    if writing and not base.writable:
+        return A.UNSUPPORTED, f"{ref.name} is read-only"
+    return None
+
+
+def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str, top: bool):
+    terminated = None
+    for act in acts:
+        if terminated and top:
+            findings.add(A.UNSUPPORTED, f"actions after '{terminated}' are not lowered yet")
+        findings.add(act.category, f"{act.keyword}: {act.reason}" if act.reason else "")
+        if isinstance(act, A.Next) and (act.table is not None or act.pipeline is not None):
+            findings.add(A.UNSUPPORTED, "next() to a given table is not lowered yet")
+        refs = []
+        if isinstance(act, A.Assign):
+            refs = [(act.dst, True)] + ([(act.src, False)] if isinstance(act.src, ast.FieldRef) else [])
+        elif isinstance(act, A.Exchange):
+            refs = [(act.a, True), (act.b, True)]
+        elif isinstance(act, A.ResultCall):
+            refs = [(act.dst, True)]
+        for ref, writing in refs:
+            problem = _field_problem(symtab, ref, writing)
+            if problem:
+                findings.add(*problem)
+        if isinstance(act, A.Assign) and act.dst.name == "outport" and pipeline == "egress":
+            findings.add(A.UNSUPPORTED, "outport is read-only in the egress pipeline")
+        # Actions inside a punted block run in the controller; inside clone they run here.
+        if isinstance(act, A.Nested) and act.category not in (A.PUNT, A.CONNTRACK):
+            _check_actions(act.nested(), symtab, findings, pipeline, False)
+        if isinstance(act, (A.Next, A.Output, A.Drop)) or act.consumes_packet:
+            terminated = terminated or act.keyword
+
+
+def classify_flow(flow: LogicalFlow, symtab: SymbolTable | None = None,
+                  env: Env | None = None) -> Classification:
+    symtab = symtab or default_symtab()
+    findings = _Findings()
+    try:
+        match = parse_match(flow.match, flow.uuid8)
+        acts = parse_actions(flow.actions, flow.uuid8)
+    except ParseError as e:
+        return Classification(A.UNSUPPORTED, (f"parse error: {e}",))
+    try:
+        simplify(annotate(match, symtab, env))
+    except UnsupportedError as e:
+        findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))
+    except CompileError as e:
+        findings.add(A.UNSUPPORTED, f"match: {e}")
+    _check_actions(acts, symtab, findings, flow.pipeline, True)
+    return findings.result()
+
+
+def summarize(flows, symtab=None, env=None) -> tuple[Counter, Counter]:
+    """(flows per category, flows per (category, reason))."""
+    categories, reasons = Counter(), Counter()
+    for flow in flows:
+        c = classify_flow(flow, symtab, env)
+        categories[c.category] += 1
+        for reason in c.reasons:
+            reasons[(c.category, reason)] += 1
+    return categories, reasons
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m controller.lflow.classify LFLOW_LIST.txt", file=sys.stderr)
+        return 2
+    with open(argv[0]) as f:
+        flows = read_lflow_list(f.read())
+    # $svc_monitor_mac comes from SB_Global; any MAC classifies the same way.
+    env = Env(address_sets={"svc_monitor_mac": ("00:00:00:00:00:00",)})
+    categories, reasons = summarize(flows, env=env)
+    print(f"{len(flows)} flows")
+    for category in sorted(categories, key=SEVERITY.get):
+        print(f"  {category:16} {categories[category]}")
+        for (cat, reason), n in sorted(reasons.items()):
+            if cat == category:
+                print(f"      {n:4}  {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
