@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "Const", "StrConst", "AddrSetRef", "PortGroupRef", "FieldRef", "Value", "Operand",
+    "Const", "StrConst", "Param", "AddrSetRef", "PortGroupRef", "FieldRef", "Value", "Operand",
     "BoolLit", "Symbol", "Compare", "And", "Or", "Not", "Call", "Expr", "RELOPS", "FLIP",
 ]
 
@@ -52,6 +52,12 @@ class FieldRef:
     @property
     def sliced(self) -> bool:
         return self.lo is not None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hole in an action template (plan.py): the flow's constant lives in a map value."""
+    index: int
 
 
 Value = Const | StrConst | AddrSetRef | PortGroupRef

@@ -10,7 +10,7 @@ import ipaddress
 import json
 
 from .ast import (AddrSetRef, And, BoolLit, Call, Compare, Const, Expr, FieldRef, Not, Or,
-                  PortGroupRef, StrConst, Symbol)
+                  Param, PortGroupRef, StrConst, Symbol)
 
 __all__ = ["format_int", "format_operand", "format_match", "format_actions"]
 
@@ -44,6 +44,8 @@ def format_operand(op) -> str:
         return f"${op.name}"
     if isinstance(op, PortGroupRef):
         return f"@{op.name}"
+    if isinstance(op, Param):
+        return f"<V{op.index}>"
     if isinstance(op, FieldRef):
         if op.lo is None:
             return op.name

@@ -1,0 +1,229 @@
+"""The planner: logical flows -> shapes (what code to generate) + entries (map contents).
+
+A *shape* is a family of flows in one (pipeline, table, priority) whose normalized
+conjunctions test the same fields under the same masks, and whose actions are the same
+template once assignment constants are cut out:
+
+    ls_in_l2_lkup prio 50:  eth.dst == K0  ->  outport = <V0>; output;
+
+The generated C does one hash-map lookup per shape, keyed by (datapath, K...), and the map
+value holds the template's constants <V...>. So a new port, MAC or datapath of an existing
+kind is new *entries*, never new code: `shape_hash` covers the shapes only.
+
+Lookup order (what emit_c generates and `lookup` simulates): within a table, shapes in
+descending priority; the first hit wins. Priorities are distinct across the shapes that a
+packet can hit in order, except at equal priority, where OVN leaves the choice undefined
+too (we pick by shape order, deterministically). Within a shape, keys are exact after
+masking, so at most one entry can match a packet.
+
+Flows that cannot run in BPF still get entries, so they keep their place in the priority
+order: a consuming punt (icmp4 {}, handle_*) becomes <controller keyword>, and conntrack or
+unsupported actions become <not compiled>; both carry the lflow cookie (first 32 bits of the
+uuid, as OVN's OpenFlow cookies) so the controller can find the flow. Flows whose *match*
+cannot be compiled are listed in `skipped`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from . import actions as A
+from . import ast
+from .classify import classify_flow
+from .evaluator import read_field
+from .expr import CompileError
+from .flows import LogicalFlow
+from .formatter import format_actions, format_int
+from .parser import ParseError, parse_actions
+from .passes import Env, compile_match
+from .symbols import SymbolTable, default_symtab
+
+__all__ = ["KeyField", "Punt", "NotCompiled", "Shape", "Entry", "Plan", "build_plan",
+           "instantiate", "lookup", "PIPELINES"]
+
+PIPELINES = ("ingress", "egress")
+
+
+@dataclass(frozen=True)
+class KeyField:
+    field: str           # a base field of the symbol table
+    mask: int | None     # None: a string field, the whole port key
+
+    def describe(self) -> str:
+        return self.field if self.mask is None else f"{self.field}/{self.mask:#x}"
+
+
+@dataclass(frozen=True)
+class Punt:
+    """Template action: give the packet to the controller, which runs the flow's actions."""
+    keyword: str
+    category = A.PUNT
+
+    def format(self) -> str:
+        return f"<controller {self.keyword}: lflow cookie <V0>>"
+
+
+@dataclass(frozen=True)
+class NotCompiled:
+    """Template action: the flow needs something the datapath lacks (conntrack, ...)."""
+    category: str
+
+    def format(self) -> str:
+        return f"<not compiled: {self.category}: lflow cookie <V0>>"
+
+
+@dataclass(frozen=True)
+class Shape:
+    pipeline: str
+    table: int
+    priority: int
+    key: tuple[KeyField, ...]       # besides the datapath, which every key has
+    template: tuple                 # actions, with ast.Param holes
+    params: tuple[str | None, ...]  # per hole: the field it is assigned to; None = cookie
+    stages: tuple[str, ...]         # stage names of the flows (ls_in_l2_lkup, ...)
+
+    def describe(self) -> str:
+        match = " && ".join(f"{k.describe()} == K{i}" for i, k in enumerate(self.key)) or "1"
+        return (f"{self.pipeline} table={self.table} ({', '.join(self.stages)}) "
+                f"prio={self.priority}: {match} -> {format_actions(self.template)}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    shape: int              # index into Plan.shapes
+    datapath: str
+    key: tuple              # per Shape.key: masked value, or a port name for string fields
+    params: tuple           # ast.Const / ast.StrConst, per Shape.params
+    lflow: str              # uuid of the flow this entry came from
+
+
+@dataclass(frozen=True)
+class Plan:
+    shapes: tuple[Shape, ...]
+    entries: tuple[Entry, ...]
+    skipped: tuple[tuple[str, str], ...]     # (lflow uuid, reason)
+    conflicts: tuple[tuple[str, str], ...]   # (kept lflow, dropped lflow): same key and priority
+    shape_hash: str
+
+    def shape_ids(self, pipeline: str, table: int) -> list[int]:
+        return [i for i, s in enumerate(self.shapes) if (s.pipeline, s.table) == (pipeline, table)]
+
+    def tables(self, pipeline: str) -> list[int]:
+        return sorted({s.table for s in self.shapes if s.pipeline == pipeline})
+
+
+def cookie(flow: LogicalFlow) -> ast.Const:
+    return ast.Const(int(flow.uuid8, 16), "hex")
+
+
+def _templatize(acts) -> tuple[tuple, tuple, tuple]:
+    """Cut assignment constants out of the actions: (template, params, param fields)."""
+    template, params, fields = [], [], []
+    for act in acts:
+        if isinstance(act, A.Assign) and (
+                isinstance(act.src, ast.StrConst)
+                or isinstance(act.src, ast.Const) and act.src.mask is None):
+            template.append(A.Assign(act.dst, ast.Param(len(params))))
+            params.append(act.src)
+            fields.append(act.dst.name if not act.dst.sliced else
+                          f"{act.dst.name}[{act.dst.lo}..{act.dst.hi}]")
+        else:
+            template.append(act)
+    return tuple(template), tuple(params), tuple(fields)
+
+
+def _flow_template(flow: LogicalFlow, category: str, acts):
+    if category in (A.CONNTRACK, A.UNSUPPORTED):
+        return (NotCompiled(category),), (cookie(flow),), (None,)
+    consuming = next((a for a in A.walk_actions(acts) if a.consumes_packet), None)
+    if consuming is not None:
+        return (Punt(consuming.keyword),), (cookie(flow),), (None,)
+    return _templatize(acts)
+
+
+def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
+               env: Env | None = None,
+               is_chassis_resident: Callable[[str], bool] = lambda port: False) -> Plan:
+    symtab = symtab or default_symtab()
+    env = env or Env()
+    groups: dict[tuple, dict] = {}   # shape identity -> {"stages": set, "entries": {...}}
+    skipped, conflicts = [], []
+    for flow in sorted(flows, key=lambda f: f.uuid):
+        category = classify_flow(flow, symtab, env).category
+        try:
+            dnf = compile_match(flow.match, symtab, env, is_chassis_resident, flow.uuid8)
+            acts = parse_actions(flow.actions, flow.uuid8)
+        except (CompileError, ParseError) as e:
+            skipped.append((flow.uuid, str(e)))
+            continue
+        template, params, param_fields = _flow_template(flow, category, acts)
+        for conj in dnf.conjs:
+            key_fields = tuple(KeyField(f, m) for f, _, m in conj)
+            ident = (flow.pipeline, flow.table, flow.priority, key_fields, template, param_fields)
+            group = groups.setdefault(ident, {"stages": set(), "entries": {}})
+            group["stages"].add(flow.stage)
+            key = (flow.datapath, tuple(v for _, v, _ in conj))
+            kept = group["entries"].get(key)
+            if kept is None:
+                group["entries"][key] = (params, flow.uuid)
+            elif kept[1] != flow.uuid and kept[0] != params:
+                conflicts.append((kept[1], flow.uuid))
+
+    def order(ident):
+        pipeline, table, priority, key_fields, template, _ = ident
+        return (PIPELINES.index(pipeline), table, -priority,
+                [k.describe() for k in key_fields], format_actions(template))
+
+    shapes, entries = [], []
+    for ident in sorted(groups, key=order):
+        pipeline, table, priority, key_fields, template, param_fields = ident
+        index = len(shapes)
+        shapes.append(Shape(pipeline, table, priority, key_fields, template, param_fields,
+                            tuple(sorted(groups[ident]["stages"]))))
+        for (datapath, key), (params, uuid) in sorted(groups[ident]["entries"].items(),
+                                                      key=lambda kv: (kv[0][0], repr(kv[0][1]))):
+            entries.append(Entry(index, datapath, key, params, uuid))
+    digest = hashlib.sha256(json.dumps([s.describe() for s in shapes]).encode()).hexdigest()
+    return Plan(tuple(shapes), tuple(entries), tuple(skipped), tuple(conflicts), digest[:16])
+
+
+def instantiate(shape: Shape, params: tuple) -> tuple:
+    """The template with an entry's constants put back: the flow's own actions."""
+    out = []
+    for act in shape.template:
+        if isinstance(act, A.Assign) and isinstance(act.src, ast.Param):
+            out.append(A.Assign(act.dst, params[act.src.index]))
+        else:
+            out.append(act)
+    return tuple(out)
+
+
+def describe_key(plan: Plan, entry: Entry) -> str:
+    shape = plan.shapes[entry.shape]
+    parts = [f"dp={entry.datapath}"]
+    for kf, value in zip(shape.key, entry.key):
+        parts.append(f"{kf.field}={value}" if kf.mask is None else f"{kf.field}={format_int(value, 'hex')}")
+    return ", ".join(parts)
+
+
+def lookup(plan: Plan, pipeline: str, table: int, datapath: str, pkt: dict,
+           port_key: Callable[[str], int], symtab: SymbolTable | None = None) -> Entry | None:
+    """What the generated code does for one table: probe each shape's map in order and
+    return the first entry hit (a Python model of emit_c's output)."""
+    symtab = symtab or default_symtab()
+    by_shape: dict[int, dict] = {}
+    for entry in plan.entries:
+        if entry.datapath == datapath:
+            shape = plan.shapes[entry.shape]
+            key = tuple(port_key(v) if kf.mask is None else v for kf, v in zip(shape.key, entry.key))
+            by_shape.setdefault(entry.shape, {})[key] = entry
+    for index in plan.shape_ids(pipeline, table):
+        shape = plan.shapes[index]
+        probe = tuple(read_field(pkt, symtab.fields[kf.field]) & (kf.mask if kf.mask is not None else -1)
+                      for kf in shape.key)
+        hit = by_shape.get(index, {}).get(probe)
+        if hit is not None:
+            return hit
+    return None
