@@ -6,7 +6,6 @@ import sys
 
 NOT_YET = {
     "controller": "the chassis controller",
-    "compile": "the logical-flow compiler CLI",
     "trace": "ovnbpf trace",
     "bench": "the benchmarks",
     "ctl": "ovnbpf ctl",
@@ -56,10 +55,22 @@ def _cmd_demo(args):
     return 0 if run_demo(args.topology) else 1
 
 
+def _cmd_compile(args):
+    from .compile import compile_chassis, format_report
+    report = compile_chassis(args.sb, args.chassis, args.out)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="ovnbpf", description="An eBPF/XDP chassis for OVN.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _lab_parser(sub)
+    comp = sub.add_parser("compile", help="compile one chassis' logical flows from a real SB to C")
+    comp.add_argument("--sb", required=True, help="SB remote(s): unix:PATH or tcp:IP:PORT, comma-separated")
+    comp.add_argument("--chassis", required=True, help="chassis name (Chassis.name in the SB)")
+    comp.add_argument("--out", help="write pipeline.c, maps.json and coverage.json here")
+    comp.add_argument("--json", action="store_true")
     demo = sub.add_parser("demo", help="bring up the default lab, ping across it, tear it down")
     demo.add_argument("topology", nargs="?", default="two-chassis")
     for name, what in NOT_YET.items():
@@ -74,15 +85,20 @@ def main(argv=None):
     from .lab.lab import LabError
     from .lab.proc import CommandError
     from .lab.topology import TopologyError
+    from .compile import CompileError
+    from .db.southbound import SouthboundError
     try:
         if args.command == "lab":
             return _cmd_lab(args)
         if args.command == "demo":
             return _cmd_demo(args)
+        if args.command == "compile":
+            return _cmd_compile(args)
         print(f"ovnbpf {args.command}: not implemented yet ({NOT_YET[args.command]} has not landed)",
               file=sys.stderr)
         return 2
-    except (LabError, TopologyError, ChassisKindNotReady, CommandError, TimeoutError) as e:
+    except (LabError, TopologyError, ChassisKindNotReady, CommandError, TimeoutError,
+            CompileError, SouthboundError) as e:
         print(f"ovnbpf {args.command}: error: {e}", file=sys.stderr)
         return 1
 

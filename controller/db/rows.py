@@ -11,6 +11,11 @@ def frozen_map(d):
     return tuple(sorted((str(k), str(v)) for k, v in dict(d).items()))
 
 
+def frozen_sets(d):
+    """{name: iterable of strings} as a sorted tuple of (name, tuple)."""
+    return tuple(sorted((str(k), tuple(v)) for k, v in d.items()))
+
+
 @dataclass(frozen=True)
 class Encap:
     type: str
@@ -100,6 +105,8 @@ class SBState:
     mac_bindings: tuple = ()
     fdbs: tuple = ()
     nb_cfg: int = 0
+    address_sets: tuple = ()   # ((name, (address, ...)), ...): $name in matches
+    port_groups: tuple = ()    # ((name, (port, ...)), ...): @name in matches
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def datapath_by_uuid(self):

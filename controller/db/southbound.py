@@ -17,7 +17,9 @@ from . import rows
 SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
 
 COLUMNS = {
-    "SB_Global": ["nb_cfg"],
+    "SB_Global": ["nb_cfg", "options"],
+    "Address_Set": ["name", "addresses"],
+    "Port_Group": ["name", "ports"],
     "Chassis": ["name", "hostname", "encaps", "external_ids", "other_config"],
     "Chassis_Private": ["name", "chassis", "nb_cfg", "nb_cfg_timestamp"],
     "Encap": ["type", "ip", "options", "chassis_name"],
@@ -172,12 +174,19 @@ class Southbound:
             dp = _ref(b.datapath)
             macb.append(rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else ""))
         fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
-        nb_cfg = next((g.nb_cfg for g in t["SB_Global"].rows.values()), 0)
+        glob = next(iter(t["SB_Global"].rows.values()), None)
+        nb_cfg = glob.nb_cfg if glob else 0
+        address_sets = {a.name: tuple(sorted(a.addresses)) for a in t["Address_Set"].rows.values()}
+        # ovn-controller expands $svc_monitor_mac from SB_Global options, not Address_Set
+        if glob and glob.options.get("svc_monitor_mac"):
+            address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
+        port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
         key = lambda r: r.uuid  # noqa: E731 - deterministic order
         return rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
                             flows=tuple(sorted(flows, key=key)), mcast_groups=tuple(sorted(mcast, key=key)),
                             mac_bindings=tuple(sorted(macb, key=key)), fdbs=tuple(sorted(fdbs, key=key)),
-                            nb_cfg=nb_cfg)
+                            nb_cfg=nb_cfg, address_sets=rows.frozen_sets(address_sets),
+                            port_groups=rows.frozen_sets(port_groups))
 
     # ---- writes (only rows this chassis owns) --------------------------------------------
 
