@@ -99,6 +99,20 @@ struct ovnbpf_flow {
     __u64 nd_target_hi, nd_target_lo;
     __u64 nd_sll;
     __u64 nd_tll;
+
+    /* Datapath-private (generated code must not use these): where the headers are in the
+     * packet, so the write-back can find them without re-parsing. Offsets are from the
+     * start of the frame being processed (the inner frame after decap). */
+    __u16 l3_off;      /* ARP / IPv4 / IPv6 header */
+    __u16 l4_off;      /* TCP / UDP / SCTP / ICMP header; 0 = none */
+    __u16 frame_len;   /* bytes from the Ethernet header to the end of the frame */
+    __u16 _pad3;
 };
+
+/* Pipeline verdicts: what ovnbpf_pipeline_ingress() / _egress() return.
+ * Negative values are drop reasons from drop.h (counted by the datapath). */
+#define OVNBPF_PL_DROP       0  /* dropped by a logical flow (counted as DROP_POLICY) */
+#define OVNBPF_PL_OUTPUT     1  /* send to f->outport (a port key or a multicast group key) */
+#define OVNBPF_PL_CONTROLLER 2  /* needs userspace (pinctrl-style actions): not built yet */
 
 #endif /* OVNBPF_FLOW_H */

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every map of the ovnbpf datapath, in one place. Userspace mirrors of the key/value
+ * structs live in datapath/maps.py (same field order, same explicit padding).
+ *
+ * All integers are host byte order, as in flow.h. Key structs are explicitly padded and
+ * userspace zero-fills them, so no uninitialised byte ever reaches a hash.
+ *
+ * When OVNBPF_PIN_DIR is defined (a string literal, set by datapath/loader.py), the maps are
+ * pinned there: every program of one chassis instance, and any recompiled replacement,
+ * opens the same maps. That is what makes a pipeline swap hitless and a new port a map
+ * update, never a recompile. */
+#ifndef OVNBPF_MAPS_H
+#define OVNBPF_MAPS_H
+
+#include "common.h"
+#include "flow.h"
+#include "drop.h"
+
+#ifdef OVNBPF_PIN_DIR
+#define OVNBPF_MAP(type, key, val, name, n, flags) \
+    BPF_TABLE_PINNED(type, key, val, name, n, OVNBPF_PIN_DIR "/" #name, flags)
+#else
+#define OVNBPF_MAP(type, key, val, name, n, flags) \
+    BPF_F_TABLE(type, key, val, name, n, flags)
+#endif
+
+/* ---- sizes (limits are documented in bpf/README.md) ---- */
+#define OVNBPF_MAX_IFINDEX   65536  /* VIF table is an array indexed by ifindex (cheap lookup) */
+#define OVNBPF_MAX_LPORTS    65536
+#define OVNBPF_MAX_CHASSIS   4096   /* chassis ids are small integers chosen by the controller */
+#define OVNBPF_MAX_GROUPS    4096
+#define OVNBPF_MAX_LFLOWS    65536
+#define OVNBPF_MAX_STAGES    64     /* ingress stages 0..31, egress 32..63 */
+
+/* ---- local chassis configuration: one entry, key 0 ---- */
+struct ovnbpf_config {
+    __u32 chassis;     /* our chassis id (never a multicast destination) */
+    __u32 encap_ip;    /* our Geneve endpoint; decap accepts only this outer destination */
+    __u32 flags;       /* OVNBPF_CFG_* */
+    __u32 _pad;
+};
+#define OVNBPF_CFG_CHECK_OUTER_DST (1u << 0)
+OVNBPF_MAP("array", __u32, struct ovnbpf_config, ovnbpf_config, 1, 0);
+
+/* ---- ifindex of a chassis-side VIF veth -> which logical port it is ---- */
+struct ovnbpf_vif {
+    __u32 dp;          /* datapath tunnel key */
+    __u32 port;        /* logical port tunnel key; 0 = not bound */
+    __u32 flags;
+    __u32 _pad;
+};
+OVNBPF_MAP("array", __u32, struct ovnbpf_vif, ovnbpf_vifs, OVNBPF_MAX_IFINDEX, 0);
+
+/* ---- (datapath, logical port) -> where it is: a local VIF or a remote chassis ----
+ * One map for both kinds, so output costs a single hash lookup. */
+struct ovnbpf_lport_key {
+    __u32 dp;
+    __u32 port;
+};
+#define OVNBPF_LPORT_LOCAL  1   /* ifindex is the chassis-side veth of the VIF */
+#define OVNBPF_LPORT_REMOTE 2   /* chassis is the id of the chassis it is bound to */
+struct ovnbpf_lport {
+    __u32 type;        /* OVNBPF_LPORT_* */
+    __u32 ifindex;
+    __u32 chassis;
+    __u32 _pad;
+    __u64 mac;         /* the VIF's MAC (informational; the pipeline owns port security) */
+};
+OVNBPF_MAP("hash", struct ovnbpf_lport_key, struct ovnbpf_lport, ovnbpf_lports,
+           OVNBPF_MAX_LPORTS, 0);
+
+/* ---- chassis id -> tunnel to it ---- */
+struct ovnbpf_tunnel {
+    __u32 remote_ip;   /* its encap IP */
+    __u32 local_ip;    /* our source IP on that underlay */
+    __u32 ifindex;     /* underlay interface; 0 = no tunnel (entry unused) */
+    __u32 _pad;
+    __u64 smac;        /* outer MACs: static next hop (no bpf_fib_lookup yet) */
+    __u64 dmac;
+};
+OVNBPF_MAP("array", __u32, struct ovnbpf_tunnel, ovnbpf_tunnels, OVNBPF_MAX_CHASSIS, 0);
+
+/* ---- encap IP of a known chassis -> chassis id (decap accepts only these sources) ---- */
+OVNBPF_MAP("hash", __u32, __u32, ovnbpf_tunnel_srcs, OVNBPF_MAX_CHASSIS, 0);
+
+/* ---- (datapath, multicast group key) -> members ----
+ * Members are one index space: local port keys first (n_local of them), then the ids of
+ * remote chassis that have at least one member (n_remote; one Geneve copy each). They are
+ * stored in chunks of OVNBPF_MCAST_CHUNK, so a group of 10,000 ports is 20 small map
+ * values rather than one huge one, and the replicating program (which serves one chunk
+ * per invocation, see lib/mcast.h) does one lookup per chunk. */
+#define OVNBPF_MCAST_CHUNK 512
+#define OVNBPF_MCAST_MAX_CHUNKS 32          /* 16384 members: see lib/mcast.h */
+struct ovnbpf_mcast_key {
+    __u32 dp;
+    __u32 group;
+};
+struct ovnbpf_mcast_group {
+    __u32 n_local;
+    __u32 n_remote;
+};
+OVNBPF_MAP("hash", struct ovnbpf_mcast_key, struct ovnbpf_mcast_group, ovnbpf_mcast,
+           OVNBPF_MAX_GROUPS, 0);
+
+struct ovnbpf_mcast_chunk_key {
+    __u32 dp;
+    __u32 group;
+    __u32 chunk;       /* member index / OVNBPF_MCAST_CHUNK */
+    __u32 _pad;
+};
+struct ovnbpf_mcast_chunk {
+    __u32 member[OVNBPF_MCAST_CHUNK];
+};
+OVNBPF_MAP("hash", struct ovnbpf_mcast_chunk_key, struct ovnbpf_mcast_chunk,
+           ovnbpf_mcast_chunks, OVNBPF_MAX_GROUPS * 4, BPF_F_NO_PREALLOC);
+
+/* ---- per-CPU scratch: the flow being processed (too big for the 512 B stack) ---- */
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_flow, ovnbpf_scratch, 1, 0);
+
+/* ---- a value the verifier cannot see through (see ovnbpf_opaque_u32) ---- */
+OVNBPF_MAP("percpu_array", __u32, __u32, ovnbpf_opaque, 1, 0);
+
+/* Return v, but as a scalar the verifier knows nothing about: values loaded from map
+ * memory are untracked. Used to stop exact-offset path explosion (lib/csum.h). */
+OVNBPF_INLINE __u32 ovnbpf_opaque_u32(__u32 v)
+{
+    __u32 k = 0;
+    volatile __u32 *slot = ovnbpf_opaque.lookup(&k);
+    if (!slot)
+        return 0;
+    *slot = v;
+    return *slot;
+}
+
+/* ---- tail calls: slot OVNBPF_TAIL_MCAST_CONT = the replication continuation ---- */
+#define OVNBPF_TAIL_MCAST_CONT 0
+#define OVNBPF_TAIL_SLOTS      4
+OVNBPF_MAP("prog", __u32, __u32, ovnbpf_tail, OVNBPF_TAIL_SLOTS, 0);
+
+/* ---- counters (per CPU; userspace sums) ---- */
+OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_drops, OVNBPF_DROP_MAX, 0);
+OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_lflow_hits, OVNBPF_MAX_LFLOWS, 0);
+OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_stage_hits, OVNBPF_MAX_STAGES, 0);
+
+/* Forwarding events, indexed by OVNBPF_STAT_*. */
+enum ovnbpf_stat {
+    OVNBPF_STAT_RX_VIF = 0,       /* packets entering from a VIF */
+    OVNBPF_STAT_RX_TUNNEL = 1,    /* Geneve packets accepted from the underlay */
+    OVNBPF_STAT_TX_LOCAL = 2,     /* unicast redirected to a local VIF */
+    OVNBPF_STAT_TX_TUNNEL = 3,    /* unicast encapsulated to a remote chassis */
+    OVNBPF_STAT_MCAST = 4,        /* multicast packets handed to replication */
+    OVNBPF_STAT_MCAST_LOCAL = 5,  /* multicast copies delivered to local VIFs */
+    OVNBPF_STAT_MCAST_REMOTE = 6, /* multicast Geneve copies sent to remote chassis */
+    OVNBPF_STAT_PASS = 7,         /* underlay packets left to the kernel (not Geneve) */
+    OVNBPF_STAT_MAX = 16,
+};
+OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_stats, OVNBPF_STAT_MAX, 0);
+
+#endif /* OVNBPF_MAPS_H */

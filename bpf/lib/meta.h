@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* XDP -> TC hand-off for multicast. XDP cannot clone, so a packet whose outport is a
+ * multicast group is passed up (XDP_PASS) with this struct in the XDP metadata area; the
+ * TC program on the same interface (tc_mcast.c) reads it and replicates. */
+#ifndef OVNBPF_META_H
+#define OVNBPF_META_H
+
+#include "common.h"
+
+#define OVNBPF_META_MAGIC 0x0b9fca57
+
+#define OVNBPF_MF_FROM_TUNNEL (1u << 0)  /* arrived over Geneve: deliver locally only */
+#define OVNBPF_MF_LOOPBACK    (1u << 1)  /* flags.loopback: the ingress port may get a copy */
+#define OVNBPF_MF_ENCAPPED    (1u << 2)  /* (TC state) outer headers already pushed */
+
+struct ovnbpf_meta {        /* XDP metadata must be a multiple of 4 bytes, <= 32 */
+    __u32 magic;
+    __u32 dp;
+    __u32 inport;
+    __u32 outport;          /* the multicast group key */
+    __u32 flags;            /* OVNBPF_MF_* */
+};
+
+#endif /* OVNBPF_META_H */

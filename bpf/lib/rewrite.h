@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Write back what the pipeline changed in struct ovnbpf_flow. The packet itself is the
+ * "parsed original": each writable field is compared with its bytes in the packet and
+ * stored only if different, fixing checksums incrementally.
+ *
+ * Written back: eth.src/dst; IPv4 src/dst/ttl/dscp/ecn (+ IP and TCP/UDP checksums);
+ * IPv6 hop limit; TCP/UDP/SCTP ports (+ TCP/UDP checksums); ARP op/sha/spa/tha/tpa.
+ * Not written back (yet): IPv6 addresses, ND fields, VLAN, SCTP CRC32c after a port change. */
+#ifndef OVNBPF_REWRITE_H
+#define OVNBPF_REWRITE_H
+
+#include "common.h"
+#include "hdr.h"
+#include "flow.h"
+#include "csum.h"
+
+OVNBPF_INLINE void ovnbpf_rewrite_mac(__u8 *p, __u64 mac)
+{
+    if (ovnbpf_mac_load(p) != mac)
+        ovnbpf_mac_store(p, mac);
+}
+
+OVNBPF_INLINE void ovnbpf_store_be32(__u8 *p, __u32 v)
+{
+    p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+
+/* L4 checksum field (TCP or UDP, in the first fragment) or NULL. */
+OVNBPF_INLINE __u16 *ovnbpf_l4_csum(void *data, void *end, const struct ovnbpf_flow *f,
+                                    int *is_udp)
+{
+    __u8 *l4 = data + (f->l4_off & 0x3fff);
+    if (!f->l4_off || (f->present & OVNBPF_P_LATER_FRAG))
+        return 0;
+    if (f->present & OVNBPF_P_TCP) {
+        struct ovnbpf_tcp *tcp = (void *)l4;
+        if ((void *)(tcp + 1) > end)
+            return 0;
+        *is_udp = 0;
+        return &tcp->csum;
+    }
+    if (f->present & OVNBPF_P_UDP) {
+        struct ovnbpf_udp *udp = (void *)l4;
+        if ((void *)(udp + 1) > end)
+            return 0;
+        *is_udp = 1;
+        return &udp->csum;
+    }
+    return 0;
+}
+
+OVNBPF_INLINE void ovnbpf_l4_csum_fix4(__u16 *csum, int is_udp, __u32 from, __u32 to)
+{
+    if (!csum)
+        return;
+    if (is_udp)
+        ovnbpf_udp_csum_replace4(csum, from, to);
+    else
+        ovnbpf_csum_replace4(csum, from, to);
+}
+
+OVNBPF_INLINE void ovnbpf_rewrite_ip4(void *data, void *end, const struct ovnbpf_flow *f)
+{
+    struct ovnbpf_ip4 *ip = data + (f->l3_off & 0xff);
+    __u16 *l4csum;
+    int is_udp = 0;
+
+    if ((void *)(ip + 1) > end)
+        return;
+    l4csum = ovnbpf_l4_csum(data, end, f, &is_udp);
+
+    if (ip->ttl != f->ip_ttl) {       /* ttl shares a 16-bit word with proto */
+        __u16 old = *(__u16 *)&ip->ttl;
+        ip->ttl = f->ip_ttl;
+        ovnbpf_csum_replace2(&ip->csum, old, *(__u16 *)&ip->ttl);
+    }
+    {
+        __u8 tos = (f->ip_dscp << 2) | (f->ip_ecn & 3);
+        if (ip->tos != tos) {
+            __u16 old = *(__u16 *)&ip->ver_ihl;
+            ip->tos = tos;
+            ovnbpf_csum_replace2(&ip->csum, old, *(__u16 *)&ip->ver_ihl);
+        }
+    }
+    {
+        __u32 n = ovnbpf_htonl(f->ip4_src);
+        if (ip->saddr != n) {
+            ovnbpf_csum_replace4(&ip->csum, ip->saddr, n);
+            ovnbpf_l4_csum_fix4(l4csum, is_udp, ip->saddr, n);
+            ip->saddr = n;
+        }
+        n = ovnbpf_htonl(f->ip4_dst);
+        if (ip->daddr != n) {
+            ovnbpf_csum_replace4(&ip->csum, ip->daddr, n);
+            ovnbpf_l4_csum_fix4(l4csum, is_udp, ip->daddr, n);
+            ip->daddr = n;
+        }
+    }
+}
+
+OVNBPF_INLINE void ovnbpf_rewrite_ports(void *data, void *end, const struct ovnbpf_flow *f)
+{
+    /* TCP, UDP and SCTP all start with sport, dport */
+    __be16 *ports = data + (f->l4_off & 0x3fff);
+    __u16 *l4csum;
+    int is_udp = 0;
+    __be16 s = ovnbpf_htons(f->tp_src), d = ovnbpf_htons(f->tp_dst);
+
+    if (!f->l4_off || (void *)(ports + 2) > end)
+        return;
+    if (ports[0] == s && ports[1] == d)
+        return;
+    l4csum = ovnbpf_l4_csum(data, end, f, &is_udp);
+    ovnbpf_l4_csum_fix4(l4csum, is_udp, *(__u32 *)ports, ((__u32)d << 16) | s);
+    ports[0] = s;
+    ports[1] = d;
+}
+
+OVNBPF_INLINE void ovnbpf_rewrite_arp(void *data, void *end, const struct ovnbpf_flow *f)
+{
+    struct ovnbpf_arp *arp = data + (f->l3_off & 0xff);
+
+    if ((void *)(arp + 1) > end)
+        return;
+    arp->op = ovnbpf_htons(f->arp_op);
+    ovnbpf_rewrite_mac(arp->sha, f->arp_sha);
+    ovnbpf_rewrite_mac(arp->tha, f->arp_tha);
+    ovnbpf_store_be32(arp->spa, f->arp_spa);
+    ovnbpf_store_be32(arp->tpa, f->arp_tpa);
+}
+
+OVNBPF_INLINE void ovnbpf_rewrite(void *data, void *end, const struct ovnbpf_flow *f)
+{
+    struct ovnbpf_eth *eth = data;
+
+    if ((void *)(eth + 1) > end)
+        return;
+    ovnbpf_rewrite_mac(eth->dst, f->eth_dst);
+    ovnbpf_rewrite_mac(eth->src, f->eth_src);
+
+    if (f->present & OVNBPF_P_IP4) {
+        ovnbpf_rewrite_ip4(data, end, f);
+    } else if (f->present & OVNBPF_P_IP6) {
+        struct ovnbpf_ip6 *ip6 = data + (f->l3_off & 0xff);
+        if ((void *)(ip6 + 1) <= end)
+            ip6->hop_limit = f->ip_ttl;
+    } else if (f->present & OVNBPF_P_ARP) {
+        ovnbpf_rewrite_arp(data, end, f);
+        return;
+    }
+    if (f->present & (OVNBPF_P_TCP | OVNBPF_P_UDP | OVNBPF_P_SCTP))
+        ovnbpf_rewrite_ports(data, end, f);
+}
+
+#endif /* OVNBPF_REWRITE_H */

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Entry: TC ingress (cls_bpf, direct-action) on every interface that has an XDP entry
+ * (VIF veths and the underlay). Frames that XDP passed up with ovnbpf metadata are
+ * multicast: replicate them (lib/mcast.h). Anything else is the host's: TC_ACT_OK. */
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/stats.h"
+#include "lib/meta.h"
+#include "lib/mcast.h"
+
+int ovnbpf_tc_mcast(struct __sk_buff *skb)
+{
+    struct ovnbpf_meta *m = (void *)(long)skb->data_meta;
+
+    if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != OVNBPF_META_MAGIC)
+        return TC_ACT_OK;
+    skb->cb[OVNBPF_CB_DP] = m->dp;
+    skb->cb[OVNBPF_CB_INPORT] = m->inport;
+    skb->cb[OVNBPF_CB_GROUP] = m->outport;
+    skb->cb[OVNBPF_CB_FLAGS] = m->flags & ~OVNBPF_MF_ENCAPPED;
+    skb->cb[OVNBPF_CB_CURSOR] = 0;
+    m->magic = 0;            /* consumed: copies must not be replicated again */
+    return ovnbpf_mcast_run(skb);
+}
+
+/* Reached only by tail call from a batch that had more members to serve. */
+int ovnbpf_tc_mcast_cont(struct __sk_buff *skb)
+{
+    return ovnbpf_mcast_run(skb);
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Entry: a frame on the underlay interface, seen by XDP. Geneve from a known chassis is
+ * validated, decapsulated and delivered to its local outport (egress pipeline first) or
+ * handed to TC for local multicast fan-out. Everything else is the host's: XDP_PASS. */
+#include "lib/common.h"
+#include "lib/flow.h"
+#include "lib/maps.h"
+#include "lib/stats.h"
+#include "lib/parse.h"
+#include "lib/geneve.h"
+#include "lib/pipeline.h"
+#include "lib/output.h"
+
+/* Outer Ethernet/IPv4/UDP. Returns the Geneve offset (> 0), 0 for "not ours", or a drop. */
+OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
+{
+    struct ovnbpf_eth *eth = data;
+    struct ovnbpf_ip4 *ip = (void *)(eth + 1);
+    struct ovnbpf_udp *udp;
+    __u32 hlen, zero = 0;
+    struct ovnbpf_config *cfg;
+
+    if ((void *)(ip + 1) > end || eth->type != ovnbpf_htons(OVNBPF_ETH_P_IP))
+        return 0;
+    if (ip->proto != OVNBPF_IPPROTO_UDP || (ip->ver_ihl >> 4) != 4)
+        return 0;
+    hlen = (ip->ver_ihl & 0xf) * 4;
+    if (hlen < 20)
+        return 0;
+    if (ip->frag_off & ovnbpf_htons(OVNBPF_IP4_OFFSET))
+        return 0;                          /* later fragment: the host's business */
+    udp = (void *)ip + hlen;
+    if ((void *)(udp + 1) > end || udp->dport != ovnbpf_htons(OVNBPF_GENEVE_PORT))
+        return 0;
+    cfg = ovnbpf_config.lookup(&zero);
+    if (cfg && (cfg->flags & OVNBPF_CFG_CHECK_OUTER_DST) &&
+        ip->daddr != ovnbpf_htonl(cfg->encap_ip))
+        return 0;                          /* Geneve, but not addressed to us */
+    if (ip->frag_off & ovnbpf_htons(OVNBPF_IP4_MF))
+        return OVNBPF_DROP_TUNNEL_FRAGMENT;
+    *src_ip = ovnbpf_ntohl(ip->saddr);
+    return sizeof(*eth) + hlen + sizeof(*udp);
+}
+
+OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    struct ovnbpf_geneve_info info = {};
+    struct ovnbpf_lport_key lk = {};
+    struct ovnbpf_lport *lp;
+    struct ovnbpf_flow *f;
+    __u32 src_ip = 0, zero = 0;
+    int off, rc;
+
+    off = ovnbpf_tunnel_outer(data, end, &src_ip);
+    if (off <= 0) {
+        if (off == 0)
+            ovnbpf_stat(OVNBPF_STAT_PASS);
+        return off == 0 ? XDP_PASS : off;
+    }
+    if (!ovnbpf_tunnel_srcs.lookup(&src_ip))
+        return OVNBPF_DROP_TUNNEL_UNKNOWN_SRC;
+    rc = ovnbpf_geneve_parse(data + (off & 0xff), end, &info);
+    if (rc < 0)
+        return rc;
+    if (bpf_xdp_adjust_head(ctx, off + info.hdr_len))
+        return OVNBPF_DROP_DECAP_FAILED;
+    ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);
+
+    f = ovnbpf_scratch.lookup(&zero);
+    if (!f)
+        return OVNBPF_DROP_PIPELINE_ERROR;
+    __builtin_memset(f, 0, sizeof(*f));
+    data = (void *)(long)ctx->data;         /* reload after adjust_head */
+    end = (void *)(long)ctx->data_end;
+    rc = ovnbpf_parse(data, end, f);
+    if (rc < 0)
+        return rc;
+    f->dp = info.vni;
+    f->inport = info.inport;
+    f->outport = info.outport;
+
+    if (f->outport >= OVNBPF_MCAST_KEY_MIN)
+        return ovnbpf_xdp_to_mcast(ctx, f, OVNBPF_MF_FROM_TUNNEL);
+    lk.dp = f->dp;
+    lk.port = f->outport;
+    lp = ovnbpf_lports.lookup(&lk);
+    if (!lp)
+        return OVNBPF_DROP_UNKNOWN_OUTPORT;
+    if (lp->type != OVNBPF_LPORT_LOCAL)
+        return OVNBPF_DROP_OUTPORT_NOT_LOCAL;  /* never bounce back into the overlay */
+    return ovnbpf_xdp_to_local(ctx, f, lp);
+}
+
+int ovnbpf_xdp_tunnel(struct xdp_md *ctx)
+{
+    int rc = ovnbpf_from_tunnel(ctx);
+
+    if (rc < 0) {
+        ovnbpf_drop(rc);
+        return XDP_DROP;
+    }
+    return rc;
+}
