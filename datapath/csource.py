@@ -48,7 +48,7 @@ def expand(entries: list[Path], pipeline: Path | None) -> tuple[str, list[Path]]
 
 
 def _resolve(name: str, including: Path) -> Path:
-    for base in (including.parent, BPF_DIR):
+    for base in (including.parent, BPF_DIR, BPF_DIR / "lib"):
         p = (base / name)
         if p.exists():
             return p

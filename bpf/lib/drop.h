@@ -47,6 +47,7 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_ENCAP_TOO_BIG = -36,      /* frame + 58 B exceeds OVNBPF_MAX_FRAME */
     OVNBPF_DROP_PIPELINE_ERROR = -37,     /* pipeline returned an unknown verdict */
     OVNBPF_DROP_IP6_BAD_HEADER = -38,     /* version != 6 */
+    OVNBPF_DROP_NOT_COMPILED = -39,       /* a logical flow the compiler could not lower */
 };
 
 #define OVNBPF_DROP_MAX 64   /* size of the counter array; reasons are 1..63 */

@@ -66,7 +66,7 @@ struct ovnbpf_flow {
     __u64 eth_src;
     __u64 eth_dst;
     __u16 eth_type;    /* inner ethertype after any VLAN tag */
-    __u16 vlan_tci;    /* 0 when untagged */
+    __u16 vlan_tci;    /* outer tag; 0 when untagged, else TCI | 0x1000 (OVS's CFI=present) */
     __u32 _pad1;
 
     /* ARP (OVNBPF_P_ARP) */
@@ -114,5 +114,6 @@ struct ovnbpf_flow {
 #define OVNBPF_PL_DROP       0  /* dropped by a logical flow (counted as DROP_POLICY) */
 #define OVNBPF_PL_OUTPUT     1  /* send to f->outport (a port key or a multicast group key) */
 #define OVNBPF_PL_CONTROLLER 2  /* needs userspace (pinctrl-style actions): not built yet */
+#define OVNBPF_PL_NOT_COMPILED 3 /* a flow the compiler could not lower (conntrack, ...) */
 
 #endif /* OVNBPF_FLOW_H */

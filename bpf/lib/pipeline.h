@@ -9,7 +9,9 @@
  *   static __always_inline int ovnbpf_pipeline_ingress(struct ovnbpf_flow *f);
  *   static __always_inline int ovnbpf_pipeline_egress(struct ovnbpf_flow *f);
  *
- * returning OVNBPF_PL_OUTPUT / _DROP / _CONTROLLER (flow.h) or a negative drop reason.
+ * returning OVNBPF_PL_OUTPUT / _DROP / _CONTROLLER / _NOT_COMPILED (flow.h; the values
+ * match controller/lflow/ovnbpf_pipeline.h) or a negative drop reason. `#include "flow.h"`
+ * in a pipeline header resolves to bpf/lib/flow.h (datapath/csource.py searches bpf/lib).
  * Ingress runs on the chassis the packet entered from a VIF with f->dp and f->inport set;
  * when it returns OUTPUT, f->dp and f->outport name the destination (a port key, or a
  * multicast group key >= 32768) in the datapath the packet leaves from: patch ports
@@ -20,8 +22,8 @@
  *
  * Maps a pipeline declares must be named ovnbpf_pl_* and, since they are pinned beside
  * ours, should carry a layout version in their name if their key/value shape can change. */
-#ifndef OVNBPF_PIPELINE_H
-#define OVNBPF_PIPELINE_H
+#ifndef OVNBPF_LIB_PIPELINE_H   /* not OVNBPF_PIPELINE_H: the generated side uses that */
+#define OVNBPF_LIB_PIPELINE_H
 
 #include "flow.h"
 #include "maps.h"
@@ -41,9 +43,11 @@ OVNBPF_INLINE int ovnbpf_pipeline_verdict(int rc)
         return OVNBPF_DROP_POLICY;
     if (rc == OVNBPF_PL_CONTROLLER)
         return OVNBPF_DROP_NEED_CONTROLLER;
+    if (rc == OVNBPF_PL_NOT_COMPILED)
+        return OVNBPF_DROP_NOT_COMPILED;
     if (rc < 0)
         return rc;
     return OVNBPF_DROP_PIPELINE_ERROR;
 }
 
-#endif /* OVNBPF_PIPELINE_H */
+#endif /* OVNBPF_LIB_PIPELINE_H */

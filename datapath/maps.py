@@ -1,0 +1,186 @@
+"""Typed handles on ovnbpf's maps (bpf/lib/maps.h) that apply a desired state as a diff.
+
+Each handle keeps what it installed (like ovn-controller's ofctrl keeps installed flows)
+and `apply(desired)` writes only the difference: new and changed entries in one
+BPF_MAP_UPDATE_BATCH, removed ones in one BPF_MAP_DELETE_BATCH (array maps cannot delete:
+their removed slots are overwritten with zeroes). Keys and values are namedtuples packed
+with `struct` in the exact layout of the C structs, explicit padding included and zeroed.
+Handles work on raw map fds (bcc's, or bpf_obj_get() of a pinned path).
+"""
+from __future__ import annotations
+
+import os
+import struct
+from collections import namedtuple
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .libbpf import check, ffi, lib, obj_get
+
+MCAST_CHUNK = 512        # OVNBPF_MCAST_CHUNK
+MCAST_MAX_MEMBERS = 16384
+LPORT_LOCAL, LPORT_REMOTE = 1, 2
+CFG_CHECK_OUTER_DST = 1
+
+Config = namedtuple("Config", "chassis encap_ip flags")
+Vif = namedtuple("Vif", "dp port flags")
+LPortKey = namedtuple("LPortKey", "dp port")
+LPort = namedtuple("LPort", "type ifindex chassis mac")
+Tunnel = namedtuple("Tunnel", "remote_ip local_ip ifindex smac dmac")
+McastKey = namedtuple("McastKey", "dp group")
+McastGroup = namedtuple("McastGroup", "n_local n_remote")
+ChunkKey = namedtuple("ChunkKey", "dp group chunk")
+L2Key = namedtuple("L2Key", "dp mac")     # the stand-in pipeline's map
+
+
+@dataclass(frozen=True)
+class Codec:
+    """namedtuple <-> bytes; `x` in fmt is zeroed padding; scalars use a 1-field tuple."""
+    fmt: str
+    tuple_type: Any = None
+
+    @property
+    def size(self) -> int:
+        return struct.calcsize(self.fmt)
+
+    def pack(self, v) -> bytes:
+        if self.tuple_type is None:
+            v = (v,) if not isinstance(v, (tuple, list)) else v
+        return struct.pack(self.fmt, *v)
+
+    def unpack(self, b: bytes):
+        vals = struct.unpack(self.fmt, b)
+        return self.tuple_type(*vals) if self.tuple_type else (vals[0] if len(vals) == 1 else vals)
+
+
+U32 = Codec("<I")
+SPECS: dict[str, tuple[str, Codec, Codec]] = {
+    "ovnbpf_config": ("array", U32, Codec("<III4x", Config)),
+    "ovnbpf_vifs": ("array", U32, Codec("<III4x", Vif)),
+    "ovnbpf_lports": ("hash", Codec("<II", LPortKey), Codec("<III4xQ", LPort)),
+    "ovnbpf_tunnels": ("array", U32, Codec("<III4xQQ", Tunnel)),
+    "ovnbpf_tunnel_srcs": ("hash", U32, U32),
+    "ovnbpf_mcast": ("hash", Codec("<II", McastKey), Codec("<II", McastGroup)),
+    "ovnbpf_mcast_chunks": ("hash", Codec("<III4x", ChunkKey), Codec(f"<{MCAST_CHUNK}I")),
+    "ovnbpf_pl_l2": ("hash", Codec("<I4xQ", L2Key), U32),
+}
+
+
+class MapHandle:
+    def __init__(self, fd: int, kind: str, key: Codec, value: Codec):
+        self.fd, self.kind, self.key, self.value = fd, kind, key, value
+        self.installed: dict = {}
+
+    def get(self, k):
+        kb = ffi.from_buffer(self.key.pack(k))
+        vb = ffi.new("uint8_t[]", self.value.size)
+        if lib.bpf_map_lookup_elem(self.fd, kb, vb) < 0:
+            return None
+        return self.value.unpack(bytes(vb))
+
+    def keys(self) -> list:
+        """Keys present in the kernel (hash maps)."""
+        out, prev = [], ffi.NULL
+        nxt = ffi.new("uint8_t[]", self.key.size)
+        while lib.bpf_map_get_next_key(self.fd, prev, nxt) == 0:
+            out.append(self.key.unpack(bytes(nxt)))
+            prev = ffi.new("uint8_t[]", bytes(nxt))
+        return out
+
+    def sync_from_kernel(self) -> None:
+        """Adopt what the kernel has as `installed` (hash maps; e.g. after a restart)."""
+        self.installed = {k: self.get(k) for k in self.keys()}
+
+    def _update(self, items: list[tuple]) -> None:
+        if not items:
+            return
+        keys = b"".join(self.key.pack(k) for k, _ in items)
+        vals = b"".join(self.value.pack(v) for _, v in items)
+        count = ffi.new("uint32_t *", len(items))
+        opts = ffi.new("struct bpf_map_batch_opts *")
+        opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
+        check(lib.bpf_map_update_batch(self.fd, ffi.from_buffer(keys), ffi.from_buffer(vals),
+                                       count, opts), "bpf_map_update_batch")
+
+    def _delete(self, keys: list) -> None:
+        if not keys:
+            return
+        if self.kind == "array":
+            zero = self.value.unpack(bytes(self.value.size))
+            self._update([(k, zero) for k in keys])
+            return
+        buf = b"".join(self.key.pack(k) for k in keys)
+        count = ffi.new("uint32_t *", len(keys))
+        opts = ffi.new("struct bpf_map_batch_opts *")
+        opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
+        rc = lib.bpf_map_delete_batch(self.fd, ffi.from_buffer(buf), count, opts)
+        if rc < 0 and rc != -2:   # ENOENT: already gone is fine for a delete
+            check(rc, "bpf_map_delete_batch")
+
+    def apply(self, desired: Mapping) -> tuple[int, int, int]:
+        """Make the map hold exactly `desired` (of the entries this handle manages).
+        Returns (added, modified, deleted)."""
+        add = [(k, v) for k, v in desired.items() if k not in self.installed]
+        mod = [(k, v) for k, v in desired.items()
+               if k in self.installed and self.installed[k] != v]
+        dele = [k for k in self.installed if k not in desired]
+        self._update(add + mod)
+        self._delete(dele)
+        self.installed = dict(desired)
+        return len(add), len(mod), len(dele)
+
+    def update(self, entries: Mapping) -> None:
+        """Add or change entries without touching the others."""
+        self._update(list(entries.items()))
+        self.installed.update(entries)
+
+
+def handle(name: str, fd: int) -> MapHandle:
+    kind, k, v = SPECS[name]
+    return MapHandle(fd, kind, k, v)
+
+
+def open_pinned(pin_dir: str, name: str) -> MapHandle:
+    return handle(name, obj_get(os.path.join(pin_dir, name)))
+
+
+def mcast_layout(groups: Mapping[tuple[int, int], tuple[Iterable[int], Iterable[int]]]):
+    """{(dp, group): (local port keys, remote chassis ids)} -> (header entries, chunk entries)
+    in the layout lib/mcast.h reads: local members from index 0, remote chassis from the
+    next chunk boundary, so a chunk never mixes the two."""
+    headers, chunks = {}, {}
+    for (dp, group), (local, remote) in groups.items():
+        local, remote = sorted(set(local)), sorted(set(remote))
+        base = -(-len(local) // MCAST_CHUNK) * MCAST_CHUNK
+        if base + len(remote) > MCAST_MAX_MEMBERS:
+            raise ValueError(f"group {dp}/{group}: {len(local)} local + {len(remote)} remote "
+                             f"members exceed the datapath limit of {MCAST_MAX_MEMBERS}")
+        headers[McastKey(dp, group)] = McastGroup(len(local), len(remote))
+        for start, members in ((0, local), (base, remote)):
+            for i in range(0, len(members), MCAST_CHUNK):
+                part = members[i:i + MCAST_CHUNK]
+                chunks[ChunkKey(dp, group, (start + i) // MCAST_CHUNK)] = tuple(
+                    part + [0] * (MCAST_CHUNK - len(part)))
+    return headers, chunks
+
+
+def _possible_cpus() -> int:
+    text = open("/sys/devices/system/cpu/possible").read().strip()
+    n = 0
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        n += (int(b) if b else int(a)) - int(a) + 1
+    return n
+
+
+def percpu_u64_sum(fd: int, index: int) -> int:
+    """Sum over CPUs of one slot of a per-CPU u64 array (counters)."""
+    ncpu = _possible_cpus()
+    kb = ffi.new("uint32_t *", index)
+    vb = ffi.new("uint64_t[]", ncpu)
+    check(lib.bpf_map_lookup_elem(fd, kb, vb), "bpf_map_lookup_elem")
+    return sum(vb[i] for i in range(ncpu))
+
+
+def percpu_u64_all(fd: int, n: int) -> list[int]:
+    return [percpu_u64_sum(fd, i) for i in range(n)]
