@@ -63,6 +63,8 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx)
     rc = ovnbpf_geneve_parse(data + (off & 0xff), end, &info);
     if (rc < 0)
         return rc;
+    if (data + off + info.hdr_len + sizeof(struct ovnbpf_eth) > end)
+        return OVNBPF_DROP_RUNT;             /* the inner frame has no Ethernet header */
     if (bpf_xdp_adjust_head(ctx, off + info.hdr_len))
         return OVNBPF_DROP_DECAP_FAILED;
     ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);

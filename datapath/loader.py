@@ -100,11 +100,11 @@ class Datapath:
         if spec.pin_dir:
             os.makedirs(spec.pin_dir, exist_ok=True)
         t0 = time.monotonic()
-        bpf = BPF(text=text, cflags=cflags)
+        bpf = BPF(text=text.encode(), cflags=cflags)
         dp = cls(spec, bpf, key, text)
         for fn in spec.functions:
             ptype = ENTRIES[fn][1] if fn in ENTRIES else BPF.XDP
-            dp.fds[fn] = bpf.load_func(fn, ptype).fd
+            dp.fds[fn] = bpf.load_func(fn.encode(), ptype).fd
         compile_s = time.monotonic() - t0
         if "ovnbpf_tc_mcast_cont" in dp.fds:
             bpf[b"ovnbpf_tail"][ctypes.c_int(TAIL_MCAST_CONT)] = ctypes.c_int(
