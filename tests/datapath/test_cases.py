@@ -66,9 +66,9 @@ VIF_CASES = [
                                                 / b"\x01\x02"), XDP_REDIRECT, None),
     # (IP total length must agree with the short frame, or IP4_BAD_LENGTH fires first)
     ("first fragment with TCP cut short", raw(E() / IP(dst="10.0.1.13", flags="MF", proto=6)
-                                              / b"\x00" * 10), XDP_DROP, "L4_TRUNCATED"),
+                                              / (b"\x00" * 10)), XDP_DROP, "L4_TRUNCATED"),
     ("TCP data offset 3", raw(E() / IPV / TCP(dataofs=3)), XDP_DROP, "TCP_BAD_DOFF"),
-    ("UDP cut short", raw(E() / IP(dst="10.0.1.13", proto=17) / b"\x00" * 4), XDP_DROP,
+    ("UDP cut short", raw(E() / IP(dst="10.0.1.13", proto=17) / (b"\x00" * 4)), XDP_DROP,
      "L4_TRUNCATED"),
     ("IPv4 frame cut short of its total length", cut(E() / IPV / UDP(), 38), XDP_DROP,
      "IP4_BAD_LENGTH"),
