@@ -189,7 +189,7 @@ class Attachments:
                         raise
             ipr.tc("replace-filter", "bpf", ifindex, ":1", fd=prog_fd, name=name,
                    parent="ffff:fff2", classid=1, direct_action=True, prio=1,
-                   protocol=0x0300)   # ETH_P_ALL, host order: pyroute2 converts
+                   protocol=0x0003)   # ETH_P_ALL (pyroute2 puts it in network order)
         if (netns, ifindex) not in self._tc:
             self._tc.append((netns, ifindex))
 
