@@ -97,14 +97,23 @@ class Datapath:
         live = _live.get(key)
         if live is not None and not live.closed:
             return live
+        created = bool(spec.pin_dir) and not os.path.exists(spec.pin_dir)
         if spec.pin_dir:
             os.makedirs(spec.pin_dir, exist_ok=True)
         t0 = time.monotonic()
-        bpf = BPF(text=text.encode(), cflags=cflags)
-        dp = cls(spec, bpf, key, text)
-        for fn in spec.functions:
-            ptype = ENTRIES[fn][1] if fn in ENTRIES else BPF.XDP
-            dp.fds[fn] = bpf.load_func(fn.encode(), ptype).fd
+        bpf = None
+        try:
+            bpf = BPF(text=text.encode(), cflags=cflags)
+            dp = cls(spec, bpf, key, text)
+            for fn in spec.functions:
+                ptype = ENTRIES[fn][1] if fn in ENTRIES else BPF.XDP
+                dp.fds[fn] = bpf.load_func(fn.encode(), ptype).fd
+        except Exception:
+            if bpf is not None:
+                bpf.cleanup()
+            if created:   # leave no pinned maps behind from a build that failed
+                shutil.rmtree(spec.pin_dir, ignore_errors=True)
+            raise
         compile_s = time.monotonic() - t0
         if "ovnbpf_tc_mcast_cont" in dp.fds:
             bpf[b"ovnbpf_tail"][ctypes.c_int(TAIL_MCAST_CONT)] = ctypes.c_int(

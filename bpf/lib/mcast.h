@@ -169,8 +169,8 @@ OVNBPF_INLINE int ovnbpf_mcast_run(struct __sk_buff *skb)
                 }
                 nxt[0] = ovnbpf_htonl(t->local_ip);
                 nxt[1] = ovnbpf_htonl(t->remote_ip);
-                ovnbpf_mac_store(macs, t->dmac);
-                ovnbpf_mac_store(macs + 6, t->smac);
+                ovnbpf_mac_store_bytes(macs, t->dmac);
+                ovnbpf_mac_store_bytes(macs + 6, t->smac);
                 bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0);
                 bpf_l3_csum_replace(skb, OVNBPF_OFF_IP_CSUM, cur[0], nxt[0], 4);
                 bpf_l3_csum_replace(skb, OVNBPF_OFF_IP_CSUM, cur[1], nxt[1], 4);

@@ -62,38 +62,33 @@ OVNBPF_INLINE void ovnbpf_l4_csum_fix4(__u16 *csum, int is_udp, __u32 from, __u3
 OVNBPF_INLINE void ovnbpf_rewrite_ip4(void *data, void *end, const struct ovnbpf_flow *f)
 {
     struct ovnbpf_ip4 *ip = data + (f->l3_off & 0xff);
-    __u16 *l4csum;
-    int is_udp = 0;
+    __u32 s = ovnbpf_htonl(f->ip4_src), d = ovnbpf_htonl(f->ip4_dst);
+    __u8 tos = (f->ip_dscp << 2) | (f->ip_ecn & 3);
 
     if ((void *)(ip + 1) > end)
         return;
-    l4csum = ovnbpf_l4_csum(data, end, f, &is_udp);
-
     if (ip->ttl != f->ip_ttl) {       /* ttl shares a 16-bit word with proto */
         __u16 old = *(__u16 *)&ip->ttl;
         ip->ttl = f->ip_ttl;
         ovnbpf_csum_replace2(&ip->csum, old, *(__u16 *)&ip->ttl);
     }
-    {
-        __u8 tos = (f->ip_dscp << 2) | (f->ip_ecn & 3);
-        if (ip->tos != tos) {
-            __u16 old = *(__u16 *)&ip->ver_ihl;
-            ip->tos = tos;
-            ovnbpf_csum_replace2(&ip->csum, old, *(__u16 *)&ip->ver_ihl);
-        }
+    if (ip->tos != tos) {
+        __u16 old = *(__u16 *)&ip->ver_ihl;
+        ip->tos = tos;
+        ovnbpf_csum_replace2(&ip->csum, old, *(__u16 *)&ip->ver_ihl);
     }
-    {
-        __u32 n = ovnbpf_htonl(f->ip4_src);
-        if (ip->saddr != n) {
-            ovnbpf_csum_replace4(&ip->csum, ip->saddr, n);
-            ovnbpf_l4_csum_fix4(l4csum, is_udp, ip->saddr, n);
-            ip->saddr = n;
+    if (ip->saddr != s || ip->daddr != d) {   /* rare (NAT): find the L4 checksum lazily */
+        int is_udp = 0;
+        __u16 *l4csum = ovnbpf_l4_csum(data, end, f, &is_udp);
+        if (ip->saddr != s) {
+            ovnbpf_csum_replace4(&ip->csum, ip->saddr, s);
+            ovnbpf_l4_csum_fix4(l4csum, is_udp, ip->saddr, s);
+            ip->saddr = s;
         }
-        n = ovnbpf_htonl(f->ip4_dst);
-        if (ip->daddr != n) {
-            ovnbpf_csum_replace4(&ip->csum, ip->daddr, n);
-            ovnbpf_l4_csum_fix4(l4csum, is_udp, ip->daddr, n);
-            ip->daddr = n;
+        if (ip->daddr != d) {
+            ovnbpf_csum_replace4(&ip->csum, ip->daddr, d);
+            ovnbpf_l4_csum_fix4(l4csum, is_udp, ip->daddr, d);
+            ip->daddr = d;
         }
     }
 }

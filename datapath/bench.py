@@ -1,0 +1,89 @@
+"""ns/packet of the datapath vs. floors, by BPF_PROG_TEST_RUN in one run (compare only
+within one run: the machines are noisy). `python -m datapath.bench` prints the figures.
+
+  floor_redirect_ns  bare XDP: eth.dst hash lookup + redirect
+  floor_encap_ns     bare XDP: hash lookup + the same Geneve encap (IP + UDP checksums)
+  pipeline_l2_ns     xdp_vif entry + stand-in two-port L2 pipeline, local delivery
+  pipeline_encap_ns  the same, destination on a remote chassis (encap)
+
+Test-run does not reset a frame between repetitions, so encapsulating programs are built
+with OVNBPF_BENCH_UNDO_ENCAP, which hands the 58 bytes back after the redirect decision
+(the floor pays that too)."""
+from __future__ import annotations
+
+import json
+
+from . import maps as M, testrun
+from .csource import BPF_DIR
+from .loader import BuildSpec, Datapath
+
+LO = 1
+VM1_MAC, VM2_MAC, VM3_MAC = 0x0A0000000101, 0x0A0000000102, 0x0A0000000103
+
+
+def _frame(dst_mac: int) -> bytes:
+    """64-byte ICMP echo vm1 -> dst (no scapy needed)."""
+    import struct
+    eth = dst_mac.to_bytes(6, "big") + VM1_MAC.to_bytes(6, "big") + b"\x08\x00"
+    payload = b"\x08\x00\xf7\xff\x00\x00\x00\x00" + bytes(22)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, 1, 0,
+                     bytes([10, 0, 1, 11]), bytes([10, 0, 1, 13]))
+    s = sum(struct.unpack("!10H", ip))
+    s = (s & 0xFFFF) + (s >> 16)
+    ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
+    return eth + ip + payload
+
+
+def build() -> Datapath:
+    return Datapath.build(BuildSpec(
+        functions=("ovnbpf_xdp_vif", "obt_floor_redirect", "obt_floor_encap"),
+        sources=(BPF_DIR / "bench" / "floors.c",),
+        defines=(("OVNBPF_BENCH_UNDO_ENCAP(ctx)", "bpf_xdp_adjust_head(ctx, OVNBPF_ENCAP_LEN)"),)))
+
+
+def setup(dp: Datapath) -> None:
+    h = lambda n: M.handle(n, dp.map_fd(n))   # noqa: E731
+    tun = M.Tunnel(0xAC1FFA0C, 0xAC1FFA0B, LO, 0x0200AC1FFA11, 0x0200AC1FFA12)
+    h("ovnbpf_config").apply({0: M.Config(1, 0xAC1FFA0B, 0)})
+    h("ovnbpf_vifs").apply({LO: M.Vif(1, 1, 0)})
+    h("ovnbpf_lports").apply({
+        M.LPortKey(1, 1): M.LPort(M.LPORT_LOCAL, LO, 0, VM1_MAC),
+        M.LPortKey(1, 2): M.LPort(M.LPORT_LOCAL, LO, 0, VM2_MAC),
+        M.LPortKey(1, 3): M.LPort(M.LPORT_REMOTE, 0, 2, VM3_MAC)})
+    h("ovnbpf_tunnels").apply({2: tun})
+    h("ovnbpf_pl_l2").apply({M.L2Key(1, VM2_MAC): 2, M.L2Key(1, VM3_MAC): 3})
+    fwd = M.MapHandle(dp.map_fd("obt_floor_fwd"), "hash", M.Codec("<Q"), M.U32)
+    fwd.apply({VM2_MAC: LO})
+    t = M.MapHandle(dp.map_fd("obt_floor_tun"), "hash", M.Codec("<Q"),
+                    M.SPECS["ovnbpf_tunnels"][2])
+    t.apply({VM3_MAC: tun})
+
+
+def run(repeat: int = 10**6) -> dict:
+    dp = build()
+    try:
+        setup(dp)
+        cases = {
+            "floor_redirect_ns": ("obt_floor_redirect", VM2_MAC),
+            "floor_encap_ns": ("obt_floor_encap", VM3_MAC),
+            "pipeline_l2_ns": ("ovnbpf_xdp_vif", VM2_MAC),
+            "pipeline_encap_ns": ("ovnbpf_xdp_vif", VM3_MAC),
+        }
+        out = {}
+        for key, (fn, dst) in cases.items():
+            frame = _frame(dst)
+            first = testrun.run(dp.fd(fn), frame, ingress_ifindex=LO)
+            if first.verdict != testrun.XDP_REDIRECT:
+                raise RuntimeError(f"{key}: {fn} gave {first.verdict_name}, not a redirect")
+            out[key] = testrun.run(dp.fd(fn), frame, repeat=repeat,
+                                   ingress_ifindex=LO).duration_ns
+        out["ratio_l2"] = round(out["pipeline_l2_ns"] / max(out["floor_redirect_ns"], 1), 2)
+        out["ratio_encap"] = round(out["pipeline_encap_ns"] / max(out["floor_encap_ns"], 1), 2)
+        out["verified_insns"] = dp.verified_insns()
+        return out
+    finally:
+        dp.close()
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))
