@@ -39,12 +39,14 @@
 
 /* Bits of ovnbpf_flow.flags (OVN's flags.*). The datapath itself reads only LOOPBACK:
  * without it a packet is never output to the port it came in on. */
-#define OVNBPF_FLAG_LOOPBACK          (1u << 0)
-#define OVNBPF_FLAG_FORCE_SNAT_FOR_DNAT (1u << 1)
-#define OVNBPF_FLAG_FORCE_SNAT_FOR_LB (1u << 2)
-#define OVNBPF_FLAG_SKIP_SNAT_FOR_LB  (1u << 3)
-#define OVNBPF_FLAG_NOT_LOCAL_INPORT  (1u << 4) /* reserved */
-/* Bits 5..31 are allocated by the compiler's symbol table for the remaining flags.* names. */
+#define OVNBPF_FLAG_LOOPBACK            (1u << 0)
+#define OVNBPF_FLAG_RCV_FROM_RAMP       (1u << 1)  /* OVN: received from VXLAN; northd tests flags[1] raw */
+#define OVNBPF_FLAG_FORCE_SNAT_FOR_DNAT (1u << 2)
+#define OVNBPF_FLAG_FORCE_SNAT_FOR_LB   (1u << 3)
+#define OVNBPF_FLAG_LOCAL_ONLY          (1u << 4)
+#define OVNBPF_FLAG_NESTED_CONTAINER    (1u << 5)
+/* Bits 0..5 are OVN's own numbering (northd writes some as raw flags[N]).
+ * Bits 6..31 are allocated by the compiler's symbol table for the remaining flags.* names. */
 
 #define OVNBPF_NREGS 16   /* reg0..reg15; xreg/xxreg are views of these (reg0 most significant) */
 

@@ -193,18 +193,20 @@ _FIELDS: list[Field] = [
     Field("pkt.mark", 32, N, (), unsupported="packet mark is not part of the flow ABI"),
 ]
 
-# flags.* bits. 0..4 are fixed by flow.h (OVNBPF_FLAG_*); the rest are ours to allocate.
+# flags.* bits. 0..5 follow OVN's numbering and flow.h (OVNBPF_FLAG_*): northd writes some
+# of them raw (`flags[1] == 0` in ls_in_l2_lkup). The rest are ours to allocate.
 FLAG_BITS: dict[str, int] = {
     "loopback": 0,
-    "force_snat_for_dnat": 1,
-    "force_snat_for_lb": 2,
-    "skip_snat_for_lb": 3,
-    "not_local_inport": 4,
-    "use_snat_zone": 5,
-    "localport": 6,
-    "local_only": 7,
-    "rcv_from_ramp": 8,
+    "rcv_from_ramp": 1,
+    "force_snat_for_dnat": 2,
+    "force_snat_for_lb": 3,
+    "local_only": 4,
+    "nested_container": 5,
+    "skip_snat_for_lb": 6,
+    "localport": 7,
+    "use_snat_zone": 8,
     "check_port_sec": 9,
+    "not_local_inport": 10,
 }
 
 _SUBFIELDS: list[Subfield] = [
