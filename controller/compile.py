@@ -32,7 +32,8 @@ def snapshot(remote, timeout=10.0):
 
 
 def chassis_flows(state, chassis_name):
-    """The compiler's LogicalFlow records for the datapaths `chassis_name` needs."""
+    """The compiler's LogicalFlow records for the datapaths `chassis_name` needs, those
+    datapaths, and the logical ports bound to the chassis."""
     if chassis_name not in {c.name for c in state.chassis}:
         known = ", ".join(c.name for c in state.chassis) or "none"
         raise CompileError(f"chassis {chassis_name!r} is not in the Southbound (known: {known})")
@@ -46,7 +47,7 @@ def chassis_flows(state, chassis_name):
                 flows.append(LogicalFlow(datapath=names.get(dp, dp), pipeline=row.pipeline,
                                          table=row.table_id, stage=row.stage, priority=row.priority,
                                          match=row.match, actions=row.actions, uuid=row.uuid))
-    return flows, local
+    return flows, local, bound
 
 
 def sb_env(state):
@@ -75,7 +76,7 @@ def coverage(flows, env=None):
 def compile_chassis(remote, chassis_name, out_dir=None):
     t0 = time.monotonic()
     state = snapshot(remote)
-    flows, local = chassis_flows(state, chassis_name)
+    flows, local, bound = chassis_flows(state, chassis_name)
     env = sb_env(state)
     report = coverage(flows, env)
     # outport names are ports or multicast groups (OVN gives a group name the same key in
@@ -84,9 +85,7 @@ def compile_chassis(remote, chassis_name, out_dir=None):
     ports.update({p.logical_port: p.tunnel_key for p in state.ports})
     ports["none"] = 0
     dps = {d.name: d.tunnel_key for d in state.datapaths}
-    plan = build_plan(flows, env=env,
-                      is_chassis_resident=lambda port: any(p.logical_port == port and p.chassis == chassis_name
-                                                           for p in state.ports))
+    plan = build_plan(flows, env=env, is_chassis_resident=bound.__contains__)
     source = emit_c(plan)
     entries = encode_entries(plan, port_key=lambda n: ports[n], datapath_key=lambda n: dps[n])
     report["maps"] = {name: len(rows) for name, rows in sorted(entries.items())}

@@ -19,6 +19,14 @@ class ChassisKindNotReady(RuntimeError):
     pass
 
 
+def kind_not_ready(chassis_name, where=""):
+    """The refusal for a chassis of kind ovnbpf until the ovnbpf controller lands."""
+    prefix = f"{where}: " if where else ""
+    return ChassisKindNotReady(
+        f"{prefix}chassis {chassis_name}: kind 'ovnbpf' is not implemented yet (the ovnbpf "
+        "controller has not landed); set 'kind: ovs' for this chassis for now")
+
+
 def uplink_mac(encap_ip):
     """Locally administered MAC derived from the encap IP: stable across runs, so captures
     and pre-seeded neighbour entries agree."""
@@ -106,9 +114,7 @@ class ChassisNode:
         if self.kind == "ovs":
             self._start_ovs(peers)
         else:
-            raise ChassisKindNotReady(
-                f"chassis {self.name}: kind 'ovnbpf' is not implemented yet (the ovnbpf "
-                "controller has not landed); use 'kind: ovs' for this chassis for now")
+            raise kind_not_ready(self.name)
 
     def _start_ovs(self, peers):
         self.run(["ovs-vswitchd", "--detach", "--no-chdir",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import logical, netns, topology
 from .central import Central
-from .chassis import ChassisKindNotReady, ChassisNode, ping, uplink_mac
+from .chassis import ChassisNode, kind_not_ready, ping, uplink_mac
 from .proc import CommandError, read_pidfile, stop_pids, wait_for
 
 RUN_ROOT = Path(os.environ.get("OVNBPF_RUNDIR", "/run/ovnbpf"))
@@ -153,9 +153,7 @@ class Lab:
         for c in topo.chassis:
             if c.kind == "ovnbpf":
                 # checked before anything is created: nothing to clean up
-                raise ChassisKindNotReady(
-                    f"{topo.source}: chassis {c.name}: kind 'ovnbpf' is not implemented yet "
-                    "(the ovnbpf controller has not landed); set 'kind: ovs' for now")
+                raise kind_not_ready(c.name, topo.source)
         if State.load(self.dir / "state.json"):
             raise LabError(f"lab {self.name!r} exists already: run 'ovnbpf lab down --name {self.name}' first")
         plan = Plan(self.name, topo, _pick_subnet(topo))
@@ -238,7 +236,8 @@ class Lab:
     def status(self):
         plan = self.plan()
         central = plan.central()
-        registered = central.chassis_names() if central.healthy() else set()
+        central_healthy = central.healthy()
+        registered = central.chassis_names() if central_healthy else set()
         chassis = [{"name": n.name, "kind": n.kind, "encap_ip": n.encap_ip,
                     "netns": n.netns, "daemons": n.pids(),
                     "healthy": n.daemons_alive() and n.name in registered}
@@ -246,7 +245,7 @@ class Lab:
         vms = [{"name": v.name, "chassis": v.chassis, "switch": v.switch, "mac": v.mac,
                 "ip": str(v.ip.ip), "netns": plan.vm_netns(v.name)} for v in plan.topo.vms]
         return {"name": self.name, "topology": plan.topo.name, "underlay": str(plan.subnet),
-                "central": {"healthy": central.healthy(), "sb_cluster": plan.topo.sb_cluster,
+                "central": {"healthy": central_healthy, "sb_cluster": plan.topo.sb_cluster,
                             "daemons": central.pids(), "nb": central.nb_remote,
                             "sb": central.sb_remote},
                 "chassis": chassis, "vms": vms}

@@ -164,6 +164,14 @@ class _Ctx:
             self.fail(mapping, key, f"{path}.{key}", f"must be an integer from {lo} to {hi}")
         return value
 
+    def datapath_key(self, spec, path, owner, used):
+        """A switch's or router's tunnel key, unique among all datapaths (`used`: key -> owner)."""
+        key = self.integer(spec, "key", path, 1, 2**24 - 1)
+        if key in used:
+            self.fail(spec, "key", f"{path}.key", f"tunnel key {key} is already used by {used[key]}")
+        used[key] = owner
+        return key
+
     def parse(self, mapping, key, path, parser, what):
         value = mapping.get(key)
         if value is None:
@@ -253,10 +261,7 @@ def parse(text, source="<topology>"):
         if not isinstance(spec, dict):
             ctx.fail(switch_map, sname, path, "must be a mapping like {subnet: 10.0.1.0/24, key: 1}")
         ctx.check_keys(spec, {"subnet", "key"}, path)
-        key = ctx.integer(spec, "key", path, 1, 2**24 - 1)
-        if key in used_dp_keys:
-            ctx.fail(spec, "key", f"{path}.key", f"tunnel key {key} is already used by {used_dp_keys[key]}")
-        used_dp_keys[key] = sname
+        key = ctx.datapath_key(spec, path, sname, used_dp_keys)
         subnet = ctx.parse(spec, "subnet", path, ipaddress.IPv4Network, "IPv4 subnet")
         switches.append(Switch(sname, key, subnet))
     switch_by_name = {s.name: s for s in switches}
@@ -269,10 +274,7 @@ def parse(text, source="<topology>"):
         if not isinstance(spec, dict):
             ctx.fail(router_map, rname, path, "must be a mapping with key and ports")
         ctx.check_keys(spec, {"key", "ports"}, path)
-        key = ctx.integer(spec, "key", path, 1, 2**24 - 1)
-        if key in used_dp_keys:
-            ctx.fail(spec, "key", f"{path}.key", f"tunnel key {key} is already used by {used_dp_keys[key]}")
-        used_dp_keys[key] = rname
+        key = ctx.datapath_key(spec, path, rname, used_dp_keys)
         ports = []
         port_map = ctx.mapping(spec, "ports", f"{path}.ports")
         for pname, pspec in port_map.items():
