@@ -4,12 +4,27 @@ import json
 import os
 import sys
 
-NOT_YET = {
-    "controller": "the chassis controller",
-    "trace": "ovnbpf trace",
-    "bench": "the benchmarks",
-    "ctl": "ovnbpf ctl",
+# Subcommands whose code lives in its own module: "module" must define
+# add_arguments(parser) and run(args) -> exit status. Until that module exists the
+# subcommand says "not implemented yet" (exit 2) instead of pretending to work.
+DELEGATED = {
+    "controller": ("controller.chassisd.cli", "run the chassis controller (instead of ovn-controller)"),
+    "trace": ("controller.trace.cli", "trace a microflow through the real eBPF programs"),
+    "bench": ("controller.bench.cli", "benchmarks that print figures (datapath, compile, control, lab)"),
+    "ctl": ("controller.ctl", "inspect a running chassis: programs, maps, counters, drops"),
 }
+
+
+def _delegate(name):
+    """The subcommand's module, or None when it has not landed yet."""
+    import importlib
+    module = DELEGATED[name][0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and module.startswith(e.name):
+            return None
+        raise
 
 
 def _lab_parser(sub):
@@ -73,9 +88,13 @@ def build_parser():
     comp.add_argument("--json", action="store_true")
     demo = sub.add_parser("demo", help="bring up the default lab, ping across it, tear it down")
     demo.add_argument("topology", nargs="?", default="two-chassis")
-    for name, what in NOT_YET.items():
-        p = sub.add_parser(name, help=f"{what} (not implemented yet)")
-        p.add_argument("rest", nargs=argparse.REMAINDER)
+    for name, (_, what) in DELEGATED.items():
+        mod = _delegate(name)
+        p = sub.add_parser(name, help=what if mod else f"{what} (not implemented yet)")
+        if mod:
+            mod.add_arguments(p)
+        else:
+            p.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -94,9 +113,12 @@ def main(argv=None):
             return _cmd_demo(args)
         if args.command == "compile":
             return _cmd_compile(args)
-        print(f"ovnbpf {args.command}: not implemented yet ({NOT_YET[args.command]} has not landed)",
-              file=sys.stderr)
-        return 2
+        mod = _delegate(args.command)
+        if mod is None:
+            print(f"ovnbpf {args.command}: not implemented yet ({args.command} has not landed)",
+                  file=sys.stderr)
+            return 2
+        return mod.run(args)
     except (LabError, TopologyError, ChassisKindNotReady, CommandError, TimeoutError,
             CompileError, SouthboundError) as e:
         print(f"ovnbpf {args.command}: error: {e}", file=sys.stderr)
