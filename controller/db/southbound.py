@@ -66,6 +66,9 @@ class Southbound:
         self.conditional = conditional
         self.local_datapaths = frozenset()
         self.local_ifaces = frozenset()
+        self._rpc = None           # the current connection, to total bytes across reconnects
+        self._banked_bytes = 0
+        self.connections = 0       # how many times a session was (re)established
         if conditional:
             self._apply_conditions()
 
@@ -75,7 +78,22 @@ class Southbound:
         """Process what the server sent; True if the replica changed."""
         seqno = self.idl.change_seqno
         self.idl.run()
+        self._track_connection()
         return self.idl.change_seqno != seqno
+
+    def _track_connection(self):
+        rpc = self.idl._session.rpc   # the IDL exposes no byte count of its own
+        if rpc is not self._rpc:
+            if self._rpc is not None:
+                self._banked_bytes += self._rpc.get_received_bytes()
+            self._rpc = rpc
+            if rpc is not None:
+                self.connections += 1
+
+    def rx_bytes(self):
+        """Bytes received from the Southbound over this session's whole life."""
+        live = self._rpc.get_received_bytes() if self._rpc is not None else 0
+        return self._banked_bytes + live
 
     def wait(self, timeout_ms=100):
         poller = ovs.poller.Poller()
