@@ -1,0 +1,1 @@
+"""The chassis controller: what a hypervisor runs instead of ovn-controller + OVS."""

@@ -1,0 +1,157 @@
+"""What the datapath of one chassis should hold, computed from a Southbound snapshot.
+
+Pure logic (no kernel, no DB): the daemon diffs the result against what is loaded, so every
+Southbound change becomes map updates. Port and chassis *names* stop here; the datapath
+sees only integer keys and device names.
+
+Rows this chassis cannot use are reported (with their UUID) and left out, never guessed:
+a port bound to a chassis with no Geneve encap, or of a type we do not forward.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..local_datapaths import related_datapaths
+
+MAX_CHASSIS_ID = 4095          # bpf/lib/maps.h: OVNBPF_MAX_CHASSIS - 1
+FORWARDED_TYPES = ("", "patch")  # VIFs and switch <-> router patch ports
+
+
+@dataclass(frozen=True)
+class Local:
+    device: str                # the chassis-side VIF device
+
+
+@dataclass(frozen=True)
+class Remote:
+    chassis_id: int
+
+
+@dataclass(frozen=True)
+class Patch:
+    peer_dp: int
+    peer_port: int
+
+
+@dataclass(frozen=True)
+class Group:
+    local_ports: tuple         # port keys on this chassis (VIFs and patch ports)
+    remote_chassis: tuple      # chassis ids with at least one member
+    wire_key: int              # the group key put on the wire for remote copies
+
+
+@dataclass
+class Desired:
+    local_datapaths: frozenset = frozenset()       # datapath uuids (conditional monitoring)
+    claims: frozenset = frozenset()                # logical ports to bind to us
+    vifs: dict = field(default_factory=dict)       # device -> (dp key, port key)
+    lports: dict = field(default_factory=dict)     # (dp key, port key) -> Local | Remote | Patch
+    tunnels: dict = field(default_factory=dict)    # chassis id -> encap IP
+    mcast: dict = field(default_factory=dict)      # (dp key, group key) -> Group
+    problems: list = field(default_factory=list)   # (row uuid, reason): rows left out
+
+
+class ChassisIds:
+    """Small integer ids for chassis (the datapath indexes tunnels by them). An id, once
+    given, stays with its chassis while this process runs; freed ids are reused."""
+
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+
+    def assign(self, names):
+        names = set(names)
+        for gone in set(self.ids) - names:
+            del self.ids[gone]
+        used = set(self.ids.values())
+        free = (i for i in range(1, MAX_CHASSIS_ID + 1) if i not in used)
+        for name in sorted(names - set(self.ids)):
+            try:
+                self.ids[name] = next(free)
+            except StopIteration:
+                raise ValueError(f"more than {MAX_CHASSIS_ID} chassis") from None
+        return dict(self.ids)
+
+
+def _geneve_ip(chassis):
+    return next((e.ip for e in chassis.encaps if e.type == "geneve"), None)
+
+
+def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
+    """state: rows.SBState; devices: {iface-id: device name} of this chassis' VIFs."""
+    out = Desired()
+    dp_key = {d.uuid: d.tunnel_key for d in state.datapaths}
+    ports = {p.logical_port: p for p in state.ports}
+    out.claims = frozenset(i for i in devices if i in ports)
+    out.local_datapaths = related_datapaths(state.ports, out.claims)
+
+    chassis_ids = ids.assign(c.name for c in state.chassis)
+    for c in state.chassis:
+        if c.name == chassis_name:
+            continue
+        ip = _geneve_ip(c)
+        if ip is None:
+            out.problems.append((c.uuid, f"chassis {c.name} has no geneve encap: "
+                                 "its ports are unreachable from here"))
+            continue
+        out.tunnels[chassis_ids[c.name]] = ip
+
+    for p in state.ports:
+        if p.datapath not in out.local_datapaths or p.datapath not in dp_key:
+            continue
+        key = (dp_key[p.datapath], p.tunnel_key)
+        if p.type not in FORWARDED_TYPES:
+            out.problems.append((p.uuid, f"port {p.logical_port}: type {p.type!r} is not "
+                                 "forwarded by ovnbpf yet (outputs to it drop)"))
+            continue
+        if p.type == "patch":
+            peer = ports.get(p.option("peer", ""))
+            if peer is None or peer.datapath not in dp_key:
+                out.problems.append((p.uuid, f"patch port {p.logical_port}: peer "
+                                     f"{p.option('peer')!r} unknown"))
+                continue
+            out.lports[key] = Patch(dp_key[peer.datapath], peer.tunnel_key)
+        elif p.logical_port in out.claims:
+            out.vifs[devices[p.logical_port]] = key
+            out.lports[key] = Local(devices[p.logical_port])
+        elif p.chassis and p.chassis != chassis_name:
+            cid = chassis_ids.get(p.chassis)
+            if cid is None or cid not in out.tunnels:
+                out.problems.append((p.uuid, f"port {p.logical_port}: bound to chassis "
+                                     f"{p.chassis} which has no usable encap"))
+                continue
+            out.lports[key] = Remote(cid)
+        # unbound ports get no entry: output to them drops (UNKNOWN_OUTPORT), as in OVN
+
+    for g in state.mcast_groups:
+        if g.datapath not in out.local_datapaths or g.datapath not in dp_key:
+            continue
+        dk = dp_key[g.datapath]
+        local, remote = [], set()
+        for name in g.ports:
+            p = ports.get(name)
+            where = out.lports.get((dk, p.tunnel_key)) if p else None
+            if isinstance(where, (Local, Patch)):
+                local.append(p.tunnel_key)
+            elif isinstance(where, Remote):
+                remote.add(where.chassis_id)
+        out.mcast[(dk, g.tunnel_key)] = Group(tuple(sorted(local)), tuple(sorted(remote)),
+                                              g.tunnel_key)
+    return out
+
+
+def synthetic_groups(desired: Desired, definitions, port_key, first_key=65536):
+    """Local-only groups the compiler made for `clone {outport = P; output;}; outport = G;
+    output;` (members = P + G's). definitions: {name: (dp key, (member port names...),
+    wire group key)}. Returns {name: key} and adds the groups to desired.mcast."""
+    keys = {}
+    for i, (name, (dk, members, wire)) in enumerate(sorted(definitions.items())):
+        key = first_key + i
+        base = desired.mcast.get((dk, wire), Group((), (), wire))
+        local = set(base.local_ports)
+        for m in members:
+            pk = port_key(m)
+            if pk is not None and isinstance(desired.lports.get((dk, pk)), (Local, Patch)):
+                local.add(pk)
+        desired.mcast[(dk, key)] = Group(tuple(sorted(local)), base.remote_chassis, wire)
+        keys[name] = key
+    return keys
