@@ -1,0 +1,13 @@
+"""Two OVS reference chassis, ls1 + ls2 + lr1, six VMs: topologies/two-chassis.yaml on Mininet.
+
+    .venv/bin/python -m topologies.mininet.two_chassis [--name N] [--cli]
+"""
+import sys
+
+from controller.lab.topology import TOPOLOGY_DIR
+
+TOPOLOGY = str(TOPOLOGY_DIR / "two-chassis.yaml")
+
+if __name__ == "__main__":
+    from .run import main
+    sys.exit(main([TOPOLOGY, *sys.argv[1:]]))
