@@ -1,0 +1,104 @@
+"""The differential test matrix of a deployment, read from its Southbound.
+
+For every VM port (a bound VIF with "MAC IP" in Port_Binding.mac): a packet to every other
+VM (L2 on the same switch, routed through the switch's router otherwise), a broadcast
+ARP for an unknown IP, ARP for the router IP, ICMP echo to the router IP, TTL=1 through
+the router, an unknown destination MAC, and a spoofed source MAC.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+__all__ = ["Case", "Vm", "vms_of", "lab_matrix"]
+
+
+@dataclass(frozen=True)
+class Vm:
+    port: str
+    switch: str
+    chassis: str | None
+    mac: str
+    ip: str
+    gw_mac: str | None        # the router port facing this VM's switch
+    gw_ip: str | None
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    datapath: str
+    microflow: str
+    kind: str                 # l2, routed, bcast_arp, arp_router, ping_router, ttl1, unknown_mac, spoof
+
+
+def _mac_ip(port):
+    for entry in port.mac:
+        parts = entry.split()
+        if len(parts) >= 2:
+            return parts[0], parts[1].split("/")[0]
+    return None, None
+
+
+def vms_of(state) -> list[Vm]:
+    dps = state.datapath_by_uuid()
+    by_name = {p.logical_port: p for p in state.ports}
+    gateway = {}                  # switch dp uuid -> (mac, ip) of the router port facing it
+    for p in state.ports:
+        if p.type in ("patch", "router") and not dps[p.datapath].is_router:
+            peer = by_name.get(p.option("peer", "")) or by_name.get(p.option("router-port", ""))
+            if peer is not None:
+                gateway[p.datapath] = _mac_ip(peer)
+    out = []
+    for p in sorted(state.ports, key=lambda p: p.logical_port):
+        if p.type != "" or dps[p.datapath].is_router:
+            continue
+        mac, ip = _mac_ip(p)
+        if mac is None:
+            continue
+        gw_mac, gw_ip = gateway.get(p.datapath, (None, None))
+        out.append(Vm(p.logical_port, dps[p.datapath].name, p.chassis, mac, ip, gw_mac, gw_ip))
+    return out
+
+
+def _unused_ip(vm: Vm, taken: set) -> str:
+    net = ipaddress.ip_network(f"{vm.ip}/24", strict=False)
+    return str(next(h for h in reversed(list(net.hosts())) if str(h) not in taken))
+
+
+def lab_matrix(state) -> list[Case]:
+    vms = vms_of(state)
+    taken = {v.ip for v in vms} | {v.gw_ip for v in vms if v.gw_ip}
+    cases = []
+    for a in vms:
+        src = f'inport == "{a.port}" && eth.src == {a.mac}'
+        for b in vms:
+            if b is a:
+                continue
+            l4 = f"ip4.src == {a.ip} && ip4.dst == {b.ip} && ip.ttl == 64 && icmp4.type == 8"
+            if b.switch == a.switch:
+                cases.append(Case(f"{a.port}->{b.port}", a.switch, f"{src} && eth.dst == {b.mac} && {l4}", "l2"))
+            elif a.gw_mac:
+                cases.append(Case(f"{a.port}->{b.port} routed", a.switch,
+                                  f"{src} && eth.dst == {a.gw_mac} && {l4}", "routed"))
+        arp = f"{src} && eth.dst == ff:ff:ff:ff:ff:ff && arp.op == 1 && arp.sha == {a.mac} && arp.spa == {a.ip}"
+        cases.append(Case(f"{a.port} broadcast ARP", a.switch, f"{arp} && arp.tpa == {_unused_ip(a, taken)}", "bcast_arp"))
+        if a.gw_mac:
+            cases.append(Case(f"{a.port} ARP for the router", a.switch, f"{arp} && arp.tpa == {a.gw_ip}", "arp_router"))
+            cases.append(Case(f"{a.port} ping the router", a.switch,
+                              f"{src} && eth.dst == {a.gw_mac} && ip4.src == {a.ip} && ip4.dst == {a.gw_ip} "
+                              "&& ip.ttl == 64 && icmp4.type == 8", "ping_router"))
+            far = next((b for b in vms if b.switch != a.switch), None)
+            if far is not None:
+                cases.append(Case(f"{a.port} TTL=1 through the router", a.switch,
+                                  f"{src} && eth.dst == {a.gw_mac} && ip4.src == {a.ip} && ip4.dst == {far.ip} "
+                                  "&& ip.ttl == 1 && icmp4.type == 8", "ttl1"))
+        peer = next((b for b in vms if b.switch == a.switch and b is not a), None)
+        if peer is not None:
+            l4 = f"ip4.src == {a.ip} && ip4.dst == {peer.ip} && ip.ttl == 64 && icmp4.type == 8"
+            cases.append(Case(f"{a.port} unknown destination MAC", a.switch,
+                              f"{src} && eth.dst == 0a:ee:ee:ee:ee:ee && {l4}", "unknown_mac"))
+            cases.append(Case(f"{a.port} spoofed source MAC", a.switch,
+                              f'inport == "{a.port}" && eth.src == 0a:dd:dd:dd:dd:dd && '
+                              f"eth.dst == {peer.mac} && {l4}", "spoof"))
+    return cases
