@@ -17,7 +17,9 @@ int ovnbpf_tc_mcast(struct __sk_buff *skb)
     skb->cb[OVNBPF_CB_DP] = m->dp;
     skb->cb[OVNBPF_CB_INPORT] = m->inport;
     skb->cb[OVNBPF_CB_GROUP] = m->outport;
-    skb->cb[OVNBPF_CB_FLAGS] = m->flags & ~OVNBPF_MF_ENCAPPED;
+    /* TC state bits cleared; the patch-hop count rides in the top byte */
+    skb->cb[OVNBPF_CB_FLAGS] = (m->flags & (OVNBPF_MF_FROM_TUNNEL | OVNBPF_MF_LOOPBACK)) |
+                               ((m->hops & 0xff) << 24);
     skb->cb[OVNBPF_CB_CURSOR] = 0;
     m->magic = 0;            /* consumed: copies must not be replicated again */
     return ovnbpf_mcast_run(skb);

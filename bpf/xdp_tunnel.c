@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: a frame on the underlay interface, seen by XDP. Geneve from a known chassis is
- * validated, decapsulated and delivered to its local outport (egress pipeline first) or
- * handed to TC for local multicast fan-out. Everything else is the host's: XDP_PASS. */
+ * validated, decapsulated and handed to the active pipeline's egress stage (which
+ * delivers only to a local VIF) or to TC for local multicast fan-out. Everything else is
+ * the host's: XDP_PASS. */
 #include "lib/common.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
 #include "lib/stats.h"
 #include "lib/parse.h"
 #include "lib/geneve.h"
-#include "lib/pipeline.h"
+#include "lib/last.h"
 #include "lib/output.h"
+#include "lib/dispatch.h"
 
 /* Outer Ethernet/IPv4/UDP. Returns the Geneve offset (> 0), 0 for "not ours", or a drop. */
 OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
@@ -42,20 +44,20 @@ OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
     return sizeof(*eth) + hlen + sizeof(*udp);
 }
 
-OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx)
+OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_geneve_info info = {};
-    struct ovnbpf_lport_key lk = {};
-    struct ovnbpf_lport *lp;
-    struct ovnbpf_flow *f;
-    __u32 src_ip = 0, zero = 0;
+    __u32 src_ip = 0;
     int off, rc;
 
+    __builtin_memset(f, 0, sizeof(*f));
     off = ovnbpf_tunnel_outer(data, end, &src_ip);
     if (off <= 0) {
-        if (off == 0)
+        if (off == 0) {
             ovnbpf_stat(OVNBPF_STAT_PASS);
+            ovnbpf_last(OVNBPF_OUT_PASS, 0, 0, 0, 0);
+        }
         return off == 0 ? XDP_PASS : off;
     }
     if (!ovnbpf_tunnel_srcs.lookup(&src_ip))
@@ -69,10 +71,6 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx)
         return OVNBPF_DROP_DECAP_FAILED;
     ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);
 
-    f = ovnbpf_scratch.lookup(&zero);
-    if (!f)
-        return OVNBPF_DROP_PIPELINE_ERROR;
-    __builtin_memset(f, 0, sizeof(*f));
     data = (void *)(long)ctx->data;         /* reload after adjust_head */
     end = (void *)(long)ctx->data_end;
     rc = ovnbpf_parse(data, end, f);
@@ -81,26 +79,18 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx)
     f->dp = info.vni;
     f->inport = info.inport;
     f->outport = info.outport;
+    f->origin = OVNBPF_ORIGIN_TUNNEL;
 
     if (f->outport >= OVNBPF_MCAST_KEY_MIN)
-        return ovnbpf_xdp_to_mcast(ctx, f, OVNBPF_MF_FROM_TUNNEL);
-    lk.dp = f->dp;
-    lk.port = f->outport;
-    lp = ovnbpf_lports.lookup(&lk);
-    if (!lp)
-        return OVNBPF_DROP_UNKNOWN_OUTPORT;
-    if (lp->type != OVNBPF_LPORT_LOCAL)
-        return OVNBPF_DROP_OUTPORT_NOT_LOCAL;  /* never bounce back into the overlay */
-    return ovnbpf_xdp_to_local(ctx, f, lp);
+        return ovnbpf_xdp_to_mcast(ctx, f);
+    return ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_EGRESS);
 }
 
 int ovnbpf_xdp_tunnel(struct xdp_md *ctx)
 {
-    int rc = ovnbpf_from_tunnel(ctx);
+    struct ovnbpf_flow *f = ovnbpf_flow_get();
 
-    if (rc < 0) {
-        ovnbpf_drop(rc);
-        return XDP_DROP;
-    }
-    return rc;
+    if (!f)
+        return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
+    return ovnbpf_xdp_exit(f, ovnbpf_from_tunnel(ctx, f));
 }

@@ -36,7 +36,8 @@ def _frame(dst_mac: int) -> bytes:
 
 def build() -> Datapath:
     return Datapath.build(BuildSpec(
-        functions=("ovnbpf_xdp_vif", "obt_floor_redirect", "obt_floor_encap"),
+        functions=("ovnbpf_xdp_vif", "ovnbpf_pl_ingress", "ovnbpf_pl_egress", "obt_floor_redirect",
+                   "obt_floor_encap"),
         sources=(BPF_DIR / "bench" / "floors.c",),
         defines=(("OVNBPF_BENCH_UNDO_ENCAP(ctx)", "bpf_xdp_adjust_head(ctx, OVNBPF_ENCAP_LEN)"),)))
 
@@ -47,9 +48,9 @@ def setup(dp: Datapath) -> None:
     h("ovnbpf_config").apply({0: M.Config(1, 0xAC1FFA0B, 0)})
     h("ovnbpf_vifs").apply({LO: M.Vif(1, 1, 0)})
     h("ovnbpf_lports").apply({
-        M.LPortKey(1, 1): M.LPort(M.LPORT_LOCAL, LO, 0, VM1_MAC),
-        M.LPortKey(1, 2): M.LPort(M.LPORT_LOCAL, LO, 0, VM2_MAC),
-        M.LPortKey(1, 3): M.LPort(M.LPORT_REMOTE, 0, 2, VM3_MAC)})
+        M.LPortKey(1, 1): M.LPort(M.LPORT_LOCAL, LO, 0, mac=VM1_MAC),
+        M.LPortKey(1, 2): M.LPort(M.LPORT_LOCAL, LO, 0, mac=VM2_MAC),
+        M.LPortKey(1, 3): M.LPort(M.LPORT_REMOTE, 0, 2, mac=VM3_MAC)})
     h("ovnbpf_tunnels").apply({2: tun})
     h("ovnbpf_pl_l2").apply({M.L2Key(1, VM2_MAC): 2, M.L2Key(1, VM3_MAC): 3})
     fwd = M.MapHandle(dp.map_fd("obt_floor_fwd"), "hash", M.Codec("<Q"), M.U32)

@@ -52,6 +52,12 @@ class Drop(IntEnum):
     PIPELINE_ERROR = -37
     IP6_BAD_HEADER = -38
     NOT_COMPILED = -39
+    NO_PIPELINE = -40
+    HOP_LIMIT = -41
+    LOOP_BAD_HEADER = -42
+    NO_LOOP = -43
+    NO_NEIGH = -44
+    FIB_TOO_BIG = -45
 
 
 _ENUM_LINE = re.compile(r"^\s*OVNBPF_DROP_([A-Z0-9_]+)\s*=\s*(-\d+)\s*,")

@@ -101,6 +101,9 @@ ffi.cdef(
                              const struct bpf_map_batch_opts *opts);
     int bpf_map_delete_batch(int fd, const void *keys, uint32_t *count,
                              const struct bpf_map_batch_opts *opts);
+    int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys,
+                             void *values, uint32_t *count,
+                             const struct bpf_map_batch_opts *opts);
     int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags);
     int bpf_map_lookup_elem(int fd, const void *key, void *value);
     int bpf_map_delete_elem(int fd, const void *key);

@@ -38,9 +38,17 @@ STANDIN_PIPELINE = BPF_DIR / "test" / "l2_pipeline.h"
 ENTRIES = {
     "ovnbpf_xdp_vif": ("xdp_vif.c", BPF.XDP),
     "ovnbpf_xdp_tunnel": ("xdp_tunnel.c", BPF.XDP),
+    "ovnbpf_xdp_loop": ("xdp_loop.c", BPF.XDP),
     "ovnbpf_tc_mcast": ("tc_mcast.c", BPF.SCHED_CLS),
     "ovnbpf_tc_mcast_cont": ("tc_mcast.c", BPF.SCHED_CLS),
+    "ovnbpf_pl_ingress": ("pipeline.c", BPF.XDP),
+    "ovnbpf_pl_egress": ("pipeline.c", BPF.XDP),
 }
+ENTRY_FUNCTIONS = ("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel", "ovnbpf_xdp_loop", "ovnbpf_tc_mcast",
+                   "ovnbpf_tc_mcast_cont")
+# pipeline stage program -> OVNBPF_PL_STAGE_* (bpf/lib/maps.h)
+PIPELINE_STAGES = {"ovnbpf_pl_ingress": 0, "ovnbpf_pl_egress": 1}
+PL_STAGES = 4                     # OVNBPF_PL_STAGES
 TAIL_MCAST_CONT = 0   # OVNBPF_TAIL_MCAST_CONT in bpf/lib/maps.h
 
 
@@ -51,6 +59,7 @@ class BuildSpec:
     defines: tuple[tuple[str, str], ...] = ()
     pin_dir: str | None = None
     sources: tuple[Path, ...] = field(default=())   # extra/other entry files (benchmarks)
+    debug: int = 0     # bcc debug flags (0x2: print the verifier log on stderr)
 
     def entry_files(self) -> list[Path]:
         files = []
@@ -90,12 +99,14 @@ class Datapath:
         self.closed = False
 
     @classmethod
-    def build(cls, spec: BuildSpec = BuildSpec()) -> "Datapath":
+    def build(cls, spec: BuildSpec = BuildSpec(), reuse: bool = True) -> "Datapath":
+        """Compile and load. A spec with both the entries and the pipeline stages (tests,
+        benchmarks) also fills its generation's pipeline slots and makes it active."""
         text, _ = expand(spec.entry_files(), spec.pipeline)
         cflags = spec.cflags()
         key = cache_key(text, cflags)
         live = _live.get(key)
-        if live is not None and not live.closed:
+        if reuse and live is not None and not live.closed:
             return live
         created = bool(spec.pin_dir) and not os.path.exists(spec.pin_dir)
         if spec.pin_dir:
@@ -103,7 +114,7 @@ class Datapath:
         t0 = time.monotonic()
         bpf = None
         try:
-            bpf = BPF(text=text.encode(), cflags=cflags)
+            bpf = BPF(text=text.encode(), cflags=cflags, debug=spec.debug)
             dp = cls(spec, bpf, key, text)
             for fn in spec.functions:
                 ptype = ENTRIES[fn][1] if fn in ENTRIES else BPF.XDP
@@ -118,9 +129,25 @@ class Datapath:
         if "ovnbpf_tc_mcast_cont" in dp.fds:
             bpf[b"ovnbpf_tail"][ctypes.c_int(TAIL_MCAST_CONT)] = ctypes.c_int(
                 dp.fds["ovnbpf_tc_mcast_cont"])
+        if "ovnbpf_xdp_vif" in dp.fds and all(fn in dp.fds for fn in PIPELINE_STAGES):
+            gen = dp.gen
+            dp.fill_slots(gen)
+            bpf[b"ovnbpf_pl_active"][ctypes.c_int(0)] = ctypes.c_uint(gen)
         dp._record(cflags, compile_s)
-        _live[key] = dp
+        if reuse:
+            _live[key] = dp
         return dp
+
+    @property
+    def gen(self) -> int:
+        """The pipeline generation this build's stage programs tail-call (OVNBPF_GEN)."""
+        return int(dict(self.spec.defines).get("OVNBPF_GEN", 0))
+
+    def fill_slots(self, gen: int, prog_array=None) -> None:
+        """Write this build's pipeline stages into generation `gen`'s program slots."""
+        table = prog_array if prog_array is not None else self.bpf[b"ovnbpf_pl_progs"]
+        for fn, stage in PIPELINE_STAGES.items():
+            table[ctypes.c_int(gen * PL_STAGES + stage)] = ctypes.c_int(self.fds[fn])
 
     def _record(self, cflags: list[str], compile_s: float) -> None:
         try:
@@ -151,7 +178,8 @@ class Datapath:
         if self.closed:
             return
         self.closed = True
-        _live.pop(self.key, None)
+        if _live.get(self.key) is self:
+            _live.pop(self.key, None)
         self.bpf.cleanup()
         if unpin and self.spec.pin_dir:
             shutil.rmtree(self.spec.pin_dir, ignore_errors=True)
@@ -200,6 +228,27 @@ class Attachments:
                    parent="ffff:fff2", classid=1, direct_action=True, prio=1,
                    protocol=0x0003)   # ETH_P_ALL (pyroute2 puts it in network order)
         if (netns, ifindex) not in self._tc:
+            self._tc.append((netns, ifindex))
+
+    def detach(self, ifindex: int, netns: str | None = None) -> None:
+        """Remove our XDP program and clsact from one interface (gone already is fine)."""
+        try:
+            with self._ipr(netns) as ipr:
+                if (netns, ifindex) in self._xdp:
+                    ipr.link("set", index=ifindex, xdp={"attrs": [("IFLA_XDP_FD", -1)]})
+                if (netns, ifindex) in self._tc:
+                    ipr.tc("del", "clsact", ifindex)
+        except Exception:
+            pass
+        for lst in (self._xdp, self._tc):
+            if (netns, ifindex) in lst:
+                lst.remove((netns, ifindex))
+
+    def adopt(self, ifindex: int, netns: str | None = None, tc: bool = True) -> None:
+        """Remember an interface attached by an earlier process (controller restart)."""
+        if (netns, ifindex) not in self._xdp:
+            self._xdp.append((netns, ifindex))
+        if tc and (netns, ifindex) not in self._tc:
             self._tc.append((netns, ifindex))
 
     def detach_all(self) -> None:

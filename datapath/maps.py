@@ -15,20 +15,22 @@ from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from .libbpf import check, ffi, lib, obj_get
+from .libbpf import check, ffi, lib, map_info, obj_get
 
 MCAST_CHUNK = 512        # OVNBPF_MCAST_CHUNK
 MCAST_MAX_MEMBERS = 16384
-LPORT_LOCAL, LPORT_REMOTE = 1, 2
+MAX_CHASSIS = 4096       # OVNBPF_MAX_CHASSIS
+LPORT_LOCAL, LPORT_REMOTE, LPORT_PATCH = 1, 2, 3
 CFG_CHECK_OUTER_DST = 1
+TUN_FIB = 1
 
-Config = namedtuple("Config", "chassis encap_ip flags")
+Config = namedtuple("Config", "chassis encap_ip flags loop_ifindex", defaults=(0,))
 Vif = namedtuple("Vif", "dp port flags")
 LPortKey = namedtuple("LPortKey", "dp port")
-LPort = namedtuple("LPort", "type ifindex chassis mac")
-Tunnel = namedtuple("Tunnel", "remote_ip local_ip ifindex smac dmac")
+LPort = namedtuple("LPort", "type ifindex chassis peer_dp peer_port mac", defaults=(0, 0, 0))
+Tunnel = namedtuple("Tunnel", "remote_ip local_ip ifindex smac dmac flags", defaults=(0,))
 McastKey = namedtuple("McastKey", "dp group")
-McastGroup = namedtuple("McastGroup", "n_local n_remote")
+McastGroup = namedtuple("McastGroup", "n_local n_remote wire_key", defaults=(0,))
 ChunkKey = namedtuple("ChunkKey", "dp group chunk")
 L2Key = namedtuple("L2Key", "dp mac")     # the stand-in pipeline's map
 
@@ -38,6 +40,7 @@ class Codec:
     """namedtuple <-> bytes; `x` in fmt is zeroed padding; scalars use a 1-field tuple."""
     fmt: str
     tuple_type: Any = None
+    order: tuple[str, ...] | None = None   # C member order, when it differs from the tuple's
 
     @property
     def size(self) -> int:
@@ -46,21 +49,25 @@ class Codec:
     def pack(self, v) -> bytes:
         if self.tuple_type is None:
             v = (v,) if not isinstance(v, (tuple, list)) else v
+        elif self.order:
+            v = [getattr(v, name) for name in self.order]
         return struct.pack(self.fmt, *v)
 
     def unpack(self, b: bytes):
         vals = struct.unpack(self.fmt, b)
+        if self.tuple_type and self.order:
+            return self.tuple_type(**dict(zip(self.order, vals)))
         return self.tuple_type(*vals) if self.tuple_type else (vals[0] if len(vals) == 1 else vals)
 
 
 U32 = Codec("<I")
 SPECS: dict[str, tuple[str, Codec, Codec]] = {
-    "ovnbpf_config": ("array", U32, Codec("<III4x", Config)),
+    "ovnbpf_config": ("array", U32, Codec("<IIII", Config)),
     "ovnbpf_vifs": ("array", U32, Codec("<III4x", Vif)),
-    "ovnbpf_lports": ("hash", Codec("<II", LPortKey), Codec("<III4xQ", LPort)),
-    "ovnbpf_tunnels": ("array", U32, Codec("<III4xQQ", Tunnel)),
+    "ovnbpf_lports": ("hash", Codec("<II", LPortKey), Codec("<IIIII4xQ", LPort)),
+    "ovnbpf_tunnels": ("array", U32, Codec("<IIIIQQ", Tunnel, ("remote_ip", "local_ip", "ifindex", "flags", "smac", "dmac"))),
     "ovnbpf_tunnel_srcs": ("hash", U32, U32),
-    "ovnbpf_mcast": ("hash", Codec("<II", McastKey), Codec("<II", McastGroup)),
+    "ovnbpf_mcast": ("hash", Codec("<II", McastKey), Codec("<III4x", McastGroup)),
     "ovnbpf_mcast_chunks": ("hash", Codec("<III4x", ChunkKey), Codec(f"<{MCAST_CHUNK}I")),
     "ovnbpf_pl_l2": ("hash", Codec("<I4xQ", L2Key), U32),
 }
@@ -135,6 +142,16 @@ class MapHandle:
         self.installed.update(entries)
 
 
+class RawMapHandle(MapHandle):
+    """A map whose layout only its producer knows (generated pipeline maps): keys and
+    values are bytes, applied as a desired-state diff like any other handle."""
+
+    def __init__(self, fd: int):
+        info = map_info(fd)
+        super().__init__(fd, "hash" if info.type != 2 else "array",
+                         Codec(f"{info.key_size}s"), Codec(f"{info.value_size}s"))
+
+
 def handle(name: str, fd: int) -> MapHandle:
     kind, k, v = SPECS[name]
     return MapHandle(fd, kind, k, v)
@@ -144,18 +161,21 @@ def open_pinned(pin_dir: str, name: str) -> MapHandle:
     return handle(name, obj_get(os.path.join(pin_dir, name)))
 
 
-def mcast_layout(groups: Mapping[tuple[int, int], tuple[Iterable[int], Iterable[int]]]):
-    """{(dp, group): (local port keys, remote chassis ids)} -> (header entries, chunk entries)
-    in the layout lib/mcast.h reads: local members from index 0, remote chassis from the
-    next chunk boundary, so a chunk never mixes the two."""
+def mcast_layout(groups: Mapping[tuple[int, int], tuple]):
+    """{(dp, group): (local port keys, remote chassis ids[, wire key])} -> (header entries,
+    chunk entries) in the layout lib/mcast.h reads: local members from index 0, remote
+    chassis from the next chunk boundary, so a chunk never mixes the two. The wire key
+    (default: the group key itself) is the outport remote copies carry."""
     headers, chunks = {}, {}
-    for (dp, group), (local, remote) in groups.items():
+    for (dp, group), spec in groups.items():
+        local, remote = spec[0], spec[1]
+        wire_key = spec[2] if len(spec) > 2 and spec[2] else group
         local, remote = sorted(set(local)), sorted(set(remote))
         base = -(-len(local) // MCAST_CHUNK) * MCAST_CHUNK
         if base + len(remote) > MCAST_MAX_MEMBERS:
             raise ValueError(f"group {dp}/{group}: {len(local)} local + {len(remote)} remote "
                              f"members exceed the datapath limit of {MCAST_MAX_MEMBERS}")
-        headers[McastKey(dp, group)] = McastGroup(len(local), len(remote))
+        headers[McastKey(dp, group)] = McastGroup(len(local), len(remote), wire_key)
         for start, members in ((0, local), (base, remote)):
             for i in range(0, len(members), MCAST_CHUNK):
                 part = members[i:i + MCAST_CHUNK]
@@ -183,4 +203,20 @@ def percpu_u64_sum(fd: int, index: int) -> int:
 
 
 def percpu_u64_all(fd: int, n: int) -> list[int]:
-    return [percpu_u64_sum(fd, i) for i in range(n)]
+    """Sums over CPUs of slots 0..n-1 of a per-CPU u64 array, in one batch read."""
+    ncpu = _possible_cpus()
+    keys = ffi.new("uint32_t[]", n)
+    vals = ffi.new("uint64_t[]", n * ncpu)
+    count = ffi.new("uint32_t *", n)
+    out_batch = ffi.new("uint32_t *")
+    opts = ffi.new("struct bpf_map_batch_opts *")
+    opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
+    rc = lib.bpf_map_lookup_batch(fd, ffi.NULL, out_batch, keys, vals, count, opts)
+    if rc < 0 and rc != -2:        # ENOENT: the whole map was read
+        return [percpu_u64_sum(fd, i) for i in range(n)]
+    sums = [0] * n
+    for j in range(count[0]):
+        k = keys[j]
+        if k < n:
+            sums[k] = sum(vals[j * ncpu + c] for c in range(ncpu))
+    return sums

@@ -55,4 +55,10 @@ OVNBPF_INLINE void ovnbpf_mac_store_bytes(__u8 *p, __u64 mac)
     p[3] = mac >> 16; p[4] = mac >> 8;  p[5] = mac;
 }
 
+OVNBPF_INLINE __u64 ovnbpf_mac_load_bytes(const __u8 *p)
+{
+    return ((__u64)p[0] << 40) | ((__u64)p[1] << 32) | ((__u64)p[2] << 24) |
+           ((__u64)p[3] << 16) | ((__u64)p[4] << 8) | p[5];
+}
+
 #endif /* OVNBPF_COMMON_H */

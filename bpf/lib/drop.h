@@ -48,6 +48,12 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_PIPELINE_ERROR = -37,     /* pipeline returned an unknown verdict */
     OVNBPF_DROP_IP6_BAD_HEADER = -38,     /* version != 6 */
     OVNBPF_DROP_NOT_COMPILED = -39,       /* a logical flow the compiler could not lower */
+    OVNBPF_DROP_NO_PIPELINE = -40,        /* no pipeline installed (empty program slot) */
+    OVNBPF_DROP_HOP_LIMIT = -41,          /* too many patch-port hops */
+    OVNBPF_DROP_LOOP_BAD_HEADER = -42,    /* recirculated frame without our mark */
+    OVNBPF_DROP_NO_LOOP = -43,            /* multicast copy, but no recirculation device */
+    OVNBPF_DROP_NO_NEIGH = -44,           /* underlay next hop unknown (fib + static MAC) */
+    OVNBPF_DROP_FIB_TOO_BIG = -45,        /* fib lookup: frame above the route's MTU */
 };
 
 #define OVNBPF_DROP_MAX 64   /* size of the counter array; reasons are 1..63 */

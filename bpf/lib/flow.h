@@ -108,8 +108,12 @@ struct ovnbpf_flow {
     __u16 l3_off;      /* ARP / IPv4 / IPv6 header */
     __u16 l4_off;      /* TCP / UDP / SCTP / ICMP header; 0 = none */
     __u16 frame_len;   /* bytes from the Ethernet header to the end of the frame */
-    __u16 _pad3;
+    __u8  hops;        /* patch-port hops taken (bounded: OVNBPF_MAX_HOPS) */
+    __u8  origin;      /* OVNBPF_ORIGIN_*: where the packet entered this chassis */
 };
+
+#define OVNBPF_ORIGIN_VIF    0
+#define OVNBPF_ORIGIN_TUNNEL 1   /* egress only; never output back into the overlay */
 
 /* Pipeline verdicts: what ovnbpf_pipeline_ingress() / _egress() return.
  * Negative values are drop reasons from drop.h (counted by the datapath). */

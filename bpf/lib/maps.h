@@ -37,7 +37,7 @@ struct ovnbpf_config {
     __u32 chassis;     /* our chassis id (never a multicast destination) */
     __u32 encap_ip;    /* our Geneve endpoint; decap accepts only this outer destination */
     __u32 flags;       /* OVNBPF_CFG_* */
-    __u32 _pad;
+    __u32 loop_ifindex;/* sending end of the recirculation veth pair (lib/mcast.h); 0 = none */
 };
 #define OVNBPF_CFG_CHECK_OUTER_DST (1u << 0)
 OVNBPF_MAP("array", __u32, struct ovnbpf_config, ovnbpf_config, 1, 0);
@@ -51,18 +51,22 @@ struct ovnbpf_vif {
 };
 OVNBPF_MAP("array", __u32, struct ovnbpf_vif, ovnbpf_vifs, OVNBPF_MAX_IFINDEX, 0);
 
-/* ---- (datapath, logical port) -> where it is: a local VIF or a remote chassis ----
- * One map for both kinds, so output costs a single hash lookup. */
+/* ---- (datapath, logical port) -> where it is: a local VIF, a remote chassis, or a patch
+ * port whose peer is another datapath of this chassis (OVN's switch <-> router hops) ----
+ * One map for all kinds, so output costs a single hash lookup. */
 struct ovnbpf_lport_key {
     __u32 dp;
     __u32 port;
 };
 #define OVNBPF_LPORT_LOCAL  1   /* ifindex is the chassis-side veth of the VIF */
 #define OVNBPF_LPORT_REMOTE 2   /* chassis is the id of the chassis it is bound to */
+#define OVNBPF_LPORT_PATCH  3   /* output continues in (peer_dp, peer_port)'s ingress */
 struct ovnbpf_lport {
     __u32 type;        /* OVNBPF_LPORT_* */
-    __u32 ifindex;
-    __u32 chassis;
+    __u32 ifindex;     /* LOCAL */
+    __u32 chassis;     /* REMOTE */
+    __u32 peer_dp;     /* PATCH */
+    __u32 peer_port;   /* PATCH */
     __u32 _pad;
     __u64 mac;         /* the VIF's MAC (informational; the pipeline owns port security) */
 };
@@ -74,10 +78,11 @@ struct ovnbpf_tunnel {
     __u32 remote_ip;   /* its encap IP */
     __u32 local_ip;    /* our source IP on that underlay */
     __u32 ifindex;     /* underlay interface; 0 = no tunnel (entry unused) */
-    __u32 _pad;
-    __u64 smac;        /* outer MACs: static next hop (no bpf_fib_lookup yet) */
-    __u64 dmac;
+    __u32 flags;       /* OVNBPF_TUN_* */
+    __u64 smac;        /* outer MACs: the static next hop, used when bpf_fib_lookup has */
+    __u64 dmac;        /* no answer (or OVNBPF_TUN_FIB is off); dmac 0 = none */
 };
+#define OVNBPF_TUN_FIB (1u << 0)   /* resolve the next hop with bpf_fib_lookup first */
 OVNBPF_MAP("array", __u32, struct ovnbpf_tunnel, ovnbpf_tunnels, OVNBPF_MAX_CHASSIS, 0);
 
 /* ---- encap IP of a known chassis -> chassis id (decap accepts only these sources) ---- */
@@ -96,8 +101,11 @@ struct ovnbpf_mcast_key {
     __u32 group;
 };
 struct ovnbpf_mcast_group {
-    __u32 n_local;
-    __u32 n_remote;
+    __u32 n_local;     /* local members: VIF or patch port keys (each copy runs egress) */
+    __u32 n_remote;    /* remote chassis ids */
+    __u32 wire_key;    /* outport on the wire for remote copies (a synthetic group >= 65536
+                          sends the real group key it extends) */
+    __u32 _pad;
 };
 OVNBPF_MAP("hash", struct ovnbpf_mcast_key, struct ovnbpf_mcast_group, ovnbpf_mcast,
            OVNBPF_MAX_GROUPS, 0);
@@ -136,6 +144,45 @@ OVNBPF_INLINE __u32 ovnbpf_opaque_u32(__u32 v)
 #define OVNBPF_TAIL_MCAST_CONT 0
 #define OVNBPF_TAIL_SLOTS      4
 OVNBPF_MAP("prog", __u32, __u32, ovnbpf_tail, OVNBPF_TAIL_SLOTS, 0);
+
+/* ---- the logical pipeline, as tail-called XDP programs in generations (bpf/README.md) ----
+ * Slot gen * OVNBPF_PL_STAGES + stage holds the pipeline build of that generation; the
+ * entry programs read the active generation from ovnbpf_pl_active[0] and tail-call it. A
+ * pipeline program only ever tail-calls slots of its own (compiled-in) generation, so a
+ * packet never mixes two builds; installing a build fills the inactive generation's
+ * slots and then flips ovnbpf_pl_active with one map write. */
+#define OVNBPF_PL_STAGE_INGRESS 0   /* ingress pipeline + output decision */
+#define OVNBPF_PL_STAGE_EGRESS  1   /* egress pipeline for f->outport + delivery / patch hop */
+#define OVNBPF_PL_STAGES        4
+#define OVNBPF_PL_GENS          2
+OVNBPF_MAP("prog", __u32, __u32, ovnbpf_pl_progs, OVNBPF_PL_STAGES * OVNBPF_PL_GENS, 0);
+OVNBPF_MAP("array", __u32, __u32, ovnbpf_pl_active, 1, 0);
+
+/* ---- what the last packet on this CPU did (for `ovnbpf trace`: XDP test-run hides the
+ * redirect target). Written at every terminal point of every program. ---- */
+#define OVNBPF_OUT_LOCAL  1   /* redirected to ifindex */
+#define OVNBPF_OUT_REMOTE 2   /* encapsulated to chassis */
+#define OVNBPF_OUT_MCAST  3   /* handed to TC replication (outport = group) */
+#define OVNBPF_OUT_DROP   4   /* reason = drop code */
+#define OVNBPF_OUT_PASS   5   /* left to the host */
+struct ovnbpf_last_output {
+    __u32 type;        /* OVNBPF_OUT_* */
+    __u32 ifindex;
+    __u32 chassis;
+    __u32 dp;
+    __u32 inport;
+    __u32 outport;
+    __s32 reason;
+    __u32 hops;        /* patch hops taken */
+};
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_last_output, ovnbpf_last_output, 1, 0);
+
+/* ---- which interfaces carry our programs (so a restarted controller can replace them
+ * atomically): ifindex -> OVNBPF_ATTACH_* ---- */
+#define OVNBPF_ATTACH_VIF    1
+#define OVNBPF_ATTACH_UPLINK 2
+#define OVNBPF_ATTACH_LOOP   3
+OVNBPF_MAP("hash", __u32, __u32, ovnbpf_attached, 4096, 0);
 
 /* ---- counters (per CPU; userspace sums) ---- */
 OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_drops, OVNBPF_DROP_MAX, 0);

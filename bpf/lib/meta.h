@@ -12,6 +12,11 @@
 #define OVNBPF_MF_FROM_TUNNEL (1u << 0)  /* arrived over Geneve: deliver locally only */
 #define OVNBPF_MF_LOOPBACK    (1u << 1)  /* flags.loopback: the ingress port may get a copy */
 #define OVNBPF_MF_ENCAPPED    (1u << 2)  /* (TC state) outer headers already pushed */
+#define OVNBPF_MF_LOOP_MARKED (1u << 3)  /* (TC state) outer headers carry the loop mark */
+
+/* Recirculated multicast copies (TC -> loop veth -> xdp_loop.c) carry this in the
+ * Geneve header's reserved byte. */
+#define OVNBPF_LOOP_MARK 0x4c
 
 struct ovnbpf_meta {        /* XDP metadata must be a multiple of 4 bytes, <= 32 */
     __u32 magic;
@@ -19,6 +24,7 @@ struct ovnbpf_meta {        /* XDP metadata must be a multiple of 4 bytes, <= 32
     __u32 inport;
     __u32 outport;          /* the multicast group key */
     __u32 flags;            /* OVNBPF_MF_* */
+    __u32 hops;             /* patch hops so far (bounded across recirculation too) */
 };
 
 #endif /* OVNBPF_META_H */

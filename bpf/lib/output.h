@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* XDP output stage, shared by both XDP entry programs: after the pipeline chose
- * f->outport, deliver to a local VIF (redirect), a remote chassis (Geneve + redirect to
- * the underlay) or a multicast group (hand-off to TC via XDP metadata).
- * Functions return an XDP verdict (>= 0) or a drop reason (< 0). */
+/* Output, shared by the entry programs and the pipeline programs: after the pipeline chose
+ * f->outport, deliver to a local VIF (redirect), a remote chassis (Geneve + redirect to the
+ * underlay), a multicast group (hand-off to TC via XDP metadata), or take a patch-port hop
+ * into the peer datapath. Nothing here runs pipeline code: the stage programs
+ * (pipeline.c) decide which of these to call.
+ * Functions return an XDP verdict (>= 0), a drop reason (< 0) or OVNBPF_GO_* (a request
+ * to tail-call the next stage). */
 #ifndef OVNBPF_OUTPUT_H
 #define OVNBPF_OUTPUT_H
 
@@ -14,7 +17,7 @@
 #include "hash.h"
 #include "geneve.h"
 #include "rewrite.h"
-#include "pipeline.h"
+#include "last.h"
 
 /* Benchmarks run encap under BPF_PROG_TEST_RUN, which does not reset the frame between
  * repeats: their build defines this to give the 58 bytes back before returning. */
@@ -22,9 +25,18 @@
 #define OVNBPF_BENCH_UNDO_ENCAP(ctx) do { } while (0)
 #endif
 
+/* Patch hops per packet: each costs two tail calls, and a chain may take 33. */
+#define OVNBPF_MAX_HOPS 8
+
+#define OVNBPF_GO_INGRESS 1000   /* tail-call the ingress stage of this generation */
+#define OVNBPF_GO_EGRESS  1001   /* tail-call the egress stage of this generation */
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
 /* Multicast: write back, tag with metadata, let TC replicate. */
-OVNBPF_INLINE int ovnbpf_xdp_to_mcast(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                      __u32 mflags)
+OVNBPF_INLINE int ovnbpf_xdp_to_mcast(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_meta *m;
@@ -39,25 +51,78 @@ OVNBPF_INLINE int ovnbpf_xdp_to_mcast(struct xdp_md *ctx, struct ovnbpf_flow *f,
     m->dp = f->dp;
     m->inport = f->inport;
     m->outport = f->outport;
-    m->flags = mflags | ((f->flags & OVNBPF_FLAG_LOOPBACK) ? OVNBPF_MF_LOOPBACK : 0);
+    m->flags = (f->origin == OVNBPF_ORIGIN_TUNNEL ? OVNBPF_MF_FROM_TUNNEL : 0) |
+               ((f->flags & OVNBPF_FLAG_LOOPBACK) ? OVNBPF_MF_LOOPBACK : 0);
+    m->hops = f->hops;
     ovnbpf_stat(OVNBPF_STAT_MCAST);
+    ovnbpf_last(OVNBPF_OUT_MCAST, 0, 0, f, 0);
     return XDP_PASS;
 }
 
-/* A unicast outport bound on this chassis: egress pipeline, write back, redirect. */
+/* OVN's loopback rule: never back out of the port it came in on, unless flags.loopback. */
+OVNBPF_INLINE int ovnbpf_loopback_check(const struct ovnbpf_flow *f)
+{
+    if (f->outport == f->inport && !(f->flags & OVNBPF_FLAG_LOOPBACK))
+        return OVNBPF_DROP_LOOPBACK;
+    return 0;
+}
+
+/* After egress: a local VIF gets the rewritten frame. */
 OVNBPF_INLINE int ovnbpf_xdp_to_local(struct xdp_md *ctx, struct ovnbpf_flow *f,
                                       const struct ovnbpf_lport *lp)
 {
-    int rc;
+    __u32 ifindex = lp->ifindex;
 
-    if (f->outport == f->inport && !(f->flags & OVNBPF_FLAG_LOOPBACK))
-        return OVNBPF_DROP_LOOPBACK;
-    rc = ovnbpf_pipeline_verdict(ovnbpf_pipeline_egress(f));
-    if (rc < 0)
-        return rc;
     ovnbpf_rewrite((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
     ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
-    return bpf_redirect(lp->ifindex, 0);
+    ovnbpf_last(OVNBPF_OUT_LOCAL, ifindex, 0, f, 0);
+    return bpf_redirect(ifindex, 0);
+}
+
+/* After egress on a patch port: continue in the peer datapath's ingress, with the logical
+ * registers and flags cleared as OVN does across a patch port. */
+OVNBPF_INLINE int ovnbpf_patch_hop(struct ovnbpf_flow *f, const struct ovnbpf_lport *lp)
+{
+    if (f->hops >= OVNBPF_MAX_HOPS)
+        return OVNBPF_DROP_HOP_LIMIT;
+    f->hops++;
+    f->dp = lp->peer_dp;
+    f->inport = lp->peer_port;
+    f->outport = 0;
+    f->flags = 0;
+    __builtin_memset(f->reg, 0, sizeof(f->reg));
+    return OVNBPF_GO_INGRESS;
+}
+
+/* The underlay next hop: bpf_fib_lookup when the tunnel asks for it, else (or when the
+ * kernel has no neighbour entry yet) the tunnel's static MACs. */
+OVNBPF_INLINE int ovnbpf_next_hop(struct xdp_md *ctx, const struct ovnbpf_tunnel *t,
+                                  struct ovnbpf_tunnel *out, __u32 outer_len)
+{
+    *out = *t;
+    if (t->flags & OVNBPF_TUN_FIB) {
+        struct bpf_fib_lookup fib = {};
+        int rc;
+
+        fib.family = AF_INET;
+        fib.l4_protocol = OVNBPF_IPPROTO_UDP;
+        fib.tot_len = outer_len;
+        fib.ipv4_src = ovnbpf_htonl(t->local_ip);
+        fib.ipv4_dst = ovnbpf_htonl(t->remote_ip);
+        fib.ifindex = t->ifindex;
+        rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+        if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+            out->smac = ovnbpf_mac_load_bytes(fib.smac);   /* stack: byte loads */
+            out->dmac = ovnbpf_mac_load_bytes(fib.dmac);
+            out->ifindex = fib.ifindex;
+            return 0;
+        }
+        if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+            return OVNBPF_DROP_FIB_TOO_BIG;
+    }
+    if (!out->dmac)
+        return OVNBPF_DROP_NO_NEIGH;
+    return 0;
 }
 
 /* A unicast outport bound on another chassis: encapsulate and send on the underlay.
@@ -67,15 +132,20 @@ OVNBPF_INLINE int ovnbpf_xdp_to_remote(struct xdp_md *ctx, struct ovnbpf_flow *f
 {
     __u32 chassis = lp->chassis;
     struct ovnbpf_tunnel *t = ovnbpf_tunnels.lookup(&chassis);
+    struct ovnbpf_tunnel hop;
+    __u32 outer_len;
     void *data, *end;
     __u16 sport;
     int rc;
 
     if (!t || !t->ifindex)
         return OVNBPF_DROP_UNKNOWN_CHASSIS;
-    if ((__u32)f->frame_len - sizeof(struct ovnbpf_eth) + OVNBPF_ENCAP_LEN >
-        OVNBPF_UNDERLAY_MTU)
+    outer_len = (__u32)f->frame_len - sizeof(struct ovnbpf_eth) + OVNBPF_ENCAP_LEN;
+    if (outer_len > OVNBPF_UNDERLAY_MTU)
         return OVNBPF_DROP_ENCAP_TOO_BIG;
+    rc = ovnbpf_next_hop(ctx, t, &hop, outer_len);
+    if (rc < 0)
+        return rc;
     ovnbpf_rewrite((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
     sport = ovnbpf_sport(ovnbpf_flow_hash(f));
 
@@ -83,13 +153,60 @@ OVNBPF_INLINE int ovnbpf_xdp_to_remote(struct xdp_md *ctx, struct ovnbpf_flow *f
         return OVNBPF_DROP_ENCAP_FAILED;
     data = (void *)(long)ctx->data;      /* adjust_head moved everything: reload */
     end = (void *)(long)ctx->data_end;
-    rc = ovnbpf_geneve_write(data, end, t, f->dp, f->inport, f->outport, sport);
+    rc = ovnbpf_geneve_write(data, end, &hop, f->dp, f->inport, f->outport, sport);
     if (rc < 0)
         return rc;
     ovnbpf_stat(OVNBPF_STAT_TX_TUNNEL);
-    rc = bpf_redirect(t->ifindex, 0);
+    ovnbpf_last(OVNBPF_OUT_REMOTE, hop.ifindex, chassis, f, 0);
+    rc = bpf_redirect(hop.ifindex, 0);
     OVNBPF_BENCH_UNDO_ENCAP(ctx);
     return rc;
+}
+
+/* What ingress's OUTPUT means (f->outport set): multicast hand-off, egress here (local
+ * VIF or patch port), or encap to the chassis that runs egress. */
+OVNBPF_INLINE int ovnbpf_ingress_output(struct xdp_md *ctx, struct ovnbpf_flow *f)
+{
+    struct ovnbpf_lport_key lk = {};
+    struct ovnbpf_lport *lp;
+    int rc;
+
+    if (f->outport >= OVNBPF_MCAST_KEY_MIN)
+        return ovnbpf_xdp_to_mcast(ctx, f);
+    lk.dp = f->dp;
+    lk.port = f->outport;
+    lp = ovnbpf_lports.lookup(&lk);
+    if (!lp)
+        return OVNBPF_DROP_UNKNOWN_OUTPORT;
+    if (lp->type == OVNBPF_LPORT_LOCAL || lp->type == OVNBPF_LPORT_PATCH) {
+        rc = ovnbpf_loopback_check(f);
+        return rc < 0 ? rc : OVNBPF_GO_EGRESS;
+    }
+    if (lp->type == OVNBPF_LPORT_REMOTE) {
+        if (f->origin == OVNBPF_ORIGIN_TUNNEL)
+            return OVNBPF_DROP_OUTPORT_NOT_LOCAL;   /* never back into the overlay */
+        return ovnbpf_xdp_to_remote(ctx, f, lp);
+    }
+    return OVNBPF_DROP_UNKNOWN_OUTPORT;
+}
+
+/* What egress's OUTPUT means: deliver to the local VIF, or hop through the patch port.
+ * A packet from the tunnel is delivered only to a local VIF. */
+OVNBPF_INLINE int ovnbpf_egress_output(struct xdp_md *ctx, struct ovnbpf_flow *f)
+{
+    struct ovnbpf_lport_key lk = {};
+    struct ovnbpf_lport *lp;
+
+    lk.dp = f->dp;
+    lk.port = f->outport;
+    lp = ovnbpf_lports.lookup(&lk);
+    if (!lp)
+        return OVNBPF_DROP_UNKNOWN_OUTPORT;
+    if (lp->type == OVNBPF_LPORT_LOCAL)
+        return ovnbpf_xdp_to_local(ctx, f, lp);
+    if (lp->type == OVNBPF_LPORT_PATCH && f->origin != OVNBPF_ORIGIN_TUNNEL)
+        return ovnbpf_patch_hop(f, lp);
+    return OVNBPF_DROP_OUTPORT_NOT_LOCAL;
 }
 
 #endif /* OVNBPF_OUTPUT_H */

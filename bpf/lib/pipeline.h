@@ -12,12 +12,15 @@
  * returning OVNBPF_PL_OUTPUT / _DROP / _CONTROLLER / _NOT_COMPILED (flow.h; the values
  * match controller/lflow/ovnbpf_pipeline.h) or a negative drop reason. `#include "flow.h"`
  * in a pipeline header resolves to bpf/lib/flow.h (datapath/csource.py searches bpf/lib).
- * Ingress runs on the chassis the packet entered from a VIF with f->dp and f->inport set;
- * when it returns OUTPUT, f->dp and f->outport name the destination (a port key, or a
- * multicast group key >= 32768) in the datapath the packet leaves from: patch ports
- * (switch <-> router) are the pipeline's own business and never reach the datapath.
- * Egress runs on the chassis that owns f->outport (after decap when it is remote) and
- * may still drop. Only struct ovnbpf_flow fields are read or written; the datapath writes
+ * The header is included once per pipeline build (bpf/pipeline.c), which runs ingress and
+ * egress as two tail-called programs sharing the header's maps, for ALL datapaths of the
+ * chassis (dispatch on f->dp).
+ * Ingress runs with f->dp and f->inport set; when it returns OUTPUT, f->outport names the
+ * destination (a port key, or a multicast group key >= 32768). The datapath then runs
+ * egress for a local VIF or patch port here, or encapsulates to the chassis of a remote
+ * port (egress runs there, after decap). After egress on a patch port the datapath
+ * continues in the peer datapath's ingress with inport = the peer port and outport,
+ * flags and reg[] cleared (as OVN does across a patch port); hops are bounded. Only struct ovnbpf_flow fields are read or written; the datapath writes
  * changes back to the packet (lib/rewrite.h lists which fields).
  *
  * Maps a pipeline declares must be named ovnbpf_pl_* and, since they are pinned beside

@@ -66,9 +66,9 @@ def canonical_topology(env: Env, underlay_ifindex: int = LO) -> None:
     m["ovnbpf_config"].apply({0: M.Config(CH_HV1, HV1_IP, 0)})
     m["ovnbpf_vifs"].apply({LO: M.Vif(DP_LS1, VM1, 0)})
     m["ovnbpf_lports"].apply({
-        M.LPortKey(DP_LS1, VM1): M.LPort(M.LPORT_LOCAL, LO, 0, VM1_MAC),
-        M.LPortKey(DP_LS1, VM2): M.LPort(M.LPORT_LOCAL, LO, 0, 0x0A0000000102),
-        M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_REMOTE, 0, CH_HV2, VM3_MAC),
+        M.LPortKey(DP_LS1, VM1): M.LPort(M.LPORT_LOCAL, LO, 0, mac=VM1_MAC),
+        M.LPortKey(DP_LS1, VM2): M.LPort(M.LPORT_LOCAL, LO, 0, mac=0x0A0000000102),
+        M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_REMOTE, 0, CH_HV2, mac=VM3_MAC),
     })
     m["ovnbpf_tunnels"].apply({CH_HV2: M.Tunnel(HV2_IP, HV1_IP, underlay_ifindex,
                                                 HV1_MAC, HV2_MAC)})

@@ -49,10 +49,10 @@ def two_chassis():
                 if vc == c:
                     ifx = lab.ifindex(f"vif{v}", hv[c])
                     vifs[ifx] = M.Vif(DP, port, 0)
-                    lports[M.LPortKey(DP, port)] = M.LPort(M.LPORT_LOCAL, ifx, 0, 0)
+                    lports[M.LPortKey(DP, port)] = M.LPort(M.LPORT_LOCAL, ifx, 0, mac=0)
                     local.append(port)
                 else:
-                    lports[M.LPortKey(DP, port)] = M.LPort(M.LPORT_REMOTE, 0, vc, 0)
+                    lports[M.LPortKey(DP, port)] = M.LPort(M.LPORT_REMOTE, 0, vc, mac=0)
             m["ovnbpf_vifs"].apply(vifs)
             m["ovnbpf_lports"].apply(lports)
             hdr, chunks = M.mcast_layout({(DP, FLOOD): (local, [other])})

@@ -174,8 +174,8 @@ def hv2(env):
     m["ovnbpf_config"].apply({0: M.Config(CH_HV2, HV2_IP, M.CFG_CHECK_OUTER_DST)})
     m["ovnbpf_tunnel_srcs"].apply({HV1_IP: 1})
     m["ovnbpf_lports"].apply({
-        M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_LOCAL, LO, 0, 0),
-        M.LPortKey(DP_LS1, 4): M.LPort(M.LPORT_REMOTE, 0, 1, 0)})
+        M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_LOCAL, LO, 0, mac=0),
+        M.LPortKey(DP_LS1, 4): M.LPort(M.LPORT_REMOTE, 0, 1, mac=0)})
     return env
 
 

@@ -85,7 +85,7 @@ def test_decap_of_ovs_capture(env):
     m = env.maps
     m["ovnbpf_config"].apply({0: M.Config(CH_HV2, HV2_IP, M.CFG_CHECK_OUTER_DST)})
     m["ovnbpf_tunnel_srcs"].apply({HV1_IP: 1})
-    m["ovnbpf_lports"].apply({M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_LOCAL, LO, 0, 0)})
+    m["ovnbpf_lports"].apply({M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_LOCAL, LO, 0, mac=0)})
     frame = capture_frame()
     before = env.counters("ovnbpf_stats", 8)
     r = testrun.run(env.dp.fd("ovnbpf_xdp_tunnel"), frame, ingress_ifindex=LO)
@@ -102,7 +102,7 @@ def test_decap_reads_dp_inport_outport(env):
     from datapath.drops import Drop
     env.reset()
     env.maps["ovnbpf_tunnel_srcs"].apply({HV1_IP: 1})
-    env.maps["ovnbpf_lports"].apply({M.LPortKey(DP_LS1, 4): M.LPort(M.LPORT_LOCAL, LO, 0, 0)})
+    env.maps["ovnbpf_lports"].apply({M.LPortKey(DP_LS1, 4): M.LPort(M.LPORT_LOCAL, LO, 0, mac=0)})
     before = env.drops()
     r = testrun.run(env.dp.fd("ovnbpf_xdp_tunnel"), capture_frame(), ingress_ifindex=LO)
     assert r.verdict == testrun.XDP_DROP
