@@ -86,6 +86,7 @@ def _provision(machine, *args):
     return machine.run("bash", str(PROVISION), str(ROOT), *args, timeout=300)
 
 
+@pytest.mark.e2e
 def test_provisioning_brings_up_the_lab_on_machines(machines):
     subnet, m = machines
     before = system_snapshot()
