@@ -1,26 +1,129 @@
-"""`ovnbpf compile`: a real Southbound in, one chassis' pipeline C and map contents out,
-with coverage (what compiled, what did not and why).
+"""The compile API and `ovnbpf compile`.
 
-Steps: snapshot the SB (full monitor: this is a one-shot tool) -> the chassis' related
-datapaths (from the ports bound to it) -> compiler records -> classify, plan, emit C.
+`compile_state(state, chassis)` is a pure function from one Southbound snapshot (SBState)
+to everything a chassis needs to run its logical pipelines (CompileResult): the C text and
+its header, the shape hash (equal hash = same C: only map entries change), the map entries
+(bytes, per map), the synthetic multicast groups the compiler made out of `clone`, the
+lflow cookies, and the coverage (what compiled, what did not and why). The controller calls
+it on every SB change; pass the same `AnalysisCache` each time so that only new flows are
+parsed again, and its own allocators (`cookie`, `synthetic_key`) so that numbers stay
+stable across compiles.
+
+`compile_chassis(remote, chassis, out_dir)` is the CLI's one-shot version: snapshot a real
+SB, compile, write the files, and load the program to prove the verifier accepts it.
 """
+from __future__ import annotations
+
 import collections
 import json
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .db.southbound import Southbound
-from .lflow import classify as lclassify
-from .lflow.emit_c import emit_c, encode_entries
+from .lflow import actions as A
+from .lflow.emit_c import emit_c, header_text
+from .lflow.encode import encode_entries
 from .lflow.flows import LogicalFlow
+from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
-from .lflow.plan import build_plan
+from .lflow.plan import AnalysisCache, analyze_flow, build_plan
+from .lflow import ast
+from .lflow.sbmaps import helper_entries
+from .lflow.symbols import default_symtab
 from .local_datapaths import related_datapaths
+
+__all__ = ["CompileError", "CompileResult", "SyntheticGroup", "StableIds", "compile_state",
+           "compile_chassis", "snapshot", "chassis_flows", "sb_env", "verify", "format_report"]
+
+SYNTHETIC_KEY_MIN = 65536    # local-only multicast keys: never on the wire (16-bit field)
 
 
 class CompileError(RuntimeError):
     pass
 
+
+class StableIds:
+    """name -> small integer, stable for as long as the object lives: a name keeps its id
+    across compiles, and ids of released names are reused. Deterministic when names are
+    first seen in a deterministic order (compile_state asks in sorted order)."""
+
+    def __init__(self, first: int, limit: int | None = None):
+        self.first, self.limit = first, limit
+        self.ids: dict[str, int] = {}
+        self.free: list[int] = []
+        self.next = first
+
+    def __call__(self, name: str) -> int:
+        got = self.ids.get(name)
+        if got is not None:
+            return got
+        if self.free:
+            got = self.free.pop()
+        else:
+            if self.limit is not None and self.next >= self.limit:
+                raise CompileError(f"out of ids ({self.first}..{self.limit - 1}) for {name!r}")
+            got, self.next = self.next, self.next + 1
+        self.ids[name] = got
+        return got
+
+    def keep_only(self, names) -> None:
+        """Release every name not in `names` (call after a compile with the live ones)."""
+        names = set(names)
+        for name in [n for n in self.ids if n not in names]:
+            self.free.append(self.ids.pop(name))
+        self.free.sort(reverse=True)
+
+
+@dataclass(frozen=True)
+class SyntheticGroup:
+    """A multicast group only this chassis knows: `members` (port names) get a copy each;
+    remote copies carry `wire_key` (the real group G) in Geneve."""
+    name: str
+    datapath: str
+    dp_key: int
+    members: tuple[str, ...]
+    wire_group: str
+    wire_key: int
+
+    def definition(self) -> tuple[int, tuple[str, ...], int]:
+        return self.dp_key, self.members, self.wire_key
+
+
+@dataclass
+class CompileResult:
+    source: str                              # pipeline.c
+    header: str                              # ovnbpf_pipeline.h (copy it next to pipeline.c)
+    shape_hash: str
+    entries: dict[str, list[tuple[bytes, bytes]]]
+    groups: dict[str, SyntheticGroup]        # synthetic multicast groups, by name
+    group_keys: dict[str, int]               # the keys `synthetic_key` gave them
+    cookies: dict[int, str]                  # lflow cookie -> lflow uuid
+    coverage: dict
+    shape_lflows: dict[int, list[str]]       # shape id -> uuids of the lflows filling it
+    warnings: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    plan: object = None
+
+    def summary(self) -> dict:
+        """The JSON-friendly part (no C text, no bytes)."""
+        out = dict(self.coverage)
+        out["shapes"] = len(self.plan.shapes)
+        out["shape_hash"] = self.shape_hash
+        out["maps"] = {name: len(rows) for name, rows in sorted(self.entries.items())}
+        out["synthetic_groups"] = {n: {"datapath": g.datapath, "key": self.group_keys[n],
+                                       "members": list(g.members), "wire_group": g.wire_group,
+                                       "wire_key": g.wire_key}
+                                   for n, g in sorted(self.groups.items())}
+        out["cookies"] = {str(c): u for c, u in sorted(self.cookies.items())}
+        out["warnings"] = self.warnings
+        out["timings"] = self.timings
+        return out
+
+
+# ---- SB -> compiler input -------------------------------------------------------------------
 
 def snapshot(remote, timeout=10.0):
     sb = Southbound(remote, chassis_name="", conditional=False)
@@ -55,54 +158,174 @@ def sb_env(state):
     return Env(address_sets=dict(state.address_sets), port_groups=dict(state.port_groups))
 
 
-def coverage(flows, env=None):
-    """{"total", "compiled", "by_category", "unsupported": [{uuid, stage, category, reason}]}"""
+def _coverage(flows, analyses):
     by_category = collections.Counter()
     per_stage = collections.defaultdict(collections.Counter)
     missing = []
-    for f in flows:
-        c = lclassify.classify_flow(f, env=env)
-        by_category[c.category] += 1
-        per_stage[f.stage][c.category] += 1
-        if c.category != "compiled":
+    for f, a in zip(flows, analyses):
+        category = a.category if a.error is None else A.UNSUPPORTED
+        reasons = a.reasons if a.error is None else (a.error,)
+        by_category[category] += 1
+        per_stage[f.stage][category] += 1
+        if category != A.COMPILED:
             missing.append({"uuid": f.uuid, "datapath": f.datapath, "stage": f.stage,
-                            "category": c.category, "reason": "; ".join(c.reasons)})
-    return {"total": len(flows), "compiled": by_category.get("compiled", 0),
+                            "category": category, "reason": "; ".join(reasons)})
+    return {"total": len(flows), "compiled": by_category.get(A.COMPILED, 0),
             "by_category": dict(sorted(by_category.items())),
             "per_stage": {s: dict(sorted(c.items())) for s, c in sorted(per_stage.items())},
             "unsupported": missing}
 
 
-def compile_chassis(remote, chassis_name, out_dir=None):
+def coverage(flows, env=None):
+    """{"total", "compiled", "by_category", "per_stage", "unsupported": [...]}"""
+    symtab, env = default_symtab(), env or Env()
+    return _coverage(flows, [analyze_flow(f, symtab, env, lambda p: False) for f in flows])
+
+
+# ---- the compile API --------------------------------------------------------------------------
+
+def _synthetic_groups(plan, state, dp_keys) -> dict[str, SyntheticGroup]:
+    by_dp = {d.name: d.uuid for d in state.datapaths}
+    groups = {}
+    for entry in plan.entries:
+        for p in entry.params:
+            if not isinstance(p, ast.StrConst) or p.value in groups:
+                continue
+            parsed = parse_synthetic_group(p.value)
+            if parsed is None:
+                continue
+            port, wire = parsed
+            mc = next((g for g in state.mcast_groups if g.name == wire
+                       and g.datapath == by_dp.get(entry.datapath)), None)
+            members = tuple(dict.fromkeys([port, *(mc.ports if mc else ())]))
+            groups[p.value] = SyntheticGroup(p.value, entry.datapath, dp_keys[entry.datapath],
+                                             members, wire, mc.tunnel_key if mc else 0)
+    return groups
+
+
+def compile_state(state, chassis_name: str, *,
+                  synthetic_key: Callable[[str], int] | None = None,
+                  cookie: Callable[[str], int] | None = None,
+                  cache: AnalysisCache | None = None) -> CompileResult:
+    """Compile the logical flows `chassis_name` needs from one SB snapshot.
+
+    synthetic_key(name) -> int >= 65536: the key of a synthetic group (default: 65536.. in
+    name order). cookie(lflow uuid) -> int in 1..65535: the lflow's cookie (default: 1.. in
+    uuid order). cache: reuse across calls. Raises CompileError for an unknown chassis."""
     t0 = time.monotonic()
-    state = snapshot(remote)
+    symtab = default_symtab()
+    cache = cache if cache is not None else AnalysisCache()
     flows, local, bound = chassis_flows(state, chassis_name)
     env = sb_env(state)
-    report = coverage(flows, env)
-    # outport names are ports or multicast groups (OVN gives a group name the same key in
-    # every datapath); "none" is no port
+    t1 = time.monotonic()
+    plan = build_plan(flows, symtab, env, bound.__contains__, cache)
+    analyses = [cache.get(f, lambda f=f: analyze_flow(f, symtab, env, bound.__contains__))
+                for f in flows]
+    t2 = time.monotonic()
+    source = emit_c(plan, symtab)
+    t3 = time.monotonic()
+
+    dp_keys = {d.name: d.tunnel_key for d in state.datapaths}
+    groups = _synthetic_groups(plan, state, dp_keys)
+    if synthetic_key is None:
+        order = {n: SYNTHETIC_KEY_MIN + i for i, n in enumerate(sorted(groups))}
+        synthetic_key = order.__getitem__
+    group_keys = {n: synthetic_key(n) for n in sorted(groups)}
     ports = {m.name: m.tunnel_key for m in state.mcast_groups}
     ports.update({p.logical_port: p.tunnel_key for p in state.ports})
     ports["none"] = 0
-    dps = {d.name: d.tunnel_key for d in state.datapaths}
-    plan = build_plan(flows, env=env, is_chassis_resident=bound.__contains__)
-    source = emit_c(plan)
-    entries = encode_entries(plan, port_key=lambda n: ports[n], datapath_key=lambda n: dps[n])
-    report["maps"] = {name: len(rows) for name, rows in sorted(entries.items())}
-    report["shapes"] = len(plan.shapes)
-    report["shape_hash"] = plan.shape_hash
+    ports.update(group_keys)
+    uuids = sorted({e.lflow for e in plan.entries})
+    if cookie is None:
+        cookie = {u: i for i, u in enumerate(uuids, 1)}.__getitem__
+    cookies = {cookie(u): u for u in uuids}
+
+    def port_key(name):
+        try:
+            return ports[name]
+        except KeyError:
+            raise CompileError(f"logical flows name port or group {name!r}, which the "
+                               "Southbound does not have") from None
+
+    entries = encode_entries(plan, port_key, dp_keys.__getitem__, cookie, symtab)
+    helpers, warnings = helper_entries(state, local)
+    entries.update(helpers)
+    t4 = time.monotonic()
+    report = _coverage(flows, analyses)
     report["datapaths"] = sorted(d.name for d in state.datapaths if d.uuid in local)
+    if plan.skipped:
+        warnings += [f"lflow {u}: match not compiled: {why}" for u, why in plan.skipped]
+    warnings += [f"lflows {a} and {b}: same match and priority, different actions; {a} kept"
+                 for a, b in plan.conflicts]
+    shape_lflows = collections.defaultdict(list)
+    for e in plan.entries:
+        if e.lflow not in shape_lflows[e.shape]:
+            shape_lflows[e.shape].append(e.lflow)
+    timings = {"select_s": t1 - t0, "plan_s": t2 - t1, "emit_s": t3 - t2, "encode_s": t4 - t3,
+               "total_s": time.monotonic() - t0}
+    return CompileResult(source, header_text(), plan.shape_hash, entries, groups, group_keys,
+                         cookies, report, dict(shape_lflows), warnings,
+                         {k: round(v, 4) for k, v in timings.items()}, plan)
+
+
+# ---- proving it loads ---------------------------------------------------------------------------
+
+def verify(pipeline_c: Path) -> dict:
+    """Build the datapath's pipeline programs around `pipeline_c` and load them (the kernel
+    verifier's verdict). -> {"insns": {program: n}, "compile_s": s}; CompileError if refused."""
+    try:
+        from datapath.chassis import PipelineLoadError, verify_pipeline
+    except ImportError:   # the datapath's API has not landed: build the entry programs
+        return _verify_with_loader(pipeline_c)
+    try:
+        return verify_pipeline(Path(pipeline_c))
+    except PipelineLoadError as e:
+        raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
+
+
+def _verify_with_loader(pipeline_c: Path) -> dict:
+    from datapath.loader import BuildSpec, Datapath
+    t0 = time.monotonic()
+    try:
+        dp = Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel"),
+                                      pipeline=Path(pipeline_c)))
+    except Exception as e:   # bcc raises plain Exception for compile and load failures
+        raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
+    try:
+        return {"insns": dp.verified_insns(), "compile_s": round(time.monotonic() - t0, 3)}
+    finally:
+        dp.close()
+
+
+def write_outputs(result: CompileResult, out: Path, report: dict) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.c").write_text(result.source)
+    (out / "ovnbpf_pipeline.h").write_text(result.header)
+    (out / "maps.json").write_text(json.dumps(
+        {name: [[k.hex(), v.hex()] for k, v in rows] for name, rows in sorted(result.entries.items())},
+        indent=0))
+    (out / "coverage.json").write_text(json.dumps(report, indent=1))
+    (out / "shapes.json").write_text(json.dumps(
+        [{"shape": i, "describe": s.describe(), "lflows": result.shape_lflows.get(i, [])}
+         for i, s in enumerate(result.plan.shapes)], indent=1))
+    return out / "pipeline.c"
+
+
+def compile_chassis(remote, chassis_name, out_dir=None, load=True):
+    t0 = time.monotonic()
+    state = snapshot(remote)
+    result = compile_state(state, chassis_name)
+    report = result.summary()
     report["compile_s"] = round(time.monotonic() - t0, 3)
-    # Loading into the kernel (the verifier's verdict) needs the datapath's entry programs
-    # around the generated pipeline; until they are wired, say so instead of guessing.
-    report["program"] = {"loaded": False, "reason": "kernel load of the generated pipeline is "
-                         "not implemented yet"}
-    if out_dir:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "pipeline.c").write_text(source)
-        (out / "maps.json").write_text(json.dumps(
-            {name: [[k.hex(), v.hex()] for k, v in rows] for name, rows in sorted(entries.items())}, indent=0))
+    with tempfile.TemporaryDirectory(prefix="ovnbpf-compile-") as tmp:
+        out = Path(out_dir) if out_dir else Path(tmp)
+        pipeline_c = write_outputs(result, out, report)
+        if load:
+            got = verify(pipeline_c)
+            report["program"] = {"insns": sum(got["insns"].values()), "per_program": got["insns"],
+                                 "compile_s": got["compile_s"], "loaded": True}
+        else:
+            report["program"] = {"loaded": False, "reason": "not asked to load"}
         (out / "coverage.json").write_text(json.dumps(report, indent=1))
     return report
 
@@ -111,11 +334,16 @@ def format_report(r):
     lines = [f"flows: {r['total']} total, {r['compiled']} compiled, "
              + ", ".join(f"{n} {c}" for c, n in r["by_category"].items() if c != "compiled"),
              f"datapaths: {', '.join(r['datapaths'])}; {r['shapes']} shapes "
-             f"(shape_hash {r['shape_hash'][:12]}), {sum(r['maps'].values())} map entries; "
+             f"(shape_hash {r['shape_hash'][:12]}), {sum(r['maps'].values())} map entries in "
+             f"{len(r['maps'])} maps; {len(r['synthetic_groups'])} synthetic groups; "
              f"{r['compile_s']} s"]
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
+    for w in r["warnings"]:
+        lines.append(f"  warning: {w}")
     p = r["program"]
-    lines.append("program: " + ("loaded" if p["loaded"] else f"not loaded: {p['reason']}"))
+    lines.append("program: " + (f"loaded, {p['insns']} instructions verified "
+                                f"({', '.join(f'{k} {v}' for k, v in p['per_program'].items())}), "
+                                f"{p['compile_s']} s" if p["loaded"] else f"not loaded: {p['reason']}"))
     return "\n".join(lines)

@@ -346,7 +346,10 @@ def _nested(name: str, category: str, reason: str = "") -> type:
 
 _GEN = "generates a packet"
 NESTED_ACTIONS = [
-    _nested("clone", UNSUPPORTED, "clone (more than one output per packet) is not lowered yet"),
+    # lower.py turns northd's `clone { outport = P; output; }; outport = G; output;` into a
+    # synthetic multicast group; any other clone stays unsupported.
+    _nested("clone", UNSUPPORTED, "only `clone { outport = P; output; }; outport = G; output;` "
+            "is lowered (to a synthetic multicast group)"),
     _nested("arp", PUNT, f"{_GEN} (ARP request)"),
     _nested("nd_ns", PUNT, f"{_GEN} (neighbour solicitation)"),
     _nested("nd_na", PUNT, f"{_GEN} (neighbour advertisement)"),

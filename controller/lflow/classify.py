@@ -21,6 +21,7 @@ from . import actions as A
 from . import ast
 from .expr import CompileError, UnsupportedError
 from .flows import LogicalFlow, read_lflow_list
+from .lower import lower_clone
 from .parser import ParseError, parse_actions, parse_match
 from .passes import Env, annotate, simplify
 from .symbols import NEEDS_CONNTRACK, Predicate, SymbolError, SymbolTable, default_symtab
@@ -100,21 +101,31 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
 
 def classify_flow(flow: LogicalFlow, symtab: SymbolTable | None = None,
                   env: Env | None = None) -> Classification:
+    return classify_parsed(flow, symtab, env)[0]
+
+
+def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
+                    env: Env | None = None):
+    """(Classification, simplified match IR or None, lowered actions or None, error): one
+    parse serves both the classification and the planner (see plan.analyze_flow)."""
     symtab = symtab or default_symtab()
     findings = _Findings()
     try:
         match = parse_match(flow.match, flow.uuid8)
-        acts = parse_actions(flow.actions, flow.uuid8)
+        acts = lower_clone(parse_actions(flow.actions, flow.uuid8))
     except ParseError as e:
-        return Classification(A.UNSUPPORTED, (f"parse error: {e}",))
+        return Classification(A.UNSUPPORTED, (f"parse error: {e}",)), None, None, str(e)
+    ir = error = None
     try:
-        simplify(annotate(match, symtab, env))
+        ir = simplify(annotate(match, symtab, env))
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))
+        error = str(e)
     except CompileError as e:
         findings.add(A.UNSUPPORTED, f"match: {e}")
+        error = str(e)
     _check_actions(acts, symtab, findings, flow.pipeline, True)
-    return findings.result()
+    return findings.result(), ir, acts, error
 
 
 def summarize(flows, symtab=None, env=None) -> tuple[Counter, Counter]:

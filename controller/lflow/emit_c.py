@@ -1,32 +1,37 @@
 """Emit deterministic C (bcc syntax) for a plan, against bpf/lib/flow.h.
 
-One map per shape (`ovnbpf_s<N>`, keyed by datapath + the shape's masked fields, valued by
-the template's constants), one function per table that probes its shapes in priority order,
-and the entries `ovnbpf_pipeline_ingress/egress(struct ovnbpf_flow *f)` described in
-ovnbpf_pipeline.h. Only shapes are in the C: the same code serves any number of ports.
-`encode_entries` packs a plan's entries into the byte layout of the same key/value structs.
+Few maps, whatever the topology (the kernel allows 64 per program): every shape's entries
+live in one hash map, `ovnbpf_pl_flows`, keyed by (shape id, datapath, packed key words)
+(ovnbpf_pipeline.h; packing in layout.py). A per-datapath record, `ovnbpf_pl_dps`, read
+once per pipeline run, says which shapes have entries for that datapath, so a packet only
+probes shapes that can hit (a switch never probes router shapes); it also holds the entries
+of key-less shapes (`1 -> next;`), which therefore cost no lookup at all.
 
-Southbound strings never become identifiers: shapes and tables are numbered. Provenance
-comments describe the shape (stages, priority, match pattern, action template); which
-lflows fill a shape is map data (Entry.lflow), not code, or a new port would change the C.
+One function per table probes its shapes in priority order; the entries
+`ovnbpf_pipeline_ingress/egress(struct ovnbpf_flow *f)` run the tables. Only shapes are in
+the C: the same code serves any number of ports. Southbound strings never become
+identifiers: shapes and tables are numbered. Provenance comments describe the shape
+(stages, priority, match pattern, action template); which lflows fill a shape is map data
+(see `shape_lflows` in the compile result), not code, or a new port would change the C.
 
-Not lowered (the emitted code hands the flow to OVNBPF_NOT_COMPILED): masked constant
-assignments and copies wider than 64 bits that are not 64-bit aligned.
+Not lowered (the shape's block hands its flows to OVNBPF_NOT_COMPILED, counted, with the
+cookie): masked constant assignments, copies wider than 64 bits that are not 64-bit
+aligned, shapes whose key or constants do not fit the fixed records.
 """
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import actions as A
 from . import ast
+from .encode import encode_entries  # noqa: F401  (re-exported: older callers import it here)
+from .layout import KEY_WORDS, VAL_WORDS, PipelineLayout, ShapeLayout, Slot, pipeline_layout
 from .plan import NotCompiled, Plan, Punt, Shape, PIPELINES
 from .symbols import FLOW_MEMBERS, SymbolTable, default_symtab
 
-__all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "Layout"]
+__all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "HEADER"]
 
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 2
 HEADER = Path(__file__).with_name("ovnbpf_pipeline.h")
 _CTYPE = {8: "__u8", 16: "__u16", 32: "__u32", 64: "__u64"}
 
@@ -35,81 +40,11 @@ class NotLowered(Exception):
     pass
 
 
-# ---- struct layouts shared by the C and the entry encoder -----------------------------------
-
-@dataclass(frozen=True)
-class Member:
-    name: str
-    bits: int          # 32 or 64
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class Layout:
-    members: tuple[Member, ...]   # in memory order, padding included
-
-    @property
-    def fmt(self) -> str:
-        return "<" + "".join("Q" if m.bits == 64 else "I" for m in self.members)
-
+# ---- field access as C ------------------------------------------------------------------
 
 def _words(width: int) -> int:
     return 1 if width <= 64 else 2
 
-
-def _lay_out(named: list[tuple[str, int, str]]) -> Layout:
-    """64-bit members first, then 32-bit ones, then explicit padding to 8 bytes."""
-    wide = [Member(n, 64, c) for n, bits, c in named if bits > 32]
-    narrow = [Member(n, 32, c) for n, bits, c in named if bits <= 32]
-    members = wide + narrow
-    if wide and len(narrow) % 2:
-        members.append(Member("_pad0", 32))
-    return Layout(tuple(members))
-
-
-def _value_parts(prefix: str, width: int, comment: str) -> list[tuple[str, int, str]]:
-    if width <= 64:
-        return [(prefix, width, comment)]
-    return [(f"{prefix}_hi", 64, comment + " (bits 64..127)"), (f"{prefix}_lo", 64, comment)]
-
-
-def _field_width(symtab: SymbolTable, name: str) -> int:
-    """Width of an operand written as text (`xreg0[0..47]`, `outport`)."""
-    ref = _ref(name)
-    fld, lo, hi = symtab.resolve(ref.name)
-    if fld.is_string:
-        return 32
-    return (ref.hi - ref.lo + 1) if ref.sliced else hi - lo + 1
-
-
-def _ref(name: str) -> ast.FieldRef:
-    if "[" not in name:
-        return ast.FieldRef(name)
-    base, rng = name[:-1].split("[")
-    lo, _, hi = rng.partition("..")
-    return ast.FieldRef(base, int(lo), int(hi or lo))
-
-
-def key_layout(shape: Shape, symtab: SymbolTable) -> Layout:
-    named = [("dp", 32, "Datapath_Binding tunnel key")]
-    for i, kf in enumerate(shape.key):
-        fld = symtab.fields[kf.field]
-        width = 32 if fld.is_string else fld.width
-        named += _value_parts(f"k{i}", width, kf.describe())
-    return _lay_out(named)
-
-
-def value_layout(shape: Shape, symtab: SymbolTable) -> Layout:
-    named = []
-    for i, field in enumerate(shape.params):
-        if field is None:
-            named.append((f"v{i}", 32, "lflow cookie"))
-        else:
-            named += _value_parts(f"v{i}", _field_width(symtab, field), field)
-    return _lay_out(named or [("unused", 32, "no constants")])
-
-
-# ---- field access as C ------------------------------------------------------------------
 
 def _pieces(symtab: SymbolTable, ref: ast.FieldRef):
     """(member, member bit, value bit, nbits) covering the referenced bits, low bits first."""
@@ -149,18 +84,30 @@ class _Writer:
         return f"{stem}{self.tmp}"
 
 
-def _read(w: _Writer, symtab, ref) -> list[str]:
-    """Emit temporaries holding a field's value as 64-bit words (low word first)."""
+def _piece_expr(member: str, mbit: int, vbit: int, n: int) -> str:
+    src = f"f->{member}" if mbit == 0 else f"(f->{member} >> {mbit})"
+    if n < FLOW_MEMBERS[member]:
+        src = f"({src} & {_mask(n)})"
+    shift = f" << {vbit % 64}" if vbit % 64 else ""
+    return f"(__u64){src}{shift}"
+
+
+def _read_exprs(symtab, ref) -> list[str]:
+    """A field's value as C expressions, one per 64-bit word, low word first."""
     pieces, width = _pieces(symtab, ref)
-    names = [w.fresh("t") for _ in range(_words(width))]
-    for name in names:
-        w.line(f"__u64 {name} = 0;")
+    words = [[] for _ in range(_words(width))]
     for member, mbit, vbit, n in pieces:
-        src = f"f->{member}" if mbit == 0 else f"(f->{member} >> {mbit})"
-        if n < FLOW_MEMBERS[member]:
-            src = f"({src} & {_mask(n)})"
-        shift = f" << {vbit % 64}" if vbit % 64 else ""
-        w.line(f"{names[vbit // 64]} |= (__u64){src}{shift};")
+        words[vbit // 64].append(_piece_expr(member, mbit, vbit, n))
+    return [" | ".join(parts) if parts else "0" for parts in words]
+
+
+def _read(w: _Writer, symtab, ref) -> list[str]:
+    """Emit temporaries holding a field's value (read before any write), low word first."""
+    names = []
+    for expr in _read_exprs(symtab, ref):
+        name = w.fresh("t")
+        w.line(f"__u64 {name} = {expr};")
+        names.append(name)
     return names
 
 
@@ -177,11 +124,25 @@ def _write(w: _Writer, symtab, ref, words: list[str]) -> None:
                f"(({value} & {_mask(n)}) << {mbit}));")
 
 
-def _param_words(shape: Shape, index: int, symtab) -> list[str]:
-    width = _field_width(symtab, shape.params[index])
-    if width <= 64:
-        return [f"v->v{index}"]
-    return [f"v->v{index}_lo", f"v->v{index}_hi"]
+# ---- where an entry's cookie and constants are read from ---------------------------------
+
+class _Entry:
+    """C expressions for the entry that hit: `v->...` (hash map value) or `d->...`
+    (a key-less shape's slot in the datapath record)."""
+
+    def __init__(self, cookie: str, words: list[str], layout: ShapeLayout):
+        self.cookie, self.words, self.layout = cookie, words, layout
+
+    def param(self, index: int) -> list[str]:
+        slot: Slot = self.layout.params[index]
+        if slot.width > 64:
+            return [self.words[slot.word], self.words[slot.word + 1]]
+        expr = self.words[slot.word]
+        if slot.shift:
+            expr = f"({expr} >> {slot.shift})"
+        if slot.width < 64:
+            expr = f"({expr} & {_mask(slot.width)})"
+        return [expr]
 
 
 def _arg_words(w, symtab, args) -> list[str]:
@@ -198,10 +159,10 @@ _COPY = {"put_arp": "OVNBPF_COPY_PUT_ARP", "put_nd": "OVNBPF_COPY_PUT_ND",
          "put_fdb": "OVNBPF_COPY_PUT_FDB"}
 
 
-def _lower_action(w: _Writer, shape: Shape, act, symtab) -> None:
+def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
     if isinstance(act, A.Assign):
         if isinstance(act.src, ast.Param):
-            words = _param_words(shape, act.src.index, symtab)
+            words = entry.param(act.src.index)
         elif isinstance(act.src, ast.FieldRef):
             words = _read(w, symtab, act.src)
         else:
@@ -234,10 +195,10 @@ def _lower_action(w: _Writer, shape: Shape, act, symtab) -> None:
     elif isinstance(act, A.CtClear):
         w.line("/* ct_clear: the datapath keeps no conntrack state */")
     elif isinstance(act, Punt):
-        w.line("OVNBPF_PUNT(f, v->v0);")
+        w.line(f"OVNBPF_PUNT(f, {entry.cookie});")
         w.line("return OVNBPF_PL_CONTROLLER;")
     elif isinstance(act, NotCompiled):
-        w.line("OVNBPF_NOT_COMPILED(f, v->v0);")
+        w.line(f"OVNBPF_NOT_COMPILED(f, {entry.cookie});")
         w.line("return OVNBPF_PL_NOT_COMPILED;")
     else:
         raise NotLowered(f"no lowering for {act.format()}")
@@ -247,49 +208,86 @@ def _comment(text: str) -> str:
     return "/* " + text.replace("*/", "* /") + " */"
 
 
-def _emit_struct(w: _Writer, name: str, layout: Layout) -> None:
-    w.line(f"struct {name} {{")
-    for m in layout.members:
-        note = f"  {_comment(m.comment)}" if m.comment else ""
-        w.line(f"    {_CTYPE[m.bits]} {m.name};{note}")
-    w.line("};")
+def _shape_bit(index: int) -> str:
+    return f"d->bits[{index // 64}] & (1ULL << {index % 64})"
 
 
-def _emit_shape_probe(w: _Writer, index: int, shape: Shape, symtab) -> None:
+def _emit_key(w: _Writer, index: int, shape: Shape, lay: ShapeLayout, symtab) -> None:
+    w.line("__builtin_memset(key, 0, sizeof(*key));")
+    w.line(f"key->shape = {index};")
+    w.line("key->dp = f->dp;")
+    for kf, slot in zip(shape.key, lay.key):
+        exprs = _read_exprs(symtab, ast.FieldRef(kf.field))
+        mask = kf.mask if kf.mask is not None else (1 << 32) - 1
+        note = f"  {_comment(kf.describe())}"
+        if slot.width > 64:
+            w.line(f"key->w[{slot.word}] = ({exprs[0]}) & {mask & (2**64 - 1):#x}ULL;{note}")
+            w.line(f"key->w[{slot.word + 1}] = ({exprs[1]}) & {mask >> 64:#x}ULL;")
+            continue
+        value = f"(({exprs[0]}) & {mask:#x}ULL)"
+        shift = f" << {slot.shift}" if slot.shift else ""
+        w.line(f"key->w[{slot.word}] |= {value}{shift};{note}")
+
+
+def _emit_shape_probe(w: _Writer, index: int, shape: Shape, pl: PipelineLayout, symtab) -> None:
     w.tmp = 0  # temporaries are block-local: number them per shape, so C depends on it only
     w.line(_comment(f"shape {index}: {shape.describe()}"))
-    w.line("{")
+    lay = pl.shapes[index]
+    w.line(f"if ({_shape_bit(index)}) {{")
     w.depth += 1
-    w.line(f"struct ovnbpf_s{index}_key key;")
-    w.line("__builtin_memset(&key, 0, sizeof(key));")
-    w.line("key.dp = f->dp;")
-    for i, kf in enumerate(shape.key):
-        words = _read(w, symtab, ast.FieldRef(kf.field))
-        mask = kf.mask if kf.mask is not None else (1 << 32) - 1
-        if len(words) == 1:
-            w.line(f"key.k{i} = {words[0]} & {mask:#x}ULL;")
-        else:
-            w.line(f"key.k{i}_hi = {words[1]} & {mask >> 64:#x}ULL;")
-            w.line(f"key.k{i}_lo = {words[0]} & {mask & ((1 << 64) - 1):#x}ULL;")
-    w.line(f"struct ovnbpf_s{index}_val *v = ovnbpf_s{index}.lookup(&key);")
-    w.line("if (v) {")
-    w.depth += 1
+    if lay is None:
+        w.line(_comment(f"not lowered: {pl.errors[index]}"))
+        w.line("OVNBPF_NOT_COMPILED(f, 0);")
+        w.line("return OVNBPF_PL_NOT_COMPILED;")
+        w.depth -= 1
+        w.line("}")
+        return
+    if lay.keyless:
+        slot, base = pl.keyless_slot[index], pl.keyless_word[index]
+        entry = _Entry(f"d->cookie[{slot}]", [f"d->w[{base + j}]" for j in range(lay.val_words)], lay)
+        w.line(_comment("key-less: the datapath record holds the entry"))
+    else:
+        _emit_key(w, index, shape, lay, symtab)
+        w.line("struct ovnbpf_pl_val *v = ovnbpf_pl_flows.lookup(key);")
+        w.line("if (v) {")
+        w.depth += 1
+        entry = _Entry("v->cookie", [f"v->w[{j}]" for j in range(lay.val_words)], lay)
     mark = (len(w.lines), w.tmp)
+    w.line(f"OVNBPF_PL_HIT({entry.cookie});")
     try:
         for act in shape.template:
-            _lower_action(w, shape, act, symtab)
+            _lower_action(w, entry, act, symtab)
         if not any(isinstance(a, (A.Next, A.Output, A.Drop, Punt, NotCompiled))
                    for a in shape.template):
             w.line("return OVNBPF_PL_DROP;  /* actions end without next/output */")
     except NotLowered as e:
         del w.lines[mark[0]:]
         w.line(_comment(f"not lowered: {e}"))
-        w.line("OVNBPF_NOT_COMPILED(f, 0);")
+        w.line(f"OVNBPF_NOT_COMPILED(f, {entry.cookie});")
         w.line("return OVNBPF_PL_NOT_COMPILED;")
+    if not lay.keyless:
+        w.depth -= 1
+        w.line("}")
     w.depth -= 1
     w.line("}")
-    w.depth -= 1
-    w.line("}")
+
+
+def _emit_dp_record(w: _Writer, plan: Plan, pl: PipelineLayout) -> None:
+    w.line(_comment("One record per datapath, read once per pipeline run: which shapes have "
+                    "entries for it (a packet probes only those), and the entries of the "
+                    "key-less shapes (no lookup needed)."))
+    w.line(f"#define OVNBPF_PL_SHAPES {len(plan.shapes)}")
+    w.line(f"#define OVNBPF_PL_SHAPE_WORDS {pl.shape_words}")
+    w.line(f"#define OVNBPF_PL_KEYLESS {max(pl.n_keyless, 1)}")
+    w.line(f"#define OVNBPF_PL_KEYLESS_WORDS {max(pl.keyless_words, 1)}")
+    w.line("struct ovnbpf_pl_dp {")
+    w.line("    __u64 bits[OVNBPF_PL_SHAPE_WORDS];     /* bit N: shape N has entries here */")
+    w.line("    __u32 cookie[OVNBPF_PL_KEYLESS];       /* key-less shapes: lflow cookie */")
+    if max(pl.n_keyless, 1) % 2:
+        w.line("    __u32 _pad;")
+    w.line("    __u64 w[OVNBPF_PL_KEYLESS_WORDS];      /* key-less shapes: constants */")
+    w.line("};")
+    w.line("OVNBPF_PL_MAP(\"hash\", __u32, struct ovnbpf_pl_dp, ovnbpf_pl_dps, OVNBPF_PL_MAX_DPS, 0);")
 
 
 def emit_c(plan: Plan, symtab: SymbolTable | None = None,
@@ -297,6 +295,7 @@ def emit_c(plan: Plan, symtab: SymbolTable | None = None,
     """The generated C for a plan. `tables` may restrict output to {pipeline: [table...]}
     (used by snapshot tests); a restricted file is not a complete pipeline."""
     symtab = symtab or default_symtab()
+    pl = pipeline_layout(plan, symtab)
     w = _Writer()
     w.line(_comment(f"Generated by ovnbpf controller/lflow/emit_c.py (codegen {CODEGEN_VERSION}). "
                     "DO NOT EDIT."))
@@ -304,29 +303,28 @@ def emit_c(plan: Plan, symtab: SymbolTable | None = None,
                     "come from the plan's entries."))
     w.line('#include "flow.h"')
     w.line('#include "ovnbpf_pipeline.h"')
+    w.line()
+    _emit_dp_record(w, plan, pl)
     selected = [(i, s) for i, s in enumerate(plan.shapes) if s.pipeline in pipelines
                 and (tables is None or s.table in tables.get(s.pipeline, ()))]
-    w.line()
-    w.line(_comment("---- maps: one per shape ----"))
-    for i, shape in selected:
-        w.line()
-        w.line(_comment(f"shape {i}: {shape.describe()}"))
-        _emit_struct(w, f"ovnbpf_s{i}_key", key_layout(shape, symtab))
-        _emit_struct(w, f"ovnbpf_s{i}_val", value_layout(shape, symtab))
-        w.line(f"BPF_HASH(ovnbpf_s{i}, struct ovnbpf_s{i}_key, struct ovnbpf_s{i}_val, "
-               "OVNBPF_SHAPE_MAP_SIZE);")
     for pipeline in pipelines:
         numbers = plan.tables(pipeline) if tables is None else sorted(tables.get(pipeline, ()))
         last = max(plan.tables(pipeline), default=-1) if tables is None else max(numbers, default=-1)
         for table in range(last + 1):
+            if tables is not None and table not in numbers:
+                continue
+            stages = sorted({s.stages[0] for _, s in selected
+                             if (s.pipeline, s.table) == (pipeline, table)})
             w.line()
-            w.line(_comment(f"---- {pipeline} table {table} ----"))
-            w.line(f"static __always_inline int ovnbpf_{pipeline}_t{table}(struct ovnbpf_flow *f)")
+            w.line(_comment(f"---- {pipeline} table {table}"
+                            + (f" ({', '.join(stages)})" if stages else "") + " ----"))
+            w.line(f"static __always_inline int ovnbpf_{pipeline}_t{table}(struct ovnbpf_flow *f, "
+                   "const struct ovnbpf_pl_dp *d, struct ovnbpf_pl_key *key)")
             w.line("{")
             w.depth += 1
             for i, shape in selected:
                 if (shape.pipeline, shape.table) == (pipeline, table):
-                    _emit_shape_probe(w, i, shape, symtab)
+                    _emit_shape_probe(w, i, shape, pl, symtab)
             w.line("return OVNBPF_PL_DROP;  /* no flow matched */")
             w.depth -= 1
             w.line("}")
@@ -334,9 +332,15 @@ def emit_c(plan: Plan, symtab: SymbolTable | None = None,
             w.line()
             w.line(f"static __always_inline int ovnbpf_pipeline_{pipeline}(struct ovnbpf_flow *f)")
             w.line("{")
+            w.line("    struct ovnbpf_pl_key key;")
+            w.line("    __u32 dp = f->dp;")
+            w.line("    const struct ovnbpf_pl_dp *d = ovnbpf_pl_dps.lookup(&dp);")
             w.line("    int rc;")
+            w.line()
+            w.line("    if (!d)")
+            w.line("        return OVNBPF_PL_DROP;  /* no logical flows for this datapath */")
             for table in range(last + 1):
-                w.line(f"    rc = ovnbpf_{pipeline}_t{table}(f);")
+                w.line(f"    rc = ovnbpf_{pipeline}_t{table}(f, d, &key);")
                 w.line("    if (rc != OVNBPF_PL_NEXT)")
                 w.line("        return rc;")
             w.line("    return OVNBPF_PL_DROP;  /* next; past the last table */")
@@ -348,41 +352,8 @@ def header_text() -> str:
     return HEADER.read_text()
 
 
-# ---- entries -> bytes ---------------------------------------------------------------------
-
-def _split(value: int, width: int) -> list[int]:
-    if width <= 64:
-        return [value]
-    return [value >> 64, value & ((1 << 64) - 1)]
-
-
-def encode_entries(plan: Plan, port_key, datapath_key,
-                   symtab: SymbolTable | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
-    """{map name: [(key bytes, value bytes)]} for every entry, in the structs' layout
-    (host byte order, little-endian). Port and datapath names become keys here."""
-    symtab = symtab or default_symtab()
-    out: dict[str, list] = {}
-    for entry in plan.entries:
-        shape = plan.shapes[entry.shape]
-        named = {"dp": datapath_key(entry.datapath)}
-        for i, (kf, value) in enumerate(zip(shape.key, entry.key)):
-            fld = symtab.fields[kf.field]
-            if kf.mask is None:
-                named[f"k{i}"] = port_key(value)
-                continue
-            parts = _split(value, fld.width)
-            names = [f"k{i}"] if len(parts) == 1 else [f"k{i}_hi", f"k{i}_lo"]
-            named.update(zip(names, parts))
-        for i, (field, param) in enumerate(zip(shape.params, entry.params)):
-            if isinstance(param, ast.StrConst):
-                named[f"v{i}"] = port_key(param.value)
-                continue
-            width = 32 if field is None else _field_width(symtab, field)
-            parts = _split(param.value, width)
-            names = [f"v{i}"] if len(parts) == 1 else [f"v{i}_hi", f"v{i}_lo"]
-            named.update(zip(names, parts))
-        klay, vlay = key_layout(shape, symtab), value_layout(shape, symtab)
-        key = struct.pack(klay.fmt, *(named.get(m.name, 0) for m in klay.members))
-        val = struct.pack(vlay.fmt, *(named.get(m.name, 0) for m in vlay.members))
-        out.setdefault(f"ovnbpf_s{entry.shape}", []).append((key, val))
-    return out
+def check_header_constants() -> None:
+    """The header's record sizes are layout.py's (a test calls this)."""
+    text = header_text()
+    for name, value in (("OVNBPF_PL_KEY_WORDS", KEY_WORDS), ("OVNBPF_PL_VAL_WORDS", VAL_WORDS)):
+        assert f"#define {name} {value} " in text, f"{name} in ovnbpf_pipeline.h is not {value}"

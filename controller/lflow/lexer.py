@@ -51,6 +51,8 @@ class Token:
 _PUNCTS = ("<->", "==", "!=", "<=", ">=", "&&", "||", "..", "--", "++",
            "<", ">", "!", "(", ")", "{", "}", "[", "]", ",", ";", "=", ":", "/", "-")
 
+# longest first, as the tuple lists them
+_PUNCT_RE = re.compile("|".join(re.escape(op) for op in _PUNCTS))
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}(?![0-9A-Fa-f:])")
@@ -89,7 +91,11 @@ def _scan_constant(text: str, pos: int):
     return None
 
 
+_SPACE_RE = re.compile(r"\s*")
+
+
 def _skip_space_and_comments(text: str, pos: int) -> int:
+    pos = _SPACE_RE.match(text, pos).end()
     while pos < len(text):
         if text[pos].isspace():
             pos += 1
@@ -155,13 +161,12 @@ def tokenize(text: str) -> list[Token]:
                 tokens.append(Token(ID, word, col, word))
                 pos = m.end()
             else:
-                for op in _PUNCTS:
-                    if text.startswith(op, pos):
-                        tokens.append(Token(PUNCT, op, col, op))
-                        pos += len(op)
-                        break
-                else:
+                m = _PUNCT_RE.match(text, pos)
+                if not m:
                     raise LexError(f"unexpected character {ch!r}", text[pos:pos + 10], col)
+                op = m.group()
+                tokens.append(Token(PUNCT, op, col, op))
+                pos = m.end()
         pos = _skip_space_and_comments(text, pos)
     tokens.append(Token(END, "", len(text) + 1))
     return tokens

@@ -51,11 +51,15 @@ def _canonical_fields(symtab: SymbolTable) -> dict[str, str]:
     """Fields that share storage (tcp.src/udp.src, arp.op/rarp.op, icmp4/icmp6.type) are
     one field to the passes, named after the first row with that storage, so that terms
     on the same bits merge (and contradict) in normalize and share a key in the planner."""
+    cached = symtab.__dict__.get("_canonical")
+    if cached is not None and cached[0] == len(symtab.fields):
+        return cached[1]
     first: dict[tuple, str] = {}
     out = {}
     for name, fld in symtab.fields.items():
         if fld.storage:
             out[name] = first.setdefault((fld.storage, fld.is_string), name)
+    symtab.__dict__["_canonical"] = (len(symtab.fields), out)   # symbol tables only grow
     return out
 
 

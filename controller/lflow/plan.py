@@ -18,8 +18,9 @@ masking, so at most one entry can match a packet.
 
 Flows that cannot run in BPF still get entries, so they keep their place in the priority
 order: a consuming punt (icmp4 {}, handle_*) becomes <controller keyword>, and conntrack or
-unsupported actions become <not compiled>; both carry the lflow cookie (first 32 bits of the
-uuid, as OVN's OpenFlow cookies) so the controller can find the flow. Flows whose *match*
+unsupported actions become <not compiled>. Every entry carries its lflow's cookie (a small
+integer the caller allocates per lflow uuid, see encode.py), so the datapath can count hits
+and the controller can find the flow of a punt. Flows whose *match*
 cannot be compiled are listed in `skipped`.
 """
 from __future__ import annotations
@@ -31,16 +32,16 @@ from typing import Callable
 
 from . import actions as A
 from . import ast
-from .classify import classify_flow
+from .classify import classify_flow, classify_parsed
 from .evaluator import read_field
 from .expr import CompileError
 from .flows import LogicalFlow
 from .formatter import format_actions, format_int
-from .parser import ParseError, parse_actions
-from .passes import Env, compile_match
+from .passes import Env, evaluate_conditions, normalize
 from .symbols import SymbolTable, default_symtab
 
 __all__ = ["KeyField", "Punt", "NotCompiled", "Shape", "Entry", "Plan", "build_plan",
+           "Analysis", "analyze_flow", "AnalysisCache",
            "instantiate", "lookup", "PIPELINES"]
 
 PIPELINES = ("ingress", "egress")
@@ -62,7 +63,7 @@ class Punt:
     category = A.PUNT
 
     def format(self) -> str:
-        return f"<controller {self.keyword}: lflow cookie <V0>>"
+        return f"<controller {self.keyword}: lflow cookie>"
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class NotCompiled:
     category: str
 
     def format(self) -> str:
-        return f"<not compiled: {self.category}: lflow cookie <V0>>"
+        return f"<not compiled: {self.category}: lflow cookie>"
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Shape:
     priority: int
     key: tuple[KeyField, ...]       # besides the datapath, which every key has
     template: tuple                 # actions, with ast.Param holes
-    params: tuple[str | None, ...]  # per hole: the field it is assigned to; None = cookie
+    params: tuple[str, ...]         # per hole: the field it is assigned to
     stages: tuple[str, ...]         # stage names of the flows (ls_in_l2_lkup, ...)
 
     def describe(self) -> str:
@@ -114,10 +115,6 @@ class Plan:
         return sorted({s.table for s in self.shapes if s.pipeline == pipeline})
 
 
-def cookie(flow: LogicalFlow) -> ast.Const:
-    return ast.Const(int(flow.uuid8, 16), "hex")
-
-
 def _templatize(acts) -> tuple[tuple, tuple, tuple]:
     """Cut assignment constants out of the actions: (template, params, param fields)."""
     template, params, fields = [], [], []
@@ -136,28 +133,83 @@ def _templatize(acts) -> tuple[tuple, tuple, tuple]:
 
 def _flow_template(flow: LogicalFlow, category: str, acts):
     if category in (A.CONNTRACK, A.UNSUPPORTED):
-        return (NotCompiled(category),), (cookie(flow),), (None,)
+        return (NotCompiled(category),), (), ()
     consuming = next((a for a in A.walk_actions(acts) if a.consumes_packet), None)
     if consuming is not None:
-        return (Punt(consuming.keyword),), (cookie(flow),), (None,)
+        return (Punt(consuming.keyword),), (), ()
     return _templatize(acts)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the planner needs from one flow's text: its category, its match as a DNF and
+    its (lowered) actions, or why the match cannot be compiled."""
+    category: str
+    reasons: tuple
+    dnf: object = None
+    acts: tuple = ()
+    error: str | None = None
+
+
+def analyze_flow(flow: LogicalFlow, symtab: SymbolTable, env: Env,
+                 is_chassis_resident: Callable[[str], bool]) -> Analysis:
+    c, ir, acts, error = classify_parsed(flow, symtab, env)
+    if error is not None:
+        return Analysis(c.category, c.reasons, error=error)
+    try:
+        dnf = normalize(evaluate_conditions(ir, is_chassis_resident))
+    except CompileError as e:
+        return Analysis(c.category, c.reasons, error=str(e))
+    return Analysis(c.category, c.reasons, dnf, acts)
+
+
+def _cacheable(flow: LogicalFlow) -> bool:
+    # Matches naming chassis residence, address sets or port groups depend on more than
+    # their text; everything else can be reused across compiles.
+    return not any(t in flow.match for t in ("is_chassis_resident", "$", "@"))
+
+
+class AnalysisCache:
+    """Analyses by (pipeline, match, actions) text, reused across compiles: after a port
+    add only the new flows are parsed and normalized again. Bounded by `limit` entries
+    (cleared when full: a cache, never a source of truth)."""
+
+    def __init__(self, limit: int = 200_000):
+        self.limit = limit
+        self.data: dict[tuple, Analysis] = {}
+        self.hits = self.misses = 0
+
+    def get(self, flow: LogicalFlow, compute: Callable[[], Analysis]) -> Analysis:
+        if not _cacheable(flow):
+            return compute()
+        ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
+        hit = self.data.get(ident)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        if len(self.data) >= self.limit:
+            self.data.clear()
+        self.data[ident] = result = compute()
+        return result
 
 
 def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
                env: Env | None = None,
-               is_chassis_resident: Callable[[str], bool] = lambda port: False) -> Plan:
+               is_chassis_resident: Callable[[str], bool] = lambda port: False,
+               cache: AnalysisCache | None = None) -> Plan:
     symtab = symtab or default_symtab()
     env = env or Env()
     groups: dict[tuple, dict] = {}   # shape identity -> {"stages": set, "entries": {...}}
     skipped, conflicts = [], []
     for flow in sorted(flows, key=lambda f: f.uuid):
-        category = classify_flow(flow, symtab, env).category
-        try:
-            dnf = compile_match(flow.match, symtab, env, is_chassis_resident, flow.uuid8)
-            acts = parse_actions(flow.actions, flow.uuid8)
-        except (CompileError, ParseError) as e:
-            skipped.append((flow.uuid, str(e)))
+        def compute(flow=flow):
+            return analyze_flow(flow, symtab, env, is_chassis_resident)
+        a = cache.get(flow, compute) if cache is not None else compute()
+        if a.error is not None:
+            skipped.append((flow.uuid, a.error))
             continue
+        category, dnf, acts = a.category, a.dnf, a.acts
         template, params, param_fields = _flow_template(flow, category, acts)
         for conj in dnf.conjs:
             key_fields = tuple(KeyField(f, m) for f, _, m in conj)

@@ -1,16 +1,19 @@
 import os
+import re
 import shutil
 import struct
 import subprocess
 
 import pytest
 
-from controller.lflow.emit_c import emit_c, encode_entries, header_text, key_layout, value_layout
+from controller.lflow.emit_c import check_header_constants, emit_c, header_text
+from controller.lflow.encode import DPS_MAP, FLOWS_MAP, KEY_FMT, VAL_FMT, encode_entries, plan_cookies
 from controller.lflow.flows import read_lflow_list
+from controller.lflow.layout import KEY_WORDS, VAL_WORDS, pack_words, pipeline_layout, shape_layout
 from controller.lflow.plan import build_plan
 
 from .conftest import DATA
-from .helpers import ENV, port_key
+from .helpers import ENV, SYMTAB, port_key
 from .test_plan import CAPTURE_TEXT, with_new_port
 
 SNAPSHOT = DATA / "ls_in_l2_lkup.c.snapshot"
@@ -41,6 +44,26 @@ def test_c_depends_on_shapes_only(plan):
     assert f"shape_hash {plan.shape_hash}" in c
 
 
+def test_few_maps_whatever_the_shape_count(plan):
+    """Every shape shares ovnbpf_pl_flows; the generated file adds only the datapath record
+    map. The header's maps are fixed (flows, port security, MAC bindings, FDB)."""
+    c = emit_c(plan)
+    declared = re.findall(r"OVNBPF_PL_MAP\(\"\w+\",[^,]+,[^,]+, (\w+),", c + header_text())
+    assert sorted(declared) == ["ovnbpf_pl_dps", "ovnbpf_pl_fdb", "ovnbpf_pl_flows",
+                                "ovnbpf_pl_mac_bindings", "ovnbpf_pl_psec"]
+    assert "BPF_HASH" not in c and len(plan.shapes) > 100
+    assert c.count(".lookup(") == 2 + sum(1 for i, s in enumerate(plan.shapes)
+                                          if s.key and s.pipeline in ("ingress", "egress"))
+
+
+def test_every_probe_is_behind_its_datapath_bit(plan):
+    """A packet probes a shape only when the datapath record says it has entries there."""
+    c = emit_c(plan)
+    for i, shape in enumerate(plan.shapes):
+        block = c.split(f"/* shape {i}: ", 1)[1]
+        assert block.splitlines()[1].strip() == f"if (d->bits[{i // 64}] & (1ULL << {i % 64})) {{"
+
+
 def test_southbound_strings_never_reach_c(plan):
     c = emit_c(plan)
     for name in ("lsp-vm1", "ls1-lr1", "lrp-ls2", "_MC_flood", '"ls1"', "0a:00:00:00:01:01",
@@ -48,6 +71,10 @@ def test_southbound_strings_never_reach_c(plan):
         assert name not in c
     assert "ovnbpf_pipeline_ingress(struct ovnbpf_flow *f)" in c
     assert "ovnbpf_pipeline_egress(struct ovnbpf_flow *f)" in c
+
+
+def test_header_constants_match_the_layout():
+    check_header_constants()
 
 
 def test_generated_c_compiles(plan, tmp_path):
@@ -59,7 +86,7 @@ def test_generated_c_compiles(plan, tmp_path):
     (tmp_path / "ovnbpf_pipeline.h").write_text(header_text())
     (tmp_path / "prelude.h").write_text(
         "#include <linux/types.h>\n"
-        "#define BPF_HASH(name, k, v, n) struct { v *(*lookup)(k *); } name\n")
+        "#define BPF_F_TABLE(type, k, v, name, n, flags) struct { v *(*lookup)(k *); } name\n")
     (tmp_path / "pipeline.c").write_text(emit_c(plan))
     result = subprocess.run(
         [cc, "-fsyntax-only", "-Wall", "-Werror", "-Wno-unused-function", "-Wno-unused-variable",
@@ -68,34 +95,51 @@ def test_generated_c_compiles(plan, tmp_path):
     assert result.returncode == 0, result.stderr[:3000]
 
 
-def test_layouts_are_padded(plan):
+def test_packing_never_straddles_or_overlaps(plan):
     for shape in plan.shapes:
-        for layout in (key_layout(shape, _symtab()), value_layout(shape, _symtab())):
-            size = struct.calcsize(layout.fmt)
-            if any(m.bits == 64 for m in layout.members):
-                assert size % 8 == 0
-            offset = 0
-            for m in layout.members:  # natural alignment, no implicit padding
-                assert offset % (m.bits // 8) == 0
-                offset += m.bits // 8
-            assert offset == size
+        lay = shape_layout(shape, SYMTAB)
+        for slots, words in ((lay.key, KEY_WORDS), (lay.params, VAL_WORDS)):
+            used = set()
+            for s in slots:
+                bits = ({(s.word, b) for b in range(64)} | {(s.word + 1, b) for b in range(64)}
+                        if s.width > 64 else {(s.word, s.shift + b) for b in range(s.width)})
+                assert all(w < words and b < 64 for w, b in bits)
+                assert not used & bits
+                used |= bits
+
+
+def test_pack_words_places_values():
+    lay = shape_layout(type("S", (), {"key": (), "params": ("eth.src", "outport", "xxreg1"),
+                                      "describe": lambda self: "s"})(), SYMTAB)
+    words = pack_words(lay.params, [0x0a0000000101, 7, (5 << 64) | 9], lay.val_words)
+    assert lay.params[2].width == 128
+    assert words[lay.params[2].word] == 9 and words[lay.params[2].word + 1] == 5
+    s = lay.params[0]
+    assert (words[s.word] >> s.shift) & (2**48 - 1) == 0x0a0000000101
 
 
 def test_encode_entries(plan):
+    cookies = plan_cookies(plan)
     maps = encode_entries(plan, port_key, DP_KEYS.get)
-    assert sum(len(v) for v in maps.values()) == len(plan.entries)
+    pl = pipeline_layout(plan, SYMTAB)
+    keyed = [e for e in plan.entries if plan.shapes[e.shape].key]
+    assert len(maps[FLOWS_MAP]) == len(keyed)
+    assert {struct.unpack("<I", k)[0] for k, _ in maps[DPS_MAP]} == set(DP_KEYS.values())
     [l2] = [i for i, s in enumerate(plan.shapes) if s.stages == ("ls_in_l2_lkup",) and s.priority == 50]
-    entries = dict(maps[f"ovnbpf_s{l2}"])
-    key = struct.pack("<QII", 0x0a0000000101, DP_KEYS["ls1"], 0)
-    assert entries[key] == struct.pack("<I", port_key("lsp-vm1"))
-    # a 128-bit key: ip6.dst on lr1's IPv6 echo flows is split hi, lo
-    for name, rows in maps.items():
-        shape = plan.shapes[int(name[len("ovnbpf_s"):])]
-        for k, v in rows:
-            assert len(k) == struct.calcsize(key_layout(shape, _symtab()).fmt)
-            assert len(v) == struct.calcsize(value_layout(shape, _symtab()).fmt)
-
-
-def _symtab():
-    from controller.lflow.symbols import default_symtab
-    return default_symtab()
+    entries = dict(maps[FLOWS_MAP])
+    [vm1] = [e for e in plan.entries if e.shape == l2 and e.key == (0x0a0000000101,)]
+    key = struct.pack(KEY_FMT, l2, DP_KEYS["ls1"], 0x0a0000000101, *[0] * (KEY_WORDS - 1))
+    cookie, _, *words = struct.unpack(VAL_FMT, entries[key])
+    assert cookie == cookies[vm1.lflow] and words[0] == port_key("lsp-vm1")
+    for k, v in maps[FLOWS_MAP]:
+        assert len(k) == struct.calcsize(KEY_FMT) and len(v) == struct.calcsize(VAL_FMT)
+    # the datapath record: shape bits for every shape with entries on that datapath
+    records = {struct.unpack("<I", k)[0]: struct.unpack(pl.dp_record_fmt(), v) for k, v in maps[DPS_MAP]}
+    for e in plan.entries:
+        bits = records[DP_KEYS[e.datapath]][:pl.shape_words]
+        assert bits[e.shape // 64] >> (e.shape % 64) & 1
+    router_only = {e.shape for e in plan.entries if e.datapath == "lr1"} - \
+        {e.shape for e in plan.entries if e.datapath != "lr1"}
+    assert router_only
+    for s in router_only:
+        assert not records[DP_KEYS["ls1"]][s // 64] >> (s % 64) & 1, "a switch never probes router shapes"

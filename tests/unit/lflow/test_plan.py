@@ -7,6 +7,7 @@ from controller.lflow.classify import classify_flow
 from controller.lflow.evaluator import eval_match, write_field
 from controller.lflow.flows import read_lflow_list
 from controller.lflow.formatter import format_actions
+from controller.lflow.lower import lower_clone
 from controller.lflow.parser import parse_actions, parse_match
 from controller.lflow.passes import compile_match
 from controller.lflow.plan import build_plan, instantiate, lookup
@@ -127,7 +128,7 @@ def test_plan_lookup_matches_reference_semantics(plan):
             flow = next(w for w in winners if w.uuid == hit.lflow)
             if classify_flow(flow, env=ENV).category == "compiled":
                 rebuilt = instantiate(plan.shapes[hit.shape], hit.params)
-                assert format_actions(rebuilt) == format_actions(parse_actions(flow.actions))
+                assert format_actions(rebuilt) == format_actions(lower_clone(parse_actions(flow.actions)))
             checked += 1
     assert checked > 500
 
