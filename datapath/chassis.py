@@ -105,6 +105,11 @@ class Group:
     wire_key: int = 0      # outport of remote copies; 0 = the group key itself
 
 
+def current_cpu() -> int:
+    """The CPU this thread runs on (glibc's sched_getcpu; Python has no binding)."""
+    return ctypes.CDLL(None, use_errno=True).sched_getcpu()
+
+
 def _ip(s: str) -> int:
     return int(ipaddress.IPv4Address(s))
 
@@ -415,7 +420,7 @@ class ChassisDatapath:
         """What the last packet run on `cpu` (default: the CPU we are on; pin yourself with
         os.sched_setaffinity around a test run) did."""
         values = self.entries.table("ovnbpf_last_output")[ctypes.c_int(0)]
-        o = values[os.sched_getcpu() if cpu is None else cpu]
+        o = values[current_cpu() if cpu is None else cpu]
         out = {"type": OUT_TYPES.get(o.type, "none"), "dp": o.dp, "inport": o.inport,
                "outport": o.outport, "hops": o.hops}
         if o.type == 1:

@@ -58,3 +58,95 @@ class Lab:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---- helpers for ChassisDatapath tests ---------------------------------------------------
+
+def gro_on(ns: str, ifname: str) -> None:
+    """XDP-redirected frames reach a veth only when its peer has NAPI (MACHINE.md): GRO on
+    the VM side of a VIF gives it that."""
+    sh("ethtool", "-K", ifname, "gro", "on", ns=ns)
+
+
+_SNIFF = """
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(({ifname!r}, 0))
+s.settimeout(0.2)
+want, end, got = {want}, time.time() + {timeout}, []
+print("ready", flush=True)
+while time.time() < end and len(got) < want:
+    try:
+        f, addr = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    if addr[2] == socket.PACKET_OUTGOING:
+        continue
+    if len(f) >= 38 and f[12:14] == b"\\x08\\x00" and f[23] == 17 and f[36:38] == {port!r}:
+        got.append(f.hex())
+print("\\n".join(got), flush=True)
+"""
+
+
+class Sniffer:
+    """Collects UDP frames to `dport` arriving on an interface of a namespace."""
+
+    def __init__(self, ns: str, ifname: str, dport: int, want: int = 1, timeout: float = 3.0):
+        code = _SNIFF.format(ifname=ifname, want=want, timeout=timeout,
+                             port=dport.to_bytes(2, "big"))
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", code],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def frames(self) -> list[bytes]:
+        try:
+            out, _ = self.proc.communicate(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        return [bytes.fromhex(x) for x in out.split() if x]
+
+
+_SEND = """
+import os, socket, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(({ifname!r}, 0))
+f = bytes.fromhex({frame!r})
+n, batch, period, stop = 0, {batch}, {period}, {stop!r}
+nxt = time.monotonic()
+while not os.path.exists(stop):
+    for _ in range(batch):
+        s.send(f)
+    n += batch
+    nxt += period
+    d = nxt - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+print(n, flush=True)
+"""
+
+
+class PacedSender:
+    """Sends one frame at a steady rate (batch every period) until stopped; reports how
+    many it sent."""
+
+    def __init__(self, ns: str, ifname: str, frame: bytes, pps: int = 5000, batch: int = 25):
+        import tempfile
+        self.stop_file = tempfile.mktemp(prefix="obt-stop-")
+        code = _SEND.format(ifname=ifname, frame=frame.hex(), batch=batch,
+                            period=batch / pps, stop=self.stop_file)
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", code],
+                                     stdout=subprocess.PIPE, text=True)
+
+    def stop(self) -> int:
+        import os
+        open(self.stop_file, "w").close()
+        try:
+            out, _ = self.proc.communicate(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            os.unlink(self.stop_file)
+        return int(out.strip())
