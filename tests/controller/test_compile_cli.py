@@ -58,3 +58,17 @@ def test_unknown_chassis_is_a_clear_error(make_lab):
                         "--chassis", "hv9"], capture_output=True, text=True)
     assert r.returncode == 1
     assert "chassis 'hv9' is not in the Southbound (known: hv1, hv2)" in r.stderr
+
+
+def test_wider_topology_is_fully_classified_and_loads(make_lab):
+    """4 switches, 2 routers (one transit switch), 3 chassis: only conntrack and controller
+    punts are not compiled, and the program passes the verifier."""
+    from pathlib import Path
+    topo = Path(__file__).resolve().parents[2] / "topologies" / "compiler-wide.yaml"
+    lab = make_lab(str(topo), "tw")
+    report = compile_json(lab, "hv1")
+    assert report["datapaths"] == ["lr1", "lr2", "ls1", "ls2", "ls3", "ls4"]
+    assert sum(report["by_category"].values()) == report["total"] > 500
+    assert set(report["by_category"]) == {"compiled", "needs-conntrack", "needs-punt"}
+    assert report["program"]["loaded"] is True
+    assert len(report["synthetic_groups"]) == 5   # one per router port on a switch
