@@ -63,6 +63,7 @@ OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass"}
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
 MAX_LFLOWS = 65536
 LOOP_MTU = 3500          # veth with XDP: at most a page; VIF MTU for multicast <= 3442
+LOOP_QUEUE = 20000       # recirculated copies that may wait for the loop (>= group size)
 GRACE_S = 0.005          # an XDP program runs for microseconds; old slots go after this
 
 
@@ -229,6 +230,11 @@ class ChassisDatapath:
         except ValueError:
             self._sh("ip", "link", "add", a, "mtu", str(LOOP_MTU), "type", "veth", "peer",
                      "name", b, "mtu", str(LOOP_MTU))
+            # A veth ring holds 256 frames; with a qdisc in front, a full ring stops the
+            # queue instead of dropping (veth backpressure), so a burst of copies waits.
+            self._sh("ip", "link", "set", a, "txqueuelen", str(LOOP_QUEUE))
+            self._sh("tc", "qdisc", "replace", "dev", a, "root", "pfifo", "limit",
+                     str(LOOP_QUEUE))
             for n in (a, b):
                 self._sh("ip", "link", "set", n, "up")
             ia, _ = self._link(a)
