@@ -257,14 +257,14 @@ def compile_state(state, chassis_name: str, *,
         warnings += [f"lflow {u}: match not compiled: {why}" for u, why in plan.skipped]
     warnings += [f"lflows {a} and {b}: same match and priority, different actions; {a} kept"
                  for a, b in plan.conflicts]
-    shape_lflows = collections.defaultdict(list)
+    shape_lflows = collections.defaultdict(dict)     # dict as an ordered set
     for e in plan.entries:
-        if e.lflow not in shape_lflows[e.shape]:
-            shape_lflows[e.shape].append(e.lflow)
+        shape_lflows[e.shape][e.lflow] = None
+    shape_lflows = {s: list(u) for s, u in shape_lflows.items()}
     timings = {"select_s": t1 - t0, "plan_s": t2 - t1, "emit_s": t3 - t2, "encode_s": t4 - t3,
                "total_s": time.monotonic() - t0}
     return CompileResult(source, header_text(), plan.shape_hash, entries, groups, group_keys,
-                         cookies, report, dict(shape_lflows), warnings,
+                         cookies, report, shape_lflows, warnings,
                          {k: round(v, 4) for k, v in timings.items()}, plan)
 
 
