@@ -86,5 +86,15 @@ def run(repeat: int = 10**6) -> dict:
         dp.close()
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument("--repeat", type=int, default=10**6,
+                        help="BPF_PROG_TEST_RUN repetitions per figure (default 10^6)")
+
+
+def bench(args) -> dict:
+    """`ovnbpf bench datapath`: the figures above, measured in one run."""
+    return run(repeat=getattr(args, "repeat", 10**6) or 10**6)
+
+
 if __name__ == "__main__":
     print(json.dumps(run(), indent=1))

@@ -110,6 +110,9 @@ struct ovnbpf_flow {
     __u16 frame_len;   /* bytes from the Ethernet header to the end of the frame */
     __u8  hops;        /* patch-port hops taken (bounded: OVNBPF_MAX_HOPS) */
     __u8  origin;      /* OVNBPF_ORIGIN_*: where the packet entered this chassis */
+    __u32 out_type;    /* ingress -> egress: the outport's lport, looked up once (0 = not yet) */
+    __u32 out_a;       /* LOCAL: ifindex; PATCH: peer dp */
+    __u32 out_b;       /* PATCH: peer port */
 };
 
 #define OVNBPF_ORIGIN_VIF    0

@@ -69,10 +69,8 @@ OVNBPF_INLINE int ovnbpf_loopback_check(const struct ovnbpf_flow *f)
 
 /* After egress: a local VIF gets the rewritten frame. */
 OVNBPF_INLINE int ovnbpf_xdp_to_local(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                      const struct ovnbpf_lport *lp)
+                                      __u32 ifindex)
 {
-    __u32 ifindex = lp->ifindex;
-
     ovnbpf_rewrite((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
     ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
     ovnbpf_last(OVNBPF_OUT_LOCAL, ifindex, 0, f, 0);
@@ -81,13 +79,13 @@ OVNBPF_INLINE int ovnbpf_xdp_to_local(struct xdp_md *ctx, struct ovnbpf_flow *f,
 
 /* After egress on a patch port: continue in the peer datapath's ingress, with the logical
  * registers and flags cleared as OVN does across a patch port. */
-OVNBPF_INLINE int ovnbpf_patch_hop(struct ovnbpf_flow *f, const struct ovnbpf_lport *lp)
+OVNBPF_INLINE int ovnbpf_patch_hop(struct ovnbpf_flow *f, __u32 peer_dp, __u32 peer_port)
 {
     if (f->hops >= OVNBPF_MAX_HOPS)
         return OVNBPF_DROP_HOP_LIMIT;
     f->hops++;
-    f->dp = lp->peer_dp;
-    f->inport = lp->peer_port;
+    f->dp = peer_dp;
+    f->inport = peer_port;
     f->outport = 0;
     f->flags = 0;
     __builtin_memset(f->reg, 0, sizeof(f->reg));
@@ -180,7 +178,13 @@ OVNBPF_INLINE int ovnbpf_ingress_output(struct xdp_md *ctx, struct ovnbpf_flow *
         return OVNBPF_DROP_UNKNOWN_OUTPORT;
     if (lp->type == OVNBPF_LPORT_LOCAL || lp->type == OVNBPF_LPORT_PATCH) {
         rc = ovnbpf_loopback_check(f);
-        return rc < 0 ? rc : OVNBPF_GO_EGRESS;
+        if (rc < 0)
+            return rc;
+        /* egress cannot change the outport (as in OVN): hand it the lookup */
+        f->out_type = lp->type;
+        f->out_a = lp->type == OVNBPF_LPORT_LOCAL ? lp->ifindex : lp->peer_dp;
+        f->out_b = lp->peer_port;
+        return OVNBPF_GO_EGRESS;
     }
     if (lp->type == OVNBPF_LPORT_REMOTE) {
         if (f->origin == OVNBPF_ORIGIN_TUNNEL)
@@ -196,16 +200,23 @@ OVNBPF_INLINE int ovnbpf_egress_output(struct xdp_md *ctx, struct ovnbpf_flow *f
 {
     struct ovnbpf_lport_key lk = {};
     struct ovnbpf_lport *lp;
+    __u32 type = f->out_type, a = f->out_a, b = f->out_b;
 
-    lk.dp = f->dp;
-    lk.port = f->outport;
-    lp = ovnbpf_lports.lookup(&lk);
-    if (!lp)
-        return OVNBPF_DROP_UNKNOWN_OUTPORT;
-    if (lp->type == OVNBPF_LPORT_LOCAL)
-        return ovnbpf_xdp_to_local(ctx, f, lp);
-    if (lp->type == OVNBPF_LPORT_PATCH && f->origin != OVNBPF_ORIGIN_TUNNEL)
-        return ovnbpf_patch_hop(f, lp);
+    if (!type) {                /* from the tunnel or the loop: not looked up yet */
+        lk.dp = f->dp;
+        lk.port = f->outport;
+        lp = ovnbpf_lports.lookup(&lk);
+        if (!lp)
+            return OVNBPF_DROP_UNKNOWN_OUTPORT;
+        type = lp->type;
+        a = type == OVNBPF_LPORT_LOCAL ? lp->ifindex : lp->peer_dp;
+        b = lp->peer_port;
+    }
+    f->out_type = 0;
+    if (type == OVNBPF_LPORT_LOCAL)
+        return ovnbpf_xdp_to_local(ctx, f, a);
+    if (type == OVNBPF_LPORT_PATCH && f->origin != OVNBPF_ORIGIN_TUNNEL)
+        return ovnbpf_patch_hop(f, a, b);
     return OVNBPF_DROP_OUTPORT_NOT_LOCAL;
 }
 
