@@ -144,3 +144,25 @@ def test_10000_member_group(two_chassis):
     finally:
         dp.set_mcast({(DP, FLOOD): Group((1, 2), (2,))})
         dp.set_lports(lports)
+
+
+def test_unicast_across_chassis(two_chassis):
+    """vm1 (hv1) -> vm3 (hv2): Geneve over the underlay (next hop: fib, else the static MAC),
+    decap and egress on hv2, one frame at vm3."""
+    import struct
+    lab, hv, vmns, dps = two_chassis
+    vm3 = 0x0A0000000103
+    entry = [(struct.pack("<IIQ", DP, 0, vm3), struct.pack("<I", 3))]
+    for dp in dps.values():
+        dp.update_pipeline_entries({"ovnbpf_pl_rt_l2": entry})
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    frame = bytes(Ether(src="0a:00:00:00:01:01", dst="0a:00:00:00:01:03")
+                  / IP(src="10.0.1.11", dst="10.0.1.13") / UDP(sport=1, dport=9) / b"12345678")
+    before = lab.counter("eth0", vmns[3])
+    c0 = dps[1].counters()["stats"]
+    lab.send_raw(vmns[1], "eth0", frame, count=4)
+    time.sleep(0.3)
+    c1 = dps[1].counters()
+    assert c1["stats"]["tx_tunnel"] - c0["tx_tunnel"] == 4, c1
+    assert lab.counter("eth0", vmns[3]) - before == 4, (c1, dps[2].counters())
