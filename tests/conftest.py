@@ -26,11 +26,14 @@ def system_snapshot():
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     procs = subprocess.run(["ps", "-eo", "pid,stat,comm"], capture_output=True, text=True).stdout
     daemons = {line.split()[0] for line in procs.splitlines()[1:]
-               if line.split()[2] in ("ovsdb-server", "ovn-northd", "ovs-vswitchd", "ovn-controller")
+               if line.split()[2] in ("ovsdb-server", "ovn-northd", "ovs-vswitchd", "ovn-controller",
+                                      "ovnbpf")
                and not line.split()[1].startswith("Z")}
+    mounts = {l.split()[1] for l in open("/proc/mounts") if l.split()[2] == "bpf"}
+    pins = {str(p) for m in mounts for p in Path(m).rglob("*")}
     return {"netns": {l.split()[0] for l in ns.splitlines() if l.strip()},
             "links": {l.split(":")[1].strip().split("@")[0] for l in links.splitlines()},
-            "daemons": daemons}
+            "daemons": daemons, "bpf_mounts": mounts, "pins": pins}
 
 
 @pytest.fixture

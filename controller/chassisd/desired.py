@@ -139,13 +139,14 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
     return out
 
 
-def synthetic_groups(desired: Desired, definitions, port_key, first_key=65536):
+def synthetic_groups(desired: Desired, definitions, port_key, keys=None, first_key=65536):
     """Local-only groups the compiler made for `clone {outport = P; output;}; outport = G;
     output;` (members = P + G's). definitions: {name: (dp key, (member port names...),
-    wire group key)}. Returns {name: key} and adds the groups to desired.mcast."""
-    keys = {}
+    wire group key)}; keys: {name: key} the compiler gave them (default: first_key + i).
+    Adds the groups to desired.mcast and returns {name: key}."""
+    keys = dict(keys or {})
     for i, (name, (dk, members, wire)) in enumerate(sorted(definitions.items())):
-        key = first_key + i
+        key = keys.setdefault(name, first_key + i)
         base = desired.mcast.get((dk, wire), Group((), (), wire))
         local = set(base.local_ports)
         for m in members:
@@ -153,5 +154,4 @@ def synthetic_groups(desired: Desired, definitions, port_key, first_key=65536):
             if pk is not None and isinstance(desired.lports.get((dk, pk)), (Local, Patch)):
                 local.add(pk)
         desired.mcast[(dk, key)] = Group(tuple(sorted(local)), base.remote_chassis, wire)
-        keys[name] = key
     return keys

@@ -120,6 +120,16 @@ class Central:
         wait_for(lambda: set(names) <= self.chassis_names(), timeout,
                  interval=0.05, what=f"chassis {', '.join(sorted(names))} to register in the SB")
 
+    def wait_ports_up(self, ports, timeout=30):
+        """Every named logical switch port is bound and up (northd copies Port_Binding.up
+        into the NB once a chassis claimed it)."""
+        def all_up():
+            out = self.nbctl("--bare", "--columns=name,up", "list", "Logical_Switch_Port")
+            words = out.split()
+            up = {words[i] for i in range(len(words) - 1) if words[i + 1] == "true"}
+            return set(ports) <= up
+        wait_for(all_up, timeout, interval=0.05, what=f"ports {', '.join(sorted(ports))} to be up")
+
     # ---- Raft ----------------------------------------------------------------------------
 
     def cluster_leader(self):

@@ -3,8 +3,11 @@ Open_vSwitch database holding exactly what ovn-controller reads, and the daemons
 
 Kinds:
   ovs     real ovs-vswitchd (userspace datapath, Geneve in OVS) + real ovn-controller.
-  ovnbpf  our controller + eBPF datapath (see ChassisKindNotReady until it lands).
+  ovnbpf  `ovnbpf controller` + the eBPF datapath: the same local DB contract (VIFs are
+          Interfaces with external_ids:iface-id on br-int, a DB-only bridge), the encap IP
+          on the uplink itself, maps pinned under pin_dir.
 """
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +16,26 @@ from .proc import CommandError, alive, read_pidfile, run, stop_pids
 
 VS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 UPLINK = "uplink"          # the chassis-side end of its underlay veth, in every chassis
+BPFFS = Path("/run/ovnbpf/bpf")   # a bpffs the lab mounts (visible inside ip netns exec)
+
+
+def ensure_bpffs():
+    """Mount a bpffs at BPFFS unless one is there already. True if we mounted it."""
+    BPFFS.mkdir(parents=True, exist_ok=True)
+    if run(["stat", "-f", "-c", "%T", str(BPFFS)]).strip() == "bpf_fs":
+        return False
+    run(["mount", "-t", "bpf", "bpf", str(BPFFS)])
+    return True
+
+
+def release_bpffs():
+    """Unmount BPFFS when no lab pins anything in it any more."""
+    try:
+        if any(BPFFS.iterdir()):
+            return
+    except FileNotFoundError:
+        return
+    run(["umount", str(BPFFS)], check=False)
 
 
 class ChassisKindNotReady(RuntimeError):
@@ -69,6 +92,12 @@ class ChassisNode:
             return ["ovn-controller", "ovs-vswitchd", "ovsdb-server"]
         return ["ovnbpf-controller", "ovsdb-server"]
 
+    @property
+    def pin_dir(self):
+        """bpffs directory of an ovnbpf chassis' maps (removed by lab down). Not under
+        /sys/fs/bpf: `ip netns exec` mounts a fresh /sys, which hides that bpffs."""
+        return str(BPFFS / self.netns)
+
     def pidfile(self, daemon):
         return self.rundir / f"{daemon}.pid"
 
@@ -87,6 +116,12 @@ class ChassisNode:
         underlay.attach(root_dev)
         netns.tx_checksum_off(UPLINK, self.netns)
         self.run(["ip", "link", "set", UPLINK, "address", uplink_mac(self.encap_ip), "up"])
+        if self.kind == "ovnbpf":
+            # XDP redirects Geneve frames out of the uplink: a veth accepts them only when
+            # its peer has NAPI (GRO on, or an XDP program), and the kernel marks the
+            # uplink as a redirect target only if GRO is switched on while the peer is up
+            run(["ip", "link", "set", root_dev, "up"])
+            run(["ethtool", "-K", root_dev, "gro", "on"])
 
     def start_local_db(self):
         self.rundir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +149,26 @@ class ChassisNode:
         if self.kind == "ovs":
             self._start_ovs(peers)
         else:
-            raise kind_not_ready(self.name)
+            self._start_ovnbpf()
+
+    def _start_ovnbpf(self):
+        # the kernel owns the encap IP (answers ARP; XDP passes non-Geneve traffic up)
+        self.run(["ip", "addr", "add", f"{self.encap_ip}/{self.prefixlen}", "dev", UPLINK])
+        self.vsctl("add-br", "br-int")      # DB only: where VIF Interfaces are recorded
+        self.start_controller()
+
+    @property
+    def status_file(self):
+        return self.rundir / "ovnbpf-controller.status.json"
+
+    def start_controller(self):
+        """(Re)start `ovnbpf controller` here; it adopts maps left pinned by a predecessor."""
+        ovnbpf = Path(sys.executable).with_name("ovnbpf")
+        self.run([str(ovnbpf), "controller", "--ovs-db", self.db_remote, "--detach",
+                  f"--pidfile={self.pidfile('ovnbpf-controller')}",
+                  f"--log-file={self.rundir}/ovnbpf-controller.log",
+                  f"--status-file={self.status_file}", f"--run-dir={self.rundir}",
+                  f"--pin-dir={self.pin_dir}"], timeout=60)
 
     def _start_ovs(self, peers):
         self.run(["ovs-vswitchd", "--detach", "--no-chdir",

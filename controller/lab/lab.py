@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import logical, netns, topology
 from .central import Central
-from .chassis import ChassisNode, kind_not_ready, ping, uplink_mac
+from .chassis import ChassisNode, ensure_bpffs, ping, release_bpffs, uplink_mac
 from .proc import CommandError, read_pidfile, stop_pids, wait_for
 
 RUN_ROOT = Path(os.environ.get("OVNBPF_RUNDIR", "/run/ovnbpf"))
@@ -42,7 +42,9 @@ class State:
 
     def __init__(self, path, data=None):
         self.path = path
-        self.data = data or {"netns": [], "root_links": [], "pidfiles": [], "info": {}}
+        self.data = data or {"netns": [], "root_links": [], "pidfiles": [], "pin_dirs": [],
+                             "info": {}}
+        self.data.setdefault("pin_dirs", [])
 
     @classmethod
     def load(cls, path):
@@ -150,10 +152,6 @@ class Lab:
 
     def up(self, topology_ref=topology.DEFAULT_TOPOLOGY, log=print):
         topo = topology.load(topology_ref)
-        for c in topo.chassis:
-            if c.kind == "ovnbpf":
-                # checked before anything is created: nothing to clean up
-                raise kind_not_ready(c.name, topo.source)
         if State.load(self.dir / "state.json"):
             raise LabError(f"lab {self.name!r} exists already: run 'ovnbpf lab down --name {self.name}' first")
         plan = Plan(self.name, topo, _pick_subnet(topo))
@@ -194,6 +192,9 @@ class Lab:
             state.record("root_links", plan.root_uplink(i))
             for d in node.daemon_names():
                 state.record("pidfiles", str(node.pidfile(d)))
+            if node.kind == "ovnbpf":
+                ensure_bpffs()
+                state.record("pin_dirs", node.pin_dir)
             node.create_namespace(underlay, plan.root_uplink(i))
         for node in nodes:
             peers = {n.encap_ip: uplink_mac(n.encap_ip) for n in nodes if n is not node}
@@ -205,6 +206,9 @@ class Lab:
 
         central.wait_chassis([n.name for n in nodes])
         logical.create(central, topo)
+        # --wait=hv alone can return before a chassis has seen another chassis' claim:
+        # wait for every VM port to be up, then once more for every chassis to catch up
+        central.wait_ports_up([vm.port for vm in topo.vms], timeout=60)
         central.nbctl("--wait=hv", "--timeout=30", "sync", timeout=40)
 
     def _print_logs(self, plan, log):
@@ -290,6 +294,11 @@ class Lab:
             netns.netns_del(ns)
         for link in state.data["root_links"]:
             netns.link_del(link)
+        # programs die with their interfaces; pinned maps live until unpinned
+        for pin_dir in state.data.get("pin_dirs", []):
+            shutil.rmtree(pin_dir, ignore_errors=True)
+        if state.data.get("pin_dirs"):
+            release_bpffs()
         # namespace teardown is asynchronous: wait for the root-side veth ends to vanish
         try:
             wait_for(lambda: not any(netns.link_exists(l) for l in state.data["root_links"]),
@@ -315,6 +324,9 @@ def _configure_vm(vm, ns):
     if vm.gateway:
         run(["ip", "route", "add", "default", "via", str(vm.gateway)], netns=ns)
     netns.tx_checksum_off("eth0", ns)
+    # frames XDP redirects into the chassis side arrive here: eth0 needs NAPI (GRO), and
+    # switching it on while eth0 is up is what marks its peer as a redirect target
+    run(["ethtool", "-K", "eth0", "gro", "on"], netns=ns)
 
 
 def labs():

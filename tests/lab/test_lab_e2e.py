@@ -8,7 +8,6 @@ import time
 import pytest
 
 from controller.lab import netns, topology
-from controller.lab.chassis import ChassisKindNotReady
 from controller.lab.lab import Lab, LabError
 from controller.lab.proc import alive
 from controller.lab.topology import VM
@@ -82,13 +81,21 @@ def test_raft_sb_survives_leader_kill(make_lab, tmp_path):
     assert lab.ping("vm1", "10.0.1.19", count=3)
 
 
-def test_ovnbpf_kind_is_refused_before_anything_is_made(tmp_path):
+@pytest.mark.bpf
+def test_ovnbpf_chassis_lab_leaves_nothing_behind(tmp_path):
+    """Controller processes, pinned maps, the lab's bpffs mount, loop veths: all gone."""
     text = topology.resolve_path("two-chassis").read_text().replace("hv1: {kind: ovs}", "hv1: {kind: ovnbpf}")
     path = tmp_path / "ebpf.yaml"
     path.write_text(text)
     before = system_snapshot()
-    with pytest.raises(ChassisKindNotReady, match="not implemented yet"):
-        Lab("tx").up(str(path), log=lambda *_: None)
+    lab = Lab("tx")
+    try:
+        lab.up(str(path), log=lambda *_: None)
+        during = system_snapshot()
+        assert any("tx-hv1" in p for p in during["pins"])
+        assert lab.ping("vm1", "10.0.1.13", count=2)      # ovnbpf hv1 -> ovs hv2
+    finally:
+        lab.down(log=lambda *_: None)
     assert system_snapshot() == before
 
 

@@ -1,0 +1,149 @@
+"""`ovnbpf bench control`: control-plane figures, measured side by side in one lab run.
+
+- port latency: `ovn-nbctl lsp-add` of a port whose VIF already exists -> the first echo
+  reply that VIF receives from a VM on the same switch, for an ovnbpf chassis and for a
+  reference ovs chassis in the same lab (ms; min/median/max over N trials each);
+- recompiles the ovnbpf chassis did during those trials (ports are map updates: 0);
+- SB bytes a chassis receives with conditional monitoring (its related datapaths) and
+  without (everything), in the same lab;
+- resync bytes: what a reconnect costs with monitor_cond_since (history available).
+"""
+import ipaddress
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ECHO = r"""
+import socket, struct, sys, time
+dst, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.setblocking(False)
+def csum(b):
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xffff)
+    return ~(t + (t >> 16)) & 0xffff
+seq = 0
+while time.time() < deadline:
+    seq += 1
+    h = struct.pack("!BBHHH", 8, 0, 0, 0x4242, seq & 0xffff)
+    s.sendto(struct.pack("!BBHHH", 8, 0, csum(h), 0x4242, seq & 0xffff), (dst, 0))
+    end = time.time() + 0.001
+    while time.time() < end:
+        try:
+            data = s.recv(2048)
+        except BlockingIOError:
+            continue
+        if data[20] == 0:
+            print(repr(time.time())); sys.exit(0)
+sys.exit(1)
+"""
+
+
+def add_arguments(p):
+    p.add_argument("--trials", type=int, default=10, help="trials per chassis kind (default 10)")
+
+
+def _topology(tmp):
+    from controller.lab import topology
+    data = yaml.safe_load(topology.resolve_path("two-chassis").read_text())
+    data["chassis"] = {"hv1": {"kind": "ovnbpf"}, "hv2": {"kind": "ovs"}}
+    data["name"] = "benchctl"
+    data.get("underlay", {}).pop("subnet", None)
+    path = Path(tmp) / "benchctl.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _one_trial(lab, chassis, target, index):
+    """Plug a VIF, then create its logical port; ms until it gets an echo reply."""
+    from controller.lab import topology
+    from controller.lab.netns import run
+    name = f"b{chassis[-1]}{index}"
+    key = 200 + index * 2 + (chassis == "hv2")
+    ip = ipaddress.IPv4Interface(f"10.0.1.{key}/24")
+    mac = f"0a:00:00:00:0b:{key:02x}"
+    vm = topology.VM(name, chassis, "ls1", mac, ip, key, None)
+    ns = lab.add_vm(vm)
+    plan = lab.plan()
+    tgt = next(v for v in plan.topo.vms if v.name == target)
+    # static neighbours both ways: the figure is port programming, not ARP
+    run(["ip", "neigh", "replace", str(tgt.ip.ip), "lladdr", tgt.mac, "dev", "eth0"], netns=ns)
+    run(["ip", "neigh", "replace", str(ip.ip), "lladdr", mac, "dev", "eth0"],
+        netns=plan.vm_netns(target))
+    probe = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", ECHO,
+                              str(tgt.ip.ip), "20"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.2)     # the sender is running before the port exists
+    t0 = time.time()
+    lab.central().nbctl("lsp-add", "ls1", vm.port, "--", "lsp-set-addresses", vm.port,
+                        f"{mac} {ip.ip}")
+    out, _ = probe.communicate(timeout=30)
+    if probe.returncode != 0:
+        return None
+    return (float(out.strip()) - t0) * 1000.0
+
+
+def _summary(values):
+    ok = [v for v in values if v is not None]
+    if not ok:
+        return {"min": None, "median": None, "max": None, "n": 0, "failed": len(values)}
+    return {"min": round(min(ok), 2), "median": round(statistics.median(ok), 2),
+            "max": round(max(ok), 2), "n": len(ok), "failed": len(values) - len(ok)}
+
+
+def _sb_bytes(lab):
+    """Bytes one chassis' session receives with and without conditions, and on a resync."""
+    from controller.db.southbound import Southbound
+    from controller.local_datapaths import related_datapaths
+    remote = lab.central().sb_remote
+    full = Southbound(remote, "", conditional=False)
+    full.run_until(full.connected)
+    snap = full.snapshot()
+    bound = {p.logical_port for p in snap.ports if p.chassis == "hv1"}
+    local = related_datapaths(snap.ports, bound)
+    cond = Southbound(remote, "", conditional=True)
+    cond.run_until(cond.connected)
+    cond.set_local(local, bound)
+    want = sum(1 for f in snap.flows if set(f.datapaths) & local)
+    cond.run_until(lambda: len(cond.snapshot().flows) == want, what="the local flows")
+    out = {"conditional": cond.rx_bytes(), "full": full.rx_bytes()}
+    before = cond.rx_bytes()
+    cond.idl.force_reconnect()
+    cond.run_until(lambda: cond.connections >= 2 and cond.connected(), what="the resync")
+    time.sleep(0.2)
+    cond.run()
+    resync = cond.rx_bytes() - before
+    full.close()
+    cond.close()
+    return out, resync
+
+
+def bench(args):
+    from controller.lab.lab import Lab
+    trials = getattr(args, "trials", 10)
+    lab = Lab("bctl")
+    with tempfile.TemporaryDirectory() as tmp:
+        lab.up(str(_topology(tmp)), log=lambda *_: None)
+        try:
+            status = lambda: json.loads(next(n for n in lab.nodes() if n.name == "hv1")  # noqa
+                                        .status_file.read_text())
+            before = status()["counters"]["recompiles"]
+            ovnbpf, reference = [], []
+            for i in range(trials):      # interleaved: both kinds see the same conditions
+                ovnbpf.append(_one_trial(lab, "hv1", "vm1", i))
+                reference.append(_one_trial(lab, "hv2", "vm3", i))
+            recompiles = status()["counters"]["recompiles"] - before
+            sb, resync = _sb_bytes(lab)
+        finally:
+            lab.down(log=lambda *_: None)
+    return {"ovnbpf_ms": _summary(ovnbpf), "reference_ms": _summary(reference),
+            "recompiles": recompiles, "sb_bytes": sb, "resync_bytes": resync}
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench(None), indent=1))
+    sys.exit(0)

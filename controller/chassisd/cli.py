@@ -1,0 +1,91 @@
+"""`ovnbpf controller`: the chassis daemon's command line (ovn-controller's conventions:
+the local DB as the argument/option, --pidfile, --detach, --log-file, -v levels)."""
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import log as L
+
+DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
+
+
+def add_arguments(p):
+    p.add_argument("--ovs-db", default=DEFAULT_DB,
+                   help=f"the local Open_vSwitch DB (default {DEFAULT_DB})")
+    p.add_argument("--pin-dir", help="bpffs directory for this chassis' maps "
+                   "(default /sys/fs/bpf/ovnbpf/<system-id>)")
+    p.add_argument("--uplink", help="underlay device (default: the one holding ovn-encap-ip)")
+    p.add_argument("--egress-on", choices=("egress", "ingress"), default="egress",
+                   help="which chassis runs the logical egress pipeline (default egress, as OVN)")
+    p.add_argument("--run-dir", help="where generated pipeline sources are kept "
+                   "(default /run/ovnbpf/<system-id>)")
+    p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
+    p.add_argument("--log-file", help="append log lines here")
+    p.add_argument("--pidfile", help="write our PID here (removed on exit)")
+    p.add_argument("--detach", action="store_true",
+                   help="run in the background once initialised (the parent exits 0)")
+    p.add_argument("-v", "--verbose", nargs="?", const="dbg", default="info",
+                   choices=sorted(L.LEVELS), help="log level (default info; -v alone: dbg)")
+
+
+def _detach():
+    """Fork; the parent waits until the child reports readiness (or failure) on a pipe."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        status = os.read(r, 4096)
+        if status[:1] == b"1":
+            sys.exit(0)
+        reason = status[1:].decode(errors="replace") or "it exited before it was ready"
+        print(f"ovnbpf controller: error: {reason}", file=sys.stderr)
+        sys.exit(1)
+    os.close(r)
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    return w
+
+
+def run(args):
+    if args.egress_on == "ingress":
+        print("ovnbpf controller: --egress-on=ingress is not implemented yet", file=sys.stderr)
+        return 2
+    from .daemon import Controller, pid_alive
+    if args.pidfile and pid_alive(args.pidfile):
+        print(f"ovnbpf controller: already running (pidfile {args.pidfile})", file=sys.stderr)
+        return 1
+    try:   # errors found before detaching reach the terminal
+        ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
+                         status_file=args.status_file, run_dir=args.run_dir)
+    except RuntimeError as e:
+        print(f"ovnbpf controller: error: {e}", file=sys.stderr)
+        return 1
+    ready = _detach() if args.detach else None
+    L.setup(args.verbose, args.log_file, console=not args.detach)
+    log = logging.getLogger("ovnbpf.controller")
+    failure = ""
+    try:
+        if args.pidfile:
+            Path(args.pidfile).write_text(f"{os.getpid()}\n")
+        ctl.start()
+        if ready is not None:
+            os.write(ready, b"1")
+            os.close(ready)
+            ready = None
+        ctl.run_forever()
+        return 0
+    except Exception as e:   # startup failures: one clear line, then exit 1
+        log.error("%s", e, exc_info=log.isEnabledFor(logging.DEBUG))
+        failure = str(e)
+        if not args.detach:
+            print(f"ovnbpf controller: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if ready is not None:
+            os.write(ready, b"0" + failure.encode()[:4000])
+        ctl.close()
+        if args.pidfile:
+            Path(args.pidfile).unlink(missing_ok=True)

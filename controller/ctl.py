@@ -1,0 +1,109 @@
+"""`ovnbpf ctl`: what one running chassis has loaded and what its datapath counted.
+
+Two sources: the controller's status file (pipeline shape hash and generation, map sizes,
+tunnels, coverage, rows it could not use) and the live per-CPU counters in the pinned maps
+(forwarding events, drops by reason, per-lflow hits), read directly from bpffs so it works
+even while the controller is down.
+"""
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(p):
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--status-file", help="the controller's --status-file")
+    where.add_argument("--chassis", help="a chassis of a lab (with --lab)")
+    p.add_argument("--lab", default="lab", help="lab name (default: lab)")
+    p.add_argument("--top", type=int, default=10, help="lflows to list by hits (default 10)")
+    p.add_argument("--json", action="store_true")
+
+
+def _status_path(args):
+    if args.status_file:
+        return Path(args.status_file)
+    from .lab.lab import Lab
+    node = next((n for n in Lab(args.lab).nodes() if n.name == args.chassis), None)
+    if node is None:
+        raise SystemExit(f"ovnbpf ctl: lab {args.lab!r} has no chassis {args.chassis!r}")
+    if node.kind != "ovnbpf":
+        raise SystemExit(f"ovnbpf ctl: chassis {args.chassis} is kind {node.kind!r}: "
+                         "ctl inspects ovnbpf chassis (use ovs-appctl/ovn-appctl for ovs ones)")
+    return node.rundir / "ovnbpf-controller.status.json"
+
+
+STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
+         "mcast_remote", "pass")     # enum ovnbpf_stat in bpf/lib/maps.h
+
+
+def _percpu(pin_dir, name, n):
+    import os
+    from datapath.libbpf import obj_get
+    from datapath.maps import percpu_u64_all
+    fd = obj_get(os.path.join(pin_dir, name))
+    try:
+        return percpu_u64_all(fd, n)
+    finally:
+        os.close(fd)
+
+
+def live_counters(pin_dir):
+    """{"stats", "drops" by reason name, "lflow_hits" by cookie} from the pinned maps."""
+    from datapath import drops as D
+    stats = dict(zip(STATS, _percpu(pin_dir, "ovnbpf_stats", len(STATS))))
+    raw = _percpu(pin_dir, "ovnbpf_drops", D.DROP_MAX)
+    drops = {D.name(-i): n for i, n in enumerate(raw) if i and n}
+    return {"stats": stats, "drops": drops, "lflow_hits": {}, "stage_hits": {}}
+
+
+def gather(status_path, top=10):
+    if not status_path.exists():
+        raise SystemExit(f"ovnbpf ctl: no status at {status_path} (is the controller running "
+                         "with --status-file?)")
+    status = json.loads(status_path.read_text())
+    counters = live_counters(status["pin_dir"])
+    cookies = status.get("pipeline", {}).get("cookies", {})
+    hits = sorted(counters.get("lflow_hits", {}).items(), key=lambda kv: -kv[1])[:top]
+    status["live"] = {
+        "stats": counters.get("stats", {}),
+        "drops": {k: v for k, v in counters.get("drops", {}).items() if v},
+        "lflows": [{"cookie": c, "lflow": cookies.get(str(c), "?"), "hits": n}
+                   for c, n in hits if n],
+        "stages": {k: v for k, v in counters.get("stage_hits", {}).items() if v},
+    }
+    return status
+
+
+def format_text(s):
+    p = s.get("pipeline", {})
+    lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
+             f"southbound {s['sb']['remote']}: {'connected' if s['sb']['connected'] else 'DISCONNECTED'}, "
+             f"{s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)",
+             f"pipeline shape_hash {str(p.get('shape_hash'))[:12]} generation {p.get('gen', '?')}, "
+             f"insns {p.get('insns', '?')}, recompiles {s['counters']['recompiles']}, "
+             f"map-only updates {s['counters']['map_updates']}",
+             f"local datapaths: {', '.join(s['local_datapaths']) or 'none'}",
+             "vifs: " + (", ".join(f"{d}=dp{k[0]}/port{k[1]}" for d, k in s["vifs"].items()) or "none"),
+             "tunnels: " + (", ".join(f"chassis#{c} {ip}" for c, ip in s["tunnels"].items()) or "none")]
+    live = s["live"]
+    lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
+    lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))
+    if live["stages"]:
+        lines.append("per-stage hits: " + ", ".join(f"{k} {v}" for k, v in live["stages"].items()))
+    if live["lflows"]:
+        lines.append("top lflows by hits:")
+        lines += [f"  {h['hits']:10d}  {h['lflow']}" for h in live["lflows"]]
+    if s.get("problems"):
+        lines.append(f"rows not used ({len(s['problems'])}):")
+        lines += [f"  {p['uuid']}: {p['reason']}" for p in s["problems"][:20]]
+    return "\n".join(lines)
+
+
+def run(args):
+    status = gather(_status_path(args), args.top)
+    print(json.dumps(status, indent=1) if args.json else format_text(status))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(0)
