@@ -1,10 +1,10 @@
 """The walk: the packet through the real compiled programs of every chassis it reaches.
 
-For each chassis, a private ChassisDatapath (pins under /sys/fs/bpf/ovnbpf-trace-<random>/,
-nothing attached) holds that chassis' view of the Southbound (the controller's own
-`desired.compute` and `PipelineBuilder`), with the chassis' VIFs as veth devices in a
-private namespace (BPF_PROG_TEST_RUN needs a real ingress ifindex; a veth costs nothing
-and nothing is sent on it). The frame runs through the ingress chassis' VIF program;
+For each chassis, a private ChassisDatapath (pins under /sys/fs/bpf/ovnbpf-trace-<random>/)
+holds that chassis' view of the Southbound (the controller's own `desired.compute` and
+`PipelineBuilder`), with the chassis' VIFs and uplink as veth devices in a private
+namespace (BPF_PROG_TEST_RUN needs a real ingress ifindex, the datapath wants an uplink
+for its outer header; only that namespace's devices get programs, no real one). The frame runs through the ingress chassis' VIF program;
 `last_output()` says where it went: a local VIF (mapped back to its port), a Geneve copy
 (run through the destination chassis' tunnel program), a multicast group, or a drop.
 Everything made is removed afterwards, also on failure.
@@ -14,8 +14,12 @@ names what has not landed yet, and the CLI reports it as not implemented (exit 2
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import select
+import socket
+import time
 import shutil
 import subprocess
 import tempfile
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from .frame import frame_fields
 from .model import Drop, Output, Pass, TraceResult, Tunnel
 
-__all__ = ["NotLanded", "require", "walk", "MAX_COPIES"]
+__all__ = ["NotLanded", "require", "Walker", "walk", "geneve_fields", "MAX_COPIES"]
 
 MAX_COPIES = 256              # a runaway (tunnel ping-pong) stops here with a drop
 _NEEDED = ("prog_fd", "last_output", "install_pipeline", "set_config", "set_vifs",
@@ -45,15 +49,15 @@ def require():
         absent = [m for m in _NEEDED if not hasattr(ChassisDatapath, m)]
         if absent:
             missing.append("datapath.chassis.ChassisDatapath." + "/".join(absent))
-    except ImportError:
+    except ImportError as e:
         ChassisDatapath = None
-        missing.append("datapath.chassis.ChassisDatapath")
+        missing.append(f"datapath.chassis.ChassisDatapath ({e})")
     try:
         from ..chassisd import desired
         from ..chassisd.pipeline import PipelineBuilder
-    except ImportError:
+    except ImportError as e:
         desired = PipelineBuilder = None
-        missing.append("controller.chassisd (desired, pipeline)")
+        missing.append(f"controller.chassisd's desired state and pipeline builder ({e})")
     if missing:
         raise NotLanded("running the packet through the real eBPF programs is not implemented "
                         "yet: it needs " + ", ".join(missing) + " (use --oracle for "
@@ -62,6 +66,9 @@ def require():
 
 
 _CLONE_NEWNET = 0x40000000
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+QUIET_S, LIVE_LIMIT_S = 0.15, 2.0   # the live path waits for copies this long
 
 
 class Sandbox:
@@ -73,7 +80,12 @@ class Sandbox:
         self.pin_root = f"/sys/fs/bpf/ovnbpf-trace-{tag}"
         self.workdir = tempfile.mkdtemp(prefix="ovnbpf-trace-")
         self.devices = 0
+        self.sockets: list[socket.socket] = []
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        # no IPv6 autoconfiguration: the live path listens on these devices
+        for key in ("all", "default"):
+            subprocess.run(["ip", "netns", "exec", self.netns, "sysctl", "-qw",
+                            f"net.ipv6.conf.{key}.disable_ipv6=1"], capture_output=True)
 
     def _ip(self, *args):
         subprocess.run(["ip", "-n", self.netns, *args], check=True, capture_output=True)
@@ -88,9 +100,9 @@ class Sandbox:
                              capture_output=True, text=True, check=True).stdout
         return name, int(out.split(":", 1)[0])
 
-    def run(self, prog_fd: int, frame: bytes, ifindex: int):
-        """BPF_PROG_TEST_RUN inside the namespace (the ingress ifindex is resolved there)."""
-        from datapath import testrun
+    @contextlib.contextmanager
+    def inside(self):
+        """This thread in the sandbox namespace (ifindexes, sockets), then back."""
         libc = ctypes.CDLL(None, use_errno=True)
         home = os.open("/proc/self/ns/net", os.O_RDONLY)
         target = os.open(f"/run/netns/{self.netns}", os.O_RDONLY)
@@ -98,7 +110,7 @@ class Sandbox:
             if libc.setns(target, _CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns into the trace namespace")
             try:
-                return testrun.run(prog_fd, frame, ingress_ifindex=ifindex)
+                yield
             finally:
                 if libc.setns(home, _CLONE_NEWNET) != 0:
                     raise OSError(ctypes.get_errno(), "setns back")
@@ -106,7 +118,27 @@ class Sandbox:
             os.close(home)
             os.close(target)
 
+    def run(self, prog_fd: int, frame: bytes, ifindex: int):
+        """BPF_PROG_TEST_RUN inside the namespace (the ingress ifindex is resolved there)."""
+        from datapath import testrun
+        with self.inside():
+            return testrun.run(prog_fd, frame, ingress_ifindex=ifindex)
+
+    def listen(self, ifname: str) -> socket.socket:
+        """A raw socket on a device of the sandbox (the VM side of a VIF, or the wire)."""
+        self._ip("link", "set", ifname, "promisc", "on")
+        subprocess.run(["ip", "netns", "exec", self.netns, "ethtool", "-K", ifname, "gro", "on"],
+                       capture_output=True)   # NAPI, so XDP-redirected frames arrive
+        with self.inside():
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.bind((ifname, 0))
+        sock.setblocking(False)
+        self.sockets.append(sock)
+        return sock
+
     def close(self):
+        for sock in self.sockets:
+            sock.close()
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         shutil.rmtree(self.pin_root, ignore_errors=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -116,90 +148,211 @@ class Sandbox:
 class ChassisView:
     name: str
     datapath: object
-    ifindex_of: dict = field(default_factory=dict)    # logical port -> ifindex
+    ifindex_of: dict = field(default_factory=dict)    # logical port -> chassis-side ifindex
+    device_of: dict = field(default_factory=dict)     # logical port -> chassis-side device
     uplink: int = 0
+    uplink_device: str = ""
+    listening: dict = field(default_factory=dict)     # port (or "uplink") -> socket on its peer
 
     def port_at(self, ifindex: int) -> str | None:
         return next((p for p, i in self.ifindex_of.items() if i == ifindex), None)
 
 
-def _load_chassis(name, state, box, ids, parts) -> ChassisView:
-    ChassisDatapath, desired, PipelineBuilder = parts
-    devices, ifindex_of = {}, {}
-    for p in state.ports:
-        if p.chassis == name and p.type == "":
-            devices[p.logical_port], ifindex_of[p.logical_port] = box.add_device()
-    _, uplink = box.add_device()
-    dp = ChassisDatapath(f"{box.pin_root}/{name}", netns=box.netns)
-    view = ChassisView(name, dp, ifindex_of, uplink)
-    want = desired.compute(state, name, devices, ids)
-    chassis = next(c for c in state.chassis if c.name == name)
-    encap = next((e.ip for e in chassis.encaps if e.type == "geneve"), "0.0.0.0")
-    dp.set_config(ids.ids[name], encap)
-    dp.set_tunnels(want.tunnels)
-    dp.set_lports(want.lports)
-    dp.set_vifs(want.vifs)
-    dp.set_mcast(want.mcast)
-    builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
-    builder.install(builder.compile(state, name, want))
-    return view
+def geneve_fields(outer: bytes) -> tuple[int, int, int, bytes]:
+    """(vni, ingress port, egress port, inner frame) of an IPv4 Geneve frame with OVN's
+    option (ARCHITECTURE.md: class 0x0102 type 0x80, 15-bit ingress | 16-bit egress)."""
+    ihl = (outer[14] & 0x0F) * 4
+    g = 14 + ihl + 8
+    opt_len = (outer[g] & 0x3F) * 4
+    vni = int.from_bytes(outer[g + 4:g + 7], "big")
+    inport = outport = 0
+    o = g + 8
+    while o < g + 8 + opt_len:
+        cls, kind, length = int.from_bytes(outer[o:o + 2], "big"), outer[o + 2], (outer[o + 3] & 0x1F) * 4
+        if cls == 0x0102 and kind & 0x7F == 0 and length == 4:
+            data = int.from_bytes(outer[o + 4:o + 8], "big")
+            inport, outport = data >> 16 & 0x7FFF, data & 0xFFFF
+        o += 4 + length
+    return vni, inport, outport, outer[g + 8 + opt_len:]
 
 
-def walk(state, binding, frame: bytes, packet: dict, flow_line: str) -> TraceResult:
-    parts = require()
-    _, desired, _ = parts
-    ids = desired.ChassisIds()
-    ids.assign(c.name for c in state.chassis)
-    name_of = {}
-    result = TraceResult("ovnbpf", flow_line, tuple(packet.items()), input_frame=frame)
-    box = Sandbox()
-    views: dict[str, ChassisView] = {}
-    try:
-        name_of = {i: n for n, i in ids.ids.items()}
+def _fake_mac(chassis_id: int) -> str:
+    return f"02:0b:00:00:{chassis_id >> 8 & 0xFF:02x}:{chassis_id & 0xFF:02x}"
 
-        def view(name):
-            if name not in views:
-                views[name] = _load_chassis(name, state, box, ids, parts)
-            return views[name]
 
-        start = view(binding.chassis)
-        queue = deque([(binding.chassis, "vif", frame, start.ifindex_of[binding.inport.logical_port])])
+def _fake_mac(chassis_id: int) -> str:
+    return f"02:0b:00:00:{chassis_id >> 8 & 0xFF:02x}:{chassis_id & 0xFF:02x}"
+
+
+class Walker:
+    """Loads each chassis once (a pipeline build takes seconds) and traces any number of
+    packets of one Southbound snapshot. Use as a context manager: close() removes all."""
+
+    def __init__(self, state):
+        self.parts = require()
+        self.desired = self.parts[1]
+        self.state = state
+        self.ids = self.desired.ChassisIds()
+        self.ids.assign(c.name for c in state.chassis)
+        self.name_of = {i: n for n, i in self.ids.ids.items()}
+        self.box = Sandbox()
+        self.views: dict[str, ChassisView] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for v in self.views.values():
+            try:
+                v.datapath.close(detach=True, unpin=True)
+            except Exception:   # noqa: BLE001 - cleanup must go on for the others
+                pass
+        self.views.clear()
+        self.box.close()
+
+    # -- one chassis ---------------------------------------------------------------------
+
+    def view(self, name: str) -> ChassisView:
+        if name not in self.views:
+            self.views[name] = self._load(name)
+        return self.views[name]
+
+    def _load(self, name: str) -> ChassisView:
+        ChassisDatapath, desired, PipelineBuilder = self.parts
+        from datapath import chassis as dpc
+        state, box = self.state, self.box
+        view = ChassisView(name, None)
+        for p in state.ports:
+            if p.chassis == name and p.type == "":
+                view.device_of[p.logical_port], view.ifindex_of[p.logical_port] = box.add_device()
+        ifindex_by_device = {view.device_of[p]: i for p, i in view.ifindex_of.items()}
+        view.uplink_device, view.uplink = box.add_device()
+        dp = view.datapath = ChassisDatapath(f"{box.pin_root}/{name}", netns=box.netns)
+        self.views[name] = view          # closed by close() even if the rest fails
+        want = desired.compute(state, name, dict(view.device_of), self.ids)
+        chassis = next(c for c in state.chassis if c.name == name)
+        encap = next((e.ip for e in chassis.encaps if e.type == "geneve"), "0.0.0.0")
+        dp.set_config(self.ids.ids[name], encap)
+        # the uplink is a veth of the sandbox; the datapath takes the outer source MAC from it
+        dp.attach_uplink(view.uplink_device)
+        dp.set_tunnels({cid: dpc.Tunnel(ip, dmac=_fake_mac(cid)) for cid, ip in want.tunnels.items()})
+        lports = {}
+        for key, where in want.lports.items():
+            if isinstance(where, desired.Local):
+                lports[key] = dpc.Local(ifindex_by_device[where.device])
+            elif isinstance(where, desired.Remote):
+                lports[key] = dpc.Remote(where.chassis_id)
+            else:
+                lports[key] = dpc.Patch(where.peer_dp, where.peer_port)
+        dp.set_lports(lports)
+        dp.set_vifs({ifindex_by_device[dev]: key for dev, key in want.vifs.items()})
+        dp.set_mcast({key: dpc.Group(g.local_ports, g.remote_chassis, g.wire_key)
+                      for key, g in want.mcast.items()})
+        builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
+        builder.install(builder.compile(state, name, want))
+        return view
+
+    def _run(self, view, program, data, ifindex):
+        """Test-run on one CPU and read that CPU's last_output (a per-CPU record)."""
+        before = os.sched_getaffinity(0)
+        cpu = min(before)
+        os.sched_setaffinity(0, {cpu})
+        try:
+            run = self.box.run(view.datapath.prog_fd(program), data, ifindex)
+            return run, view.datapath.last_output(cpu)
+        finally:
+            os.sched_setaffinity(0, before)
+
+    def _arm(self, view):
+        """For the live path: programs on the VIFs (as the controller attaches them) and a
+        socket on the far side of every VIF and of the uplink."""
+        if view.listening:
+            return
+        for port, dev in view.device_of.items():
+            view.datapath.attach_vif(dev)
+            view.listening[port] = self.box.listen(dev + "p")
+        view.listening["uplink"] = self.box.listen(view.uplink_device + "p")
+
+    def _live(self, view, port: str, frame: bytes) -> list[tuple[str, bytes]]:
+        """Send `frame` for real into the chassis from `port` (a VIF, or "uplink" for a
+        Geneve frame) and collect what comes out of its VIFs and uplink. Multicast needs
+        this: replication clones copies in TC, which a test run of XDP does not reach."""
+        self._arm(view)
+        socks = {s: name for name, s in view.listening.items()}
+        for s in socks:                                    # stale frames of an earlier run
+            while select.select([s], [], [], 0)[0]:
+                s.recv(65535)
+        view.listening[port].send(frame)
+        got, start, last = [], time.monotonic(), time.monotonic()
+        while time.monotonic() - last < QUIET_S and time.monotonic() - start < LIVE_LIMIT_S:
+            ready, _, _ = select.select(list(socks), [], [], QUIET_S / 3)
+            for s in ready:
+                data, addr = s.recvfrom(65535)
+                if addr[2] != PACKET_OUTGOING:
+                    got.append((socks[s], data))
+                    last = time.monotonic()
+        return got
+
+    # -- one packet ----------------------------------------------------------------------
+
+    def trace(self, binding, frame: bytes, packet: dict, flow_line: str) -> TraceResult:
+        state = self.state
+        result = TraceResult("ovnbpf", flow_line, tuple(packet.items()), input_frame=frame)
+        start = self.view(binding.chassis)
+        queue = deque([(binding.chassis, "vif", frame, binding.inport.logical_port)])
         runs = 0
         while queue:
-            chassis, program, data, ifindex = queue.popleft()
+            chassis, program, data, port = queue.popleft()
             runs += 1
             if runs > MAX_COPIES:
                 result.drops.append(Drop(chassis, f"trace stopped after {MAX_COPIES} copies"))
                 break
-            v = view(chassis)
-            run = box.run(v.datapath.prog_fd(program), data, ifindex)
-            out = v.datapath.last_output()
+            v = self.view(chassis)
+            ifindex = v.ifindex_of[port] if program == "vif" else v.uplink
+            run, out = self._run(v, program, data, ifindex)
             if not result.passes or result.passes[-1].chassis != chassis:
                 result.passes.append(Pass(chassis))
-            note = f"{program} program: {run.verdict_name}, last_output {out}"
-            result.passes[-1].steps.append(note)
+            result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, {out}")
             kind = out.get("type")
             if kind == "local":
-                port = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
-                result.outputs.append(Output(port, chassis, tuple(frame_fields(run.packet).items()),
+                where = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
+                result.outputs.append(Output(where, chassis, tuple(frame_fields(run.packet).items()),
                                              run.packet))
             elif kind == "remote":
-                dst = name_of.get(out.get("chassis"), f"chassis id {out.get('chassis')}")
-                result.tunnels.append(Tunnel(chassis, dst, out.get("vni", out.get("dp", 0)),
-                                             out.get("inport", 0), out.get("outport", 0)))
-                if dst in {c.name for c in state.chassis}:
-                    queue.append((dst, "tunnel", run.packet, view(dst).uplink))
+                self._tunnelled(result, chassis, run.packet, queue)
             elif kind == "drop":
-                result.drops.append(Drop(chassis, str(out.get("reason", "drop")),
-                                         out.get("lflow"), out.get("stage")))
-            else:   # multicast: replication runs in TC, which a test run of XDP cannot follow
-                result.drops.append(Drop(chassis, f"multicast ({out}): following the copies of "
-                                         "a group is not implemented yet"))
-    finally:
-        for v in views.values():
-            try:
-                v.datapath.close(detach=False, unpin=True)
-            except Exception:   # noqa: BLE001 - cleanup must go on for the others
-                pass
-        box.close()
-    return result
+                result.drops.append(Drop(chassis, str(out.get("reason", "drop"))))
+            elif kind == "mcast":
+                copies = self._live(v, port if program == "vif" else "uplink", data)
+                result.passes[-1].steps.append(f"multicast, sent live: {len(copies)} copies came out")
+                for where, copy in copies:
+                    if where == "uplink":
+                        self._tunnelled(result, chassis, copy, queue, live=True)
+                    else:
+                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()), copy))
+                if not copies:
+                    result.drops.append(Drop(chassis, "multicast: no copy came out"))
+            else:
+                result.drops.append(Drop(chassis, f"program ended with {run.verdict_name}, "
+                                         f"last_output {out}"))
+        return result
+
+    def _tunnelled(self, result, chassis, outer, queue, live=False):
+        vni, inport, outport, _ = geneve_fields(outer)
+        dst_ip = ".".join(str(b) for b in outer[30:34])
+        dst = next((c.name for c in self.state.chassis
+                    if any(e.ip == dst_ip for e in c.encaps)), None)
+        result.tunnels.append(Tunnel(chassis, dst or dst_ip, vni, inport, outport))
+        if dst is None:
+            result.drops.append(Drop(chassis, f"Geneve copy to {dst_ip}: no chassis has that encap IP"))
+        else:
+            queue.append((dst, "tunnel", outer, "uplink"))
+
+
+def walk(state, binding, frame: bytes, packet: dict, flow_line: str) -> TraceResult:
+    """One packet, one snapshot (loads what it needs, removes it all afterwards)."""
+    with Walker(state) as walker:
+        return walker.trace(binding, frame, packet, flow_line)
