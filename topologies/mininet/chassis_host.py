@@ -19,7 +19,9 @@ def prepare_uplink(node, root_dev):
     node.run(["ip", "link", "set", UPLINK, "up"])
     if node.kind == "ovnbpf":
         # XDP redirects Geneve frames out of the uplink: a veth accepts them only when its
-        # peer has NAPI (GRO on, or an XDP program)
+        # peer has NAPI (GRO on, or an XDP program), and the kernel marks the uplink as a
+        # redirect target only if GRO is switched on while the peer is up
+        run(["ip", "link", "set", root_dev, "up"])
         run(["ethtool", "-K", root_dev, "gro", "on"])
 
 
@@ -27,8 +29,9 @@ def plug_vif(node, vm, dev, vm_netns):
     """Record the VM's veth end `dev` on br-int with its logical port as iface-id."""
     netns.tx_checksum_off(dev, node.netns)
     node.run(["ip", "link", "set", dev, "up"])
-    if node.kind == "ovnbpf":
-        # frames XDP redirects into `dev` arrive on the VM's side: it needs NAPI (GRO)
-        run(["ethtool", "-K", VM_DEV, "gro", "on"], netns=vm_netns)
+    # frames XDP redirects into `dev` arrive on the VM's side: it needs NAPI (GRO), and
+    # switching GRO on while that side is up is what marks `dev` as a redirect target
+    run(["ip", "link", "set", VM_DEV, "up"], netns=vm_netns)
+    run(["ethtool", "-K", VM_DEV, "gro", "on"], netns=vm_netns)
     node.vsctl("add-port", "br-int", dev, "--", "set", "Interface", dev,
                f"external_ids:iface-id={vm.port}")

@@ -15,7 +15,7 @@ from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 
 from controller.lab import logical, netns, topology
-from controller.lab.chassis import kind_not_ready, uplink_mac
+from controller.lab.chassis import ensure_bpffs, kind_not_ready, uplink_mac
 from controller.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
 from controller.lab.proc import alive, run
 
@@ -110,8 +110,8 @@ class MininetLab:
             state.record("netns", node.netns)
             for d in node.daemon_names():
                 state.record("pidfiles", str(node.pidfile(d)))
-            if node.kind == "ovnbpf" and hasattr(node, "pin_dir"):
-                state.data.setdefault("pin_dirs", [])
+            if node.kind == "ovnbpf":
+                ensure_bpffs()       # Lab.down releases it with the pin dirs
                 state.record("pin_dirs", node.pin_dir)
         for vm in topo.vms:
             state.record("netns", plan.vm_netns(vm.name))
@@ -149,6 +149,8 @@ class MininetLab:
 
         central.wait_chassis([n.name for n in nodes])
         logical.create(central, topo)
+        # as Lab: every VM port up, then every chassis caught up with the others' claims
+        central.wait_ports_up([vm.port for vm in topo.vms], timeout=60)
         central.nbctl("--wait=hv", "--timeout=30", "sync", timeout=40)
 
     # ---- use -----------------------------------------------------------------------------
