@@ -31,7 +31,7 @@ def _lab_parser(sub):
     lab = sub.add_parser("lab", help="bring up, inspect and remove labs of OVN chassis in namespaces")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True)
     up = lab_sub.add_parser("up", help="bring up a lab from a topology (name or YAML path)")
-    up.add_argument("topology", nargs="?", default="two-chassis")
+    up.add_argument("topology", nargs="?", default="ebpf")
     down = lab_sub.add_parser("down", help="remove every namespace, link and process of a lab")
     status = lab_sub.add_parser("status", help="nodes, daemons and their health")
     status.add_argument("--json", action="store_true")
@@ -87,7 +87,7 @@ def build_parser():
     comp.add_argument("--out", help="write pipeline.c, maps.json and coverage.json here")
     comp.add_argument("--json", action="store_true")
     demo = sub.add_parser("demo", help="bring up the default lab, ping across it, tear it down")
-    demo.add_argument("topology", nargs="?", default="two-chassis")
+    demo.add_argument("topology", nargs="?", default="ebpf")
     for name, (_, what) in DELEGATED.items():
         mod = _delegate(name)
         p = sub.add_parser(name, help=what if mod else f"{what} (not implemented yet)")

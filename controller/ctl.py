@@ -47,13 +47,26 @@ def _percpu(pin_dir, name, n):
         os.close(fd)
 
 
-def live_counters(pin_dir):
+def _lflow_hits(pin_dir, cookies):
+    """Hits of the lflows the running pipeline has (by cookie), from the per-CPU array."""
+    import os
+    from datapath.libbpf import obj_get
+    from datapath.maps import percpu_u64_sum
+    fd = obj_get(os.path.join(pin_dir, "ovnbpf_lflow_hits"))
+    try:
+        return {c: percpu_u64_sum(fd, c) for c in cookies}
+    finally:
+        os.close(fd)
+
+
+def live_counters(pin_dir, cookies=()):
     """{"stats", "drops" by reason name, "lflow_hits" by cookie} from the pinned maps."""
     from datapath import drops as D
     stats = dict(zip(STATS, _percpu(pin_dir, "ovnbpf_stats", len(STATS))))
     raw = _percpu(pin_dir, "ovnbpf_drops", D.DROP_MAX)
     drops = {D.name(-i): n for i, n in enumerate(raw) if i and n}
-    return {"stats": stats, "drops": drops, "lflow_hits": {}, "stage_hits": {}}
+    return {"stats": stats, "drops": drops, "lflow_hits": _lflow_hits(pin_dir, cookies),
+            "stage_hits": {}}
 
 
 def gather(status_path, top=10):
@@ -61,8 +74,8 @@ def gather(status_path, top=10):
         raise SystemExit(f"ovnbpf ctl: no status at {status_path} (is the controller running "
                          "with --status-file?)")
     status = json.loads(status_path.read_text())
-    counters = live_counters(status["pin_dir"])
     cookies = status.get("pipeline", {}).get("cookies", {})
+    counters = live_counters(status["pin_dir"], [int(c) for c in cookies])
     hits = sorted(counters.get("lflow_hits", {}).items(), key=lambda kv: -kv[1])[:top]
     status["live"] = {
         "stats": counters.get("stats", {}),

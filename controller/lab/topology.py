@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
-DEFAULT_TOPOLOGY = "two-chassis"
+DEFAULT_TOPOLOGY = "ebpf"       # two ovnbpf chassis; "two-chassis" is the OVS reference
 
 CHASSIS_KINDS = ("ovnbpf", "ovs")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")   # short: names become interface names
