@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .frame import frame_fields
-from .model import Drop, Output, Pass, TraceResult, Tunnel
+from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
 
 __all__ = ["NotLanded", "require", "Walker", "walk", "geneve_fields", "MAX_COPIES"]
 
@@ -153,6 +153,7 @@ class ChassisView:
     uplink: int = 0
     uplink_device: str = ""
     listening: dict = field(default_factory=dict)     # port (or "uplink") -> socket on its peer
+    cookies: dict = field(default_factory=dict)       # lflow cookie -> lflow uuid
 
     def port_at(self, ifindex: int) -> str | None:
         return next((p for p, i in self.ifindex_of.items() if i == ifindex), None)
@@ -188,7 +189,8 @@ class Walker:
     """Loads each chassis once (a pipeline build takes seconds) and traces any number of
     packets of one Southbound snapshot. Use as a context manager: close() removes all."""
 
-    def __init__(self, state):
+    def __init__(self, state, stages: bool = True):
+        self.stages = stages     # read the lflow hit counters around each run (~0.2 s a read)
         self.parts = require()
         self.desired = self.parts[1]
         self.state = state
@@ -249,10 +251,12 @@ class Walker:
                 lports[key] = dpc.Patch(where.peer_dp, where.peer_port)
         dp.set_lports(lports)
         dp.set_vifs({ifindex_by_device[dev]: key for dev, key in want.vifs.items()})
+        builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
+        compiled = builder.compile(state, name, want)     # adds its synthetic groups to want
         dp.set_mcast({key: dpc.Group(g.local_ports, g.remote_chassis, g.wire_key)
                       for key, g in want.mcast.items()})
-        builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
-        builder.install(builder.compile(state, name, want))
+        builder.install(compiled)
+        view.cookies = dict(getattr(compiled, "cookies", {}) or {})
         return view
 
     def _run(self, view, program, data, ifindex):
@@ -312,9 +316,13 @@ class Walker:
                 break
             v = self.view(chassis)
             ifindex = v.ifindex_of[port] if program == "vif" else v.uplink
+            before = self._hits(v)
             run, out = self._run(v, program, data, ifindex)
             if not result.passes or result.passes[-1].chassis != chassis:
                 result.passes.append(Pass(chassis))
+            hits = self._hits(v)
+            if out.get("type") != "mcast":     # the live path below counts its own
+                self._stages(result.passes[-1], v, before, hits)
             result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, {out}")
             kind = out.get("type")
             if kind == "local":
@@ -327,6 +335,7 @@ class Walker:
                 result.drops.append(Drop(chassis, str(out.get("reason", "drop"))))
             elif kind == "mcast":
                 copies = self._live(v, port if program == "vif" else "uplink", data)
+                self._stages(result.passes[-1], v, before, self._hits(v))
                 result.passes[-1].steps.append(f"multicast, sent live: {len(copies)} copies came out")
                 for where, copy in copies:
                     if where == "uplink":
@@ -339,6 +348,30 @@ class Walker:
                 result.drops.append(Drop(chassis, f"program ended with {run.verdict_name}, "
                                          f"last_output {out}"))
         return result
+
+    def _hits(self, view) -> dict:
+        if not self.stages:
+            return {}
+        try:
+            return view.datapath.counters().get("lflow_hits", {})
+        except Exception:   # noqa: BLE001 - stages are a help, never a reason to fail
+            return {}
+
+    def _stages(self, p: Pass, view, before: dict, after: dict) -> None:
+        """The lflows whose hit counters (bumped by the generated code) moved during this run."""
+        flows = {f.uuid: f for f in self.state.flows}
+        dp_names = {d.uuid: d.name for d in self.state.datapaths}
+        hit = []
+        for cookie, n in after.items():
+            if n > before.get(cookie, 0) and (f := flows.get(view.cookies.get(cookie))):
+                if f.match.strip() == "1" and f.actions.strip() == "next;":
+                    continue     # as ovn-trace: `1` -> `next;` flows only clutter the output
+                dps = ",".join(sorted(dp_names.get(d, d) for d in f.datapaths))
+                # counters say which lflows ran, not in which order: pipeline, datapath, table
+                hit.append(((f.pipeline != "ingress", dps, f.table_id),
+                            Stage(f'{f.pipeline}(dp="{dps}")', f.table_id, f.stage, f.match,
+                                  f.priority, f.uuid, (f.actions,))))
+        p.steps.extend(stage for _, stage in sorted(hit, key=lambda h: h[0]))
 
     def _tunnelled(self, result, chassis, outer, queue, live=False):
         vni, inport, outport, _ = geneve_fields(outer)

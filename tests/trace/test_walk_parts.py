@@ -32,7 +32,7 @@ def test_sandbox_runs_programs_with_its_own_ifindex_and_leaves_nothing():
         int ovnbpf_t_ifindex(struct xdp_md *ctx) {{
             return ctx->ingress_ifindex == {ifindex} ? XDP_PASS : XDP_DROP;
         }}""")
-        fn = prog.load_func("ovnbpf_t_ifindex", BPF.XDP)
+        fn = prog.load_func(b"ovnbpf_t_ifindex", BPF.XDP)
         assert box.run(fn.fd, b"\x00" * 60, ifindex).verdict == 2
         assert box.run(fn.fd, b"\x00" * 60, first).verdict == 1
     finally:
