@@ -19,17 +19,31 @@ import sys
 
 from controller.lab import logical, netns, topology
 from controller.lab.central import SB_PORT, Central
-from controller.lab.chassis import UPLINK, ChassisKindNotReady, ChassisNode, uplink_mac
+from controller.lab.chassis import (BPFFS, UPLINK, ChassisKindNotReady, ChassisNode, ensure_bpffs,
+                                    uplink_mac)
 from controller.lab.lab import Lab, LabError, Plan, State, _configure_vm, lab_dir
 from controller.lab.proc import CommandError, run, wait_for
 
 PREFIX = "vg"              # the State's lab name, and the prefix of VM namespaces (vg-vm1)
+NB_PORT = 6641
 CENTRAL_HOST = 10          # the central's host number on the underlay (.1 is the hypervisor's)
 OVS_LINKS = ("br-phy", "br-int", "ovs-netdev")   # what ovs-vswitchd (netdev) makes in our namespace
 
 
 def central_ip(subnet):
     return str(subnet.network_address + CENTRAL_HOST)
+
+
+def nb_tcp_remote(subnet):
+    return f"tcp:{central_ip(subnet)}:{NB_PORT}"
+
+
+class MachineChassis(ChassisNode):
+    """A chassis that is the whole machine: no namespace of its own (netns None)."""
+
+    @property
+    def pin_dir(self):
+        return str(BPFFS / self.name)
 
 
 def _new_state(topo, subnet, role):
@@ -64,9 +78,12 @@ def up_central(topo, subnet, log=print):
         state.record("pidfiles", str(p))
     with _undo_on_failure(log):
         central.start()
+        # chassis machines wait on the NB (`--wait=hv sync`) until every chassis caught up
+        run(["ovs-appctl", "-t", str(central.rundir / "nb.ctl"), "ovsdb-server/add-remote",
+             f"ptcp:{NB_PORT}:{central_ip(subnet)}"])
         logical.create(central, topo)
         central.nbctl("--wait=sb", "sync")
-    log(f"[central] NB {central.nb_remote}, SB {central.sb_tcp_remote}: "
+    log(f"[central] NB {central.nb_remote} and {nb_tcp_remote(subnet)}, SB {central.sb_tcp_remote}: "
         f"{len(topo.switches)} switches, {len(topo.routers)} routers, {len(topo.vms)} ports")
 
 
@@ -123,7 +140,7 @@ def up_chassis(name, topo, subnet, timeout=60, log=print):
                        f"{', '.join(c.name for c in topo.chassis)})") from None
     plan = Plan(PREFIX, topo, subnet)
     state = _new_state(topo, subnet, f"chassis {name}")
-    node = ChassisNode(name=name, kind=topo.chassis[index].kind, netns=None,
+    node = MachineChassis(name=name, kind=topo.chassis[index].kind, netns=None,
                        rundir=lab_dir(PREFIX) / name, encap_ip=plan.encap_ip(index),
                        prefixlen=subnet.prefixlen,
                        sb_remote=f"tcp:{central_ip(subnet)}:{SB_PORT}")
@@ -132,6 +149,9 @@ def up_chassis(name, topo, subnet, timeout=60, log=print):
     if node.kind == "ovs":
         for link in OVS_LINKS:
             state.record("root_links", link)
+    else:
+        ensure_bpffs()           # Lab.down releases it with the pin dirs
+        state.record("pin_dirs", node.pin_dir)
     my_vms = [vm for vm in topo.vms if vm.chassis == name]
     for vm in my_vms:
         state.record("netns", plan.vm_netns(vm.name))
@@ -147,18 +167,23 @@ def up_chassis(name, topo, subnet, timeout=60, log=print):
             node.add_vif(vm, ns)
             _configure_vm(vm, ns)
         wait_for(lambda: _bound(node, my_vms), timeout, interval=0.2,
-                 what=f"the SB to bind {', '.join(vm.port for vm in my_vms)} to {name}")
+                 what=f"{', '.join(vm.port for vm in my_vms)} to be bound to {name} and up")
+        # and every chassis so far has seen them (as Lab.up: --wait=hv after ports up)
+        run(["ovn-nbctl", f"--db={nb_tcp_remote(subnet)}", "--wait=hv", f"--timeout={timeout}",
+             "sync"], timeout=timeout + 10)
     log(f"[{name}] kind {node.kind}, encap {node.encap_ip}, SB {node.sb_remote}: "
-        f"{len(my_vms)} VMs bound ({', '.join(f'{plan.vm_netns(v.name)}={v.ip.ip}' for v in my_vms)})")
+        f"{len(my_vms)} VMs up ({', '.join(f'{plan.vm_netns(v.name)}={v.ip.ip}' for v in my_vms)})")
 
 
 def _bound(node, vms):
-    """True when every VM's port is bound to this chassis in the SB."""
+    """True when every VM's port is bound to this chassis and up in the SB: a chassis sets
+    `up` once it forwards for the port (for ovnbpf: once the pipeline is installed)."""
     def sbctl(*args):
         return run(["ovn-sbctl", f"--db={node.sb_remote}", "--bare", *args], timeout=10).split()
     try:
         me = sbctl("--columns=_uuid", "find", "Chassis", f"name={node.name}")
-        bound = set(sbctl("--columns=logical_port", "find", "Port_Binding", f"chassis={me[0]}")) \
+        bound = set(sbctl("--columns=logical_port", "find", "Port_Binding", f"chassis={me[0]}",
+                          "up=true")) \
             if me else set()
     except CommandError:
         return False

@@ -37,6 +37,9 @@ class Machine:
         run(["ip", "link", "add", self.wire, "type", "veth", "peer", "name", "eth1",
              "netns", str(self.pid)])
         run(["ip", "link", "set", self.wire, "master", bridge, "up"])
+        # a virtual NIC takes frames XDP redirects out of eth1; a veth only if its peer has
+        # NAPI (GRO switched on while up)
+        run(["ethtool", "-K", self.wire, "gro", "on"])
         # a virtual NIC hands out finished checksums; a veth does only with tx offload off
         netns.tx_checksum_off(self.wire)
         self.run("ethtool", "-K", "eth1", "tx", "off")

@@ -95,7 +95,7 @@ def test_provisioning_brings_up_the_lab_on_machines(machines):
     assert f"SB tcp:{subnet.network_address + 10}:6642" in out
     for hv in ("hv1", "hv2"):
         out = _provision(m[hv], "chassis", hv, topo_file, str(subnet))
-        assert f"[{hv}] kind ovs" in out and "3 VMs bound" in out, out
+        assert f"[{hv}] kind ovs" in out and "3 VMs up" in out, out
     assert "uplink" in m["hv1"].run("ip", "-o", "link", "show"), "the NIC became the chassis uplink"
     daemons = {name: mach.daemon_pids() for name, mach in m.items()}
     assert [len(daemons[n]) for n in ("central", "hv1", "hv2")] == [3, 3, 3]
@@ -112,7 +112,7 @@ def test_provisioning_brings_up_the_lab_on_machines(machines):
 
     # a second provisioning run rebuilds the role (vagrant provision is rerunnable)
     out = _provision(m["hv2"], "chassis", "hv2", topo_file, str(subnet))
-    assert "3 VMs bound" in out
+    assert "3 VMs up" in out
     assert vm_ping("hv1", "vm2", "10.0.1.14"), "after reprovisioning hv2"
 
     for name in ("hv2", "hv1", "central"):
