@@ -189,8 +189,11 @@ class Walker:
     """Loads each chassis once (a pipeline build takes seconds) and traces any number of
     packets of one Southbound snapshot. Use as a context manager: close() removes all."""
 
-    def __init__(self, state, stages: bool = True):
+    def __init__(self, state, stages: bool = True, hosts: dict | None = None):
         self.stages = stages     # read the lflow hit counters around each run (~0.2 s a read)
+        # extra VIFs a chassis hosts in this trace ({chassis: {port}}, from --chassis):
+        # the chassis then claims the port, as it would if the VM lived there
+        self.hosts = hosts or {}
         self.parts = require()
         self.desired = self.parts[1]
         self.state = state
@@ -228,7 +231,7 @@ class Walker:
         state, box = self.state, self.box
         view = ChassisView(name, None)
         for p in state.ports:
-            if p.chassis == name and p.type == "":
+            if p.type == "" and (p.chassis == name or p.logical_port in self.hosts.get(name, ())):
                 view.device_of[p.logical_port], view.ifindex_of[p.logical_port] = box.add_device()
         ifindex_by_device = {view.device_of[p]: i for p, i in view.ifindex_of.items()}
         view.uplink_device, view.uplink = box.add_device()
@@ -387,5 +390,7 @@ class Walker:
 
 def walk(state, binding, frame: bytes, packet: dict, flow_line: str) -> TraceResult:
     """One packet, one snapshot (loads what it needs, removes it all afterwards)."""
-    with Walker(state) as walker:
+    hosts = {} if binding.chassis == binding.inport.chassis else {
+        binding.chassis: {binding.inport.logical_port}}
+    with Walker(state, hosts=hosts) as walker:
         return walker.trace(binding, frame, packet, flow_line)
