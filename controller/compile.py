@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import ids
 from .db.southbound import Southbound
 from .lflow import actions as A
 from .lflow.emit_c import emit_c, header_text
@@ -45,36 +46,12 @@ class CompileError(RuntimeError):
     pass
 
 
-class StableIds:
-    """name -> small integer, stable for as long as the object lives: a name keeps its id
-    across compiles, and ids of released names are reused. Deterministic when names are
-    first seen in a deterministic order (compile_state asks in sorted order)."""
+class StableIds(ids.StableIds):
+    """controller.ids.StableIds whose exhaustion is a CompileError (compile_state asks for
+    names in sorted order, so ids are deterministic)."""
 
-    def __init__(self, first: int, limit: int | None = None):
-        self.first, self.limit = first, limit
-        self.ids: dict[str, int] = {}
-        self.free: list[int] = []
-        self.next = first
-
-    def __call__(self, name: str) -> int:
-        got = self.ids.get(name)
-        if got is not None:
-            return got
-        if self.free:
-            got = self.free.pop()
-        else:
-            if self.limit is not None and self.next >= self.limit:
-                raise CompileError(f"out of ids ({self.first}..{self.limit - 1}) for {name!r}")
-            got, self.next = self.next, self.next + 1
-        self.ids[name] = got
-        return got
-
-    def keep_only(self, names) -> None:
-        """Release every name not in `names` (call after a compile with the live ones)."""
-        names = set(names)
-        for name in [n for n in self.ids if n not in names]:
-            self.free.append(self.ids.pop(name))
-        self.free.sort(reverse=True)
+    def exhausted(self, name):
+        return CompileError(f"out of ids ({self.first}..{self.limit - 1}) for {name!r}")
 
 
 @dataclass(frozen=True)

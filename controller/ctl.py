@@ -32,41 +32,20 @@ def _status_path(args):
     return node.rundir / "ovnbpf-controller.status.json"
 
 
-STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
-         "mcast_remote", "pass")     # enum ovnbpf_stat in bpf/lib/maps.h
-
-
-def _percpu(pin_dir, name, n):
-    import os
-    from datapath.libbpf import obj_get
-    from datapath.maps import percpu_u64_all
-    fd = obj_get(os.path.join(pin_dir, name))
-    try:
-        return percpu_u64_all(fd, n)
-    finally:
-        os.close(fd)
-
-
-def _lflow_hits(pin_dir, cookies):
-    """Hits of the lflows the running pipeline has (by cookie), from the per-CPU array."""
-    import os
-    from datapath.libbpf import obj_get
-    from datapath.maps import percpu_u64_sum
-    fd = obj_get(os.path.join(pin_dir, "ovnbpf_lflow_hits"))
-    try:
-        return {c: percpu_u64_sum(fd, c) for c in cookies}
-    finally:
-        os.close(fd)
-
-
 def live_counters(pin_dir, cookies=()):
-    """{"stats", "drops" by reason name, "lflow_hits" by cookie} from the pinned maps."""
-    from datapath import drops as D
-    stats = dict(zip(STATS, _percpu(pin_dir, "ovnbpf_stats", len(STATS))))
-    raw = _percpu(pin_dir, "ovnbpf_drops", D.DROP_MAX)
-    drops = {D.name(-i): n for i, n in enumerate(raw) if i and n}
-    return {"stats": stats, "drops": drops, "lflow_hits": _lflow_hits(pin_dir, cookies),
-            "stage_hits": {}}
+    """The datapath's counters, read from the pinned maps (no controller needed)."""
+    import os
+    from datapath.chassis import read_counters
+    from datapath.libbpf import obj_get
+    fds = {}
+    try:
+        def map_fd(name):
+            fds[name] = obj_get(os.path.join(pin_dir, name))
+            return fds[name]
+        return read_counters(map_fd, cookies)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def gather(status_path, top=10):
@@ -82,7 +61,6 @@ def gather(status_path, top=10):
         "drops": {k: v for k, v in counters.get("drops", {}).items() if v},
         "lflows": [{"cookie": c, "lflow": cookies.get(str(c), "?"), "hits": n}
                    for c, n in hits if n],
-        "stages": {k: v for k, v in counters.get("stage_hits", {}).items() if v},
     }
     return status
 
@@ -101,8 +79,6 @@ def format_text(s):
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
     lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))
-    if live["stages"]:
-        lines.append("per-stage hits: " + ", ".join(f"{k} {v}" for k, v in live["stages"].items()))
     if live["lflows"]:
         lines.append("top lflows by hits:")
         lines += [f"  {h['hits']:10d}  {h['lflow']}" for h in live["lflows"]]

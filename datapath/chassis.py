@@ -174,6 +174,23 @@ class _Pipeline:
     maps: dict[str, M.MapHandle] = field(default_factory=dict)
 
 
+def read_counters(map_fd, cookies=None) -> dict:
+    """{"stats", "drops" by reason name, "lflow_hits" by cookie} from the per-CPU counter
+    maps; map_fd(name) gives each map's fd (a loaded module's, or a pinned map's).
+    cookies: the lflow cookies to read (default: every slot)."""
+    stats = M.percpu_u64_all(map_fd("ovnbpf_stats"), len(STATS))
+    drops = M.percpu_u64_all(map_fd("ovnbpf_drops"), DROP_MAX)
+    hits_fd = map_fd("ovnbpf_lflow_hits")
+    if cookies is None:
+        hits = dict(enumerate(M.percpu_u64_all(hits_fd, MAX_LFLOWS)))
+    else:
+        hits = {c: M.percpu_u64_sum(hits_fd, c) for c in cookies}
+    names = {-d.value: d.name for d in Drop}
+    return {"stats": dict(zip(STATS, stats)),
+            "drops": {names.get(i, f"UNKNOWN({-i})"): n for i, n in enumerate(drops) if n},
+            "lflow_hits": {i: n for i, n in hits.items() if n}}
+
+
 class ChassisDatapath:
     def __init__(self, pin_dir: str, netns: str | None = None):
         self.pin_dir, self.netns = pin_dir, netns
@@ -409,14 +426,7 @@ class ChassisDatapath:
     # -- observing --------------------------------------------------------------------------
 
     def counters(self) -> dict:
-        fd = self.entries.map_fd
-        stats = M.percpu_u64_all(fd("ovnbpf_stats"), len(STATS))
-        drops = M.percpu_u64_all(fd("ovnbpf_drops"), DROP_MAX)
-        hits = M.percpu_u64_all(fd("ovnbpf_lflow_hits"), MAX_LFLOWS)
-        names = {-d.value: d.name for d in Drop}
-        return {"stats": dict(zip(STATS, stats)),
-                "drops": {names.get(i, f"UNKNOWN({-i})"): n for i, n in enumerate(drops) if n},
-                "lflow_hits": {i: n for i, n in enumerate(hits) if n}}
+        return read_counters(self.entries.map_fd)
 
     def prog_fd(self, which: str) -> int:
         return self.entries.fd({"vif": "ovnbpf_xdp_vif", "tunnel": "ovnbpf_xdp_tunnel",

@@ -15,9 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-import yaml
 
 ECHO = r"""
 import socket, struct, sys, time
@@ -46,17 +44,6 @@ sys.exit(1)
 
 def add_arguments(p):
     p.add_argument("--trials", type=int, default=10, help="trials per chassis kind (default 10)")
-
-
-def _topology(tmp):
-    from controller.lab import topology
-    data = yaml.safe_load(topology.resolve_path("two-chassis").read_text())
-    data["chassis"] = {"hv1": {"kind": "ovnbpf"}, "hv2": {"kind": "ovs"}}
-    data["name"] = "benchctl"
-    data.get("underlay", {}).pop("subnet", None)
-    path = Path(tmp) / "benchctl.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def _one_trial(lab, chassis, target, index):
@@ -123,11 +110,13 @@ def _sb_bytes(lab):
 
 
 def bench(args):
+    from controller.lab import topology
     from controller.lab.lab import Lab
     trials = getattr(args, "trials", 10)
     lab = Lab("bctl")
     with tempfile.TemporaryDirectory() as tmp:
-        lab.up(str(_topology(tmp)), log=lambda *_: None)
+        path = topology.variant("two-chassis", tmp, "benchctl", {"hv1": "ovnbpf", "hv2": "ovs"})
+        lab.up(str(path), log=lambda *_: None)
         try:
             status = lambda: json.loads(next(n for n in lab.nodes() if n.name == "hv1")  # noqa
                                         .status_file.read_text())

@@ -53,8 +53,10 @@ def run(args):
     if args.egress_on == "ingress":
         print("ovnbpf controller: --egress-on=ingress is not implemented yet", file=sys.stderr)
         return 2
-    from .daemon import Controller, pid_alive
-    if args.pidfile and pid_alive(args.pidfile):
+    from ..lab.proc import alive, read_pidfile
+    from .daemon import Controller
+    pid = read_pidfile(Path(args.pidfile)) if args.pidfile else None
+    if pid and alive(pid):
         print(f"ovnbpf controller: already running (pidfile {args.pidfile})", file=sys.stderr)
         return 1
     try:   # errors found before detaching reach the terminal

@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import ovs.poller
@@ -30,7 +30,7 @@ from ..db.local_ovs import LocalOvs
 from ..db.southbound import Southbound
 from . import desired as D
 from .pipeline import PipelineBuilder
-from datapath.chassis import Group, Local, Patch, Remote, Tunnel
+from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
 
@@ -88,7 +88,6 @@ class Counters:
     map_updates: int = 0
     claims: int = 0
     nb_cfg: int = 0
-    last_install: dict = field(default_factory=dict)
 
 
 class Controller:
@@ -130,7 +129,7 @@ class Controller:
             self._block(50)
 
     def start(self):
-        self._wait(lambda: self.ovs.run() or self.ovs.synced(), f"the local OVS DB {self.ovs_db}")
+        self._wait(self.ovs.synced, f"the local OVS DB {self.ovs_db}")
         self.cfg = self.ovs.config()
         log.info("chassis %s: ovn-remote %s, encap %s %s", self.cfg.system_id, self.cfg.remote,
                  self.cfg.encap_type, self.cfg.encap_ip)
@@ -146,7 +145,6 @@ class Controller:
         log.info("connected to the Southbound")
         self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
                                  hostname=self.cfg.hostname or self.cfg.system_id)
-        from datapath.chassis import ChassisDatapath
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
         self.pin_dir = pin_dir
         self.datapath = ChassisDatapath(pin_dir)
@@ -203,7 +201,6 @@ class Controller:
                                  for k, g in want.mcast.items()})
         if self.pipeline.install(compiled):
             self.counters.recompiles += 1
-            self.counters.last_install = dict(self.pipeline.last_install)
             log.info("pipeline %s installed: %s", compiled.shape_hash[:12],
                      self.pipeline.last_install)
         else:
@@ -297,12 +294,3 @@ class Controller:
         for s in (self.sb, self.ovs):
             if s:
                 s.close()
-
-
-def pid_alive(path):
-    try:
-        pid = int(Path(path).read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ids import StableIds
 from ..local_datapaths import related_datapaths
 
 MAX_CHASSIS_ID = 4095          # bpf/lib/maps.h: OVNBPF_MAX_CHASSIS - 1
@@ -51,24 +52,21 @@ class Desired:
     problems: list = field(default_factory=list)   # (row uuid, reason): rows left out
 
 
-class ChassisIds:
+class ChassisIds(StableIds):
     """Small integer ids for chassis (the datapath indexes tunnels by them). An id, once
     given, stays with its chassis while this process runs; freed ids are reused."""
 
     def __init__(self):
-        self.ids: dict[str, int] = {}
+        super().__init__(1, MAX_CHASSIS_ID + 1)
+
+    def exhausted(self, name):
+        return ValueError(f"more than {MAX_CHASSIS_ID} chassis")
 
     def assign(self, names):
         names = set(names)
-        for gone in set(self.ids) - names:
-            del self.ids[gone]
-        used = set(self.ids.values())
-        free = (i for i in range(1, MAX_CHASSIS_ID + 1) if i not in used)
-        for name in sorted(names - set(self.ids)):
-            try:
-                self.ids[name] = next(free)
-            except StopIteration:
-                raise ValueError(f"more than {MAX_CHASSIS_ID} chassis") from None
+        self.keep_only(names)
+        for name in sorted(names):
+            self(name)
         return dict(self.ids)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -19,13 +18,12 @@ from ..lflow.plan import AnalysisCache
 from . import desired as D
 
 log = logging.getLogger("ovnbpf.pipeline")
-GEN_DIR = Path(os.environ.get("OVNBPF_RUN_DIR", "/run/ovnbpf"))
 
 
 class PipelineBuilder:
-    def __init__(self, datapath, workdir=None):
+    def __init__(self, datapath, workdir):
         self.datapath = datapath
-        self.workdir = Path(workdir) if workdir else None
+        self.workdir = Path(workdir)
         self.active_hash = None
         self.last_install = {}
         self.cache = AnalysisCache()          # per-lflow analysis survives across compiles
@@ -49,7 +47,7 @@ class PipelineBuilder:
         return result
 
     def _write(self, compiled):
-        base = self.workdir or GEN_DIR / f"pipeline-{os.getpid()}"
+        base = self.workdir
         if base.exists():   # keep the sources of the running generation only
             for old in base.iterdir():
                 if old.name != str(self.active_hash)[:16]:

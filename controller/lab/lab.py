@@ -6,6 +6,7 @@ Everything the lab creates (namespace, root-namespace link, daemon pidfile) is w
 and two labs with different names never touch each other's objects.
 """
 import ipaddress
+import itertools
 import json
 import os
 import re
@@ -275,6 +276,14 @@ class Lab:
 
     def ping(self, src_vm, dst_ip, count=2):
         return ping(self.plan().vm_netns(src_vm), dst_ip, count=count)
+
+    def ping_all_pairs(self, count=1):
+        """Every VM pings every other VM: (pairs tried, [(src VM, dst VM) that failed])."""
+        plan = self.plan()
+        pairs = list(itertools.permutations(plan.topo.vms, 2))
+        failed = [(a, b) for a, b in pairs
+                  if not ping(plan.vm_netns(a.name), b.ip.ip, count=count)]
+        return len(pairs), failed
 
     # ---- teardown ------------------------------------------------------------------------
 

@@ -196,6 +196,21 @@ def resolve_path(name_or_path):
     return TOPOLOGY_DIR / f"{name_or_path}.yaml"
 
 
+def variant(base, out_dir, name, kinds):
+    """Write `base` (name or path) as topology `name` into out_dir with chassis kinds from
+    `kinds` ({chassis: kind}; a "*" entry applies to the rest) and any free underlay
+    subnet, so it can run beside the original. Returns the new file's path."""
+    data = yaml.safe_load(resolve_path(base).read_text())
+    for hv, spec in data["chassis"].items():
+        kind = kinds.get(hv, kinds.get("*", spec.get("kind")))
+        data["chassis"][hv] = {**spec, "kind": kind}
+    data["name"] = name
+    data.get("underlay", {}).pop("subnet", None)
+    path = Path(out_dir) / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def load(name_or_path=DEFAULT_TOPOLOGY):
     path = resolve_path(name_or_path)
     try:

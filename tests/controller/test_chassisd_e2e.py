@@ -1,7 +1,6 @@
 """ovnbpf chassis in a lab: real northd and SB, `ovnbpf controller` per chassis, VMs in
 namespaces. Pings cross the eBPF datapath only (no OVS on an ovnbpf chassis)."""
 import ipaddress
-import itertools
 import json
 import os
 import signal
@@ -9,37 +8,15 @@ import subprocess
 import time
 
 import pytest
-import yaml
 
 from controller.lab import topology
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
 
-def ebpf_topology(tmp_path, base="two-chassis", kinds=None, name="ebpf"):
-    """The named topology with chassis kinds replaced (default: every chassis ovnbpf)."""
-    data = yaml.safe_load(topology.resolve_path(base).read_text())
-    for hv in data["chassis"]:
-        data["chassis"][hv] = {"kind": (kinds or {}).get(hv, "ovnbpf")}
-    data["name"] = name
-    data.get("underlay", {}).pop("subnet", None)        # any free subnet
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def status(lab, hv):
     node = next(n for n in lab.nodes() if n.name == hv)
     return json.loads(node.status_file.read_text())
-
-
-def ping_matrix(lab):
-    plan = lab.plan()
-    failed = []
-    for a, b in itertools.permutations(plan.topo.vms, 2):
-        if not lab.ping(a.name, b.ip.ip, count=1):
-            failed.append(f"{a.name}->{b.name}")
-    return failed
 
 
 def background_ping(lab, vm, ip, count, interval=0.01):
@@ -60,7 +37,8 @@ def loss(proc):
 def ebpf_lab(tmp_path_factory):
     from controller.lab.lab import Lab
     lab = Lab(os.environ.get("OVNBPF_TEST_LAB", "eb1"))
-    path = ebpf_topology(tmp_path_factory.mktemp("topo"))
+    path = topology.variant("two-chassis", tmp_path_factory.mktemp("topo"), "ebpf",
+                            {"*": "ovnbpf"})
     try:
         lab.up(str(path), log=lambda *_: None)
         yield lab
@@ -70,7 +48,7 @@ def ebpf_lab(tmp_path_factory):
 
 def test_every_vm_reaches_every_other(ebpf_lab):
     """Same chassis, across chassis (Geneve), routed (switch -> router -> switch)."""
-    failed = ping_matrix(ebpf_lab)
+    failed = [f"{a.name}->{b.name}" for a, b in ebpf_lab.ping_all_pairs()[1]]
     if failed:
         for hv in ("hv1", "hv2"):
             print(subprocess.run([".venv/bin/ovnbpf", "ctl", "--lab", ebpf_lab.name, "--chassis", hv],

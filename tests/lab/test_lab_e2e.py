@@ -84,9 +84,7 @@ def test_raft_sb_survives_leader_kill(make_lab, tmp_path):
 @pytest.mark.bpf
 def test_ovnbpf_chassis_lab_leaves_nothing_behind(tmp_path):
     """Controller processes, pinned maps, the lab's bpffs mount, loop veths: all gone."""
-    text = topology.resolve_path("two-chassis").read_text().replace("hv1: {kind: ovs}", "hv1: {kind: ovnbpf}")
-    path = tmp_path / "ebpf.yaml"
-    path.write_text(text)
+    path = topology.variant("two-chassis", tmp_path, "ebpf", {"hv1": "ovnbpf"})
     before = system_snapshot()
     lab = Lab("tx")
     try:
