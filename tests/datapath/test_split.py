@@ -161,4 +161,4 @@ def test_bench_split_keys():
             assert set(m["cost_ns"]) == {"sender_xdp_vif", "receiver_xdp_tunnel"}
             assert "ns" in m["cost_ns"]["sender_xdp_vif"]
     assert out["modes"]["ingress"]["egress_drop"]["underlay_packets"] == 0
-    assert len(out["table"]) == 1 + len(MODES) * len(MIXES)
+    assert len(out["table"]) == 2 + len(MODES) * len(MIXES)
