@@ -1,6 +1,6 @@
 """The pipeline split in real labs: three ovnbpf chassis with `egress_on: ingress`
-(topologies/split.yaml) forward every VM pair, mark their unicast, and flood as in
-egress mode; in a mixed lab the mark goes only to the other ovnbpf chassis, never to
+(topologies/split.yaml) forward every VM pair, mark their unicast, drop what a real
+to-lport ACL denies on the sender (never on the underlay), and flood as in egress mode; in a mixed lab the mark goes only to the other ovnbpf chassis, never to
 the OVS one, and every pair still answers."""
 import json
 import os
@@ -52,6 +52,24 @@ def test_split_lab_marks_unicast(split_lab):
         assert len(s["egress_done_peers"]) == 2, s["egress_done_peers"]
         assert s["live"]["stats"]["tx_egress_done"] > 0, s["live"]["stats"]
         assert s["live"]["stats"]["rx_egress_done"] > 0, s["live"]["stats"]
+
+
+def test_split_lab_to_lport_acl_drops_on_the_sender(split_lab):
+    """A real to-lport ACL (northd's ls_out_acl) denying ICMP to vm3 (hv2): vm1 (hv1)
+    pings fail, hv1 counts the policy drops, and nothing more crosses to hv2."""
+    central = split_lab.plan().central()
+    central.nbctl("--wait=hv", "acl-add", "ls1", "to-lport", "1001",
+                  'outport == "lsp-vm3" && icmp4', "drop")
+    try:
+        a1, a2 = ctl(split_lab, "hv1")["live"], ctl(split_lab, "hv2")["live"]
+        assert not split_lab.ping("vm1", "10.0.1.13", count=3)
+        b1, b2 = ctl(split_lab, "hv1")["live"], ctl(split_lab, "hv2")["live"]
+        assert b1["drops"].get("POLICY", 0) - a1["drops"].get("POLICY", 0) == 3, b1["drops"]
+        assert b1["stats"]["tx_tunnel"] == a1["stats"]["tx_tunnel"]
+        assert b2["stats"]["rx_tunnel"] == a2["stats"]["rx_tunnel"]
+    finally:
+        central.nbctl("--wait=hv", "acl-del", "ls1")
+    assert split_lab.ping("vm1", "10.0.1.13")
 
 
 @pytest.mark.parametrize("src", ["vm1", "vm7"])
