@@ -367,7 +367,7 @@ def run(packets: int = 100, runs: int = 2000) -> dict:
 def table(figures: dict) -> list[str]:
     """One line per (mix, mode): the comparison the README shows."""
     rows = [f"{'mix':<12} {'mode':<8} {'underlay pkts':>13} {'bytes':>8} {'delivered':>9} "
-            f"{'sender ns':>9} {'recv ns':>8} {'map entries (hv1/hv2/hv3)':>26}",
+            f"{'sender ns':>11} {'recv ns':>11} {'map entries (hv1/hv2/hv3)':>26}",
             "  (ns: median / 10th percentile of single BPF_PROG_TEST_RUN runs)"]
     for mix in MIXES:
         for mode in MODES:
@@ -377,7 +377,7 @@ def table(figures: dict) -> list[str]:
             ns = lambda c: "-" if c.get("ns") is None else f"{c['ns']:.0f}/{c['ns_p10']:.0f}"  # noqa: E731
             rows.append(
                 f"{mix:<12} {mode:<8} {r['underlay_packets']:>13} {r['underlay_bytes']:>8} "
-                f"{sum(r['delivered'].values()):>9} {ns(snd):>9} {ns(rcv):>8} "
+                f"{sum(r['delivered'].values()):>9} {ns(snd):>11} {ns(rcv):>11} "
                 f"{'/'.join(str(ms[f'hv{c}']['total']) for c in CHASSIS):>26}")
     return rows
 
