@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: a frame on the underlay interface, seen by XDP. Geneve from a known chassis is
  * validated, decapsulated and handed to the active pipeline's egress stage (which
- * delivers only to a local VIF) or to TC for local multicast fan-out. Everything else is
- * the host's: XDP_PASS. */
+ * delivers only to a local VIF), delivered straight to the VIF when the sender already
+ * ran egress (the egress-done bit, lib/split.h), or handed to TC for local multicast
+ * fan-out. Everything else is the host's: XDP_PASS. */
 #include "lib/common.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
@@ -44,6 +45,24 @@ OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
     return sizeof(*eth) + hlen + sizeof(*udp);
 }
 
+/* A unicast packet whose sender already ran egress (the egress-done bit, lib/split.h):
+ * deliver it to the local VIF, no pipeline. Anything but a local VIF is not ours. */
+OVNBPF_INLINE int ovnbpf_deliver_egress_done(struct xdp_md *ctx, struct ovnbpf_flow *f)
+{
+    struct ovnbpf_lport_key lk = {};
+    struct ovnbpf_lport *lp;
+
+    lk.dp = f->dp;
+    lk.port = f->outport;
+    lp = ovnbpf_lports.lookup(&lk);
+    if (!lp)
+        return OVNBPF_DROP_UNKNOWN_OUTPORT;
+    if (lp->type != OVNBPF_LPORT_LOCAL)
+        return OVNBPF_DROP_OUTPORT_NOT_LOCAL;
+    ovnbpf_stat(OVNBPF_STAT_RX_EGRESS_DONE);
+    return ovnbpf_xdp_to_local(ctx, f, lp->ifindex);
+}
+
 OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -82,7 +101,9 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
     f->origin = OVNBPF_ORIGIN_TUNNEL;
 
     if (f->outport >= OVNBPF_MCAST_KEY_MIN)
-        return ovnbpf_xdp_to_mcast(ctx, f);
+        return ovnbpf_xdp_to_mcast(ctx, f);   /* egress per copy here, marked or not */
+    if (info.egress_done)
+        return ovnbpf_deliver_egress_done(ctx, f);
     return ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_EGRESS);
 }
 

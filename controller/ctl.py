@@ -75,7 +75,11 @@ def format_text(s):
              f"map-only updates {s['counters']['map_updates']}",
              f"local datapaths: {', '.join(s['local_datapaths']) or 'none'}",
              "vifs: " + (", ".join(f"{d}=dp{k[0]}/port{k[1]}" for d, k in s["vifs"].items()) or "none"),
-             "tunnels: " + (", ".join(f"chassis#{c} {ip}" for c, ip in s["tunnels"].items()) or "none")]
+             "tunnels: " + (", ".join(f"chassis#{c} {ip}" for c, ip in s["tunnels"].items()) or "none"),
+             f"egress pipeline of unicast on the {'sending' if s.get('egress_on') == 'ingress' else 'receiving'} "
+             f"chassis (--egress-on={s.get('egress_on', 'egress')})" +
+             (", egress-done bit toward " + (", ".join(f"chassis#{c}" for c in s.get("egress_done_peers", []))
+                                             or "no chassis") if s.get("egress_on") == "ingress" else "")]
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
     lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))

@@ -8,7 +8,8 @@
     dp.detach_vif(ifname)
     dp.set_vifs({ifindex: (dp_key, port_key)})
     dp.set_lports({(dp_key, port_key): Local(ifindex) | Remote(chassis) | Patch(dp, port)})
-    dp.set_tunnels({chassis_id: Tunnel(remote_ip, dmac=None)})
+    dp.set_tunnels({chassis_id: Tunnel(remote_ip, dmac=None, egress_mark=False)})
+    dp.set_egress_on("egress" | "ingress")      # which chassis runs egress (bpf/lib/split.h)
     dp.set_mcast({(dp_key, group_key): Group(local_ports, remote_chassis, wire_key=0)})
     info = dp.install_pipeline(header, entries)  # hitless: {"gen", "insns", "build_s", "fill_s"}
     dp.update_pipeline_entries(entries)          # -> (added, changed, removed), no rebuild
@@ -58,7 +59,8 @@ __all__ = ["ChassisDatapath", "Local", "Remote", "Patch", "Tunnel", "Group",
 PIPELINE_FUNCTIONS = tuple(PIPELINE_STAGES)
 PL_GENS = 2
 STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
-         "mcast_remote", "pass")           # enum ovnbpf_stat, bpf/lib/maps.h
+         "mcast_remote", "pass", "tx_egress_done", "rx_egress_done")  # enum ovnbpf_stat, maps.h
+EGRESS_ON = ("egress", "ingress")
 OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass"}
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
 MAX_LFLOWS = 65536
@@ -93,10 +95,13 @@ class Patch:
 @dataclass(frozen=True)
 class Tunnel:
     """The next hop is bpf_fib_lookup's answer; `dmac` (the static fallback while the
-    kernel has no neighbour entry) and `ifindex` (default: the uplink) are optional."""
+    kernel has no neighbour entry) and `ifindex` (default: the uplink) are optional.
+    `egress_mark`: the chassis understands the egress-done bit (an ovnbpf chassis), so in
+    ingress mode its unicast runs egress here (bpf/lib/split.h); never for OVS chassis."""
     remote_ip: str
     dmac: str | None = None
     ifindex: int | None = None
+    egress_mark: bool = False
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,18 @@ class ChassisDatapath:
         self.config = self.config._replace(chassis=chassis_id, encap_ip=_ip(encap_ip))
         self.maps["ovnbpf_config"].apply({0: self.config})
 
+    def set_egress_on(self, mode: str) -> None:
+        """"egress" (OVN's split: the chassis of the egress port runs egress) or "ingress"
+        (this chassis runs egress for unicast to marking peers before encap; a load-time
+        flag, no rebuild: bpf/lib/split.h)."""
+        if mode not in EGRESS_ON:
+            raise ValueError(f"egress_on {mode!r}: one of {', '.join(EGRESS_ON)}")
+        flags = self.config.flags & ~M.CFG_EGRESS_ON_INGRESS
+        if mode == "ingress":
+            flags |= M.CFG_EGRESS_ON_INGRESS
+        self.config = self.config._replace(flags=flags)
+        self.maps["ovnbpf_config"].apply({0: self.config})
+
     def attach_uplink(self, ifname: str) -> None:
         ifindex, mac = self._link(ifname)
         self._attach(ifindex, ATTACH_UPLINK)
@@ -338,7 +355,8 @@ class ChassisDatapath:
                 raise ValueError(f"tunnel to chassis {chassis}: ids are 1..{M.MAX_CHASSIS - 1}")
             desired[chassis] = M.Tunnel(_ip(t.remote_ip), self.config.encap_ip,
                                         t.ifindex or self.uplink[0], self.uplink[1],
-                                        _mac(t.dmac) if t.dmac else 0, M.TUN_FIB)
+                                        _mac(t.dmac) if t.dmac else 0,
+                                        M.TUN_FIB | (M.TUN_EGRESS_MARK if t.egress_mark else 0))
             srcs[_ip(t.remote_ip)] = chassis
         r = self.maps["ovnbpf_tunnels"].apply(desired)
         self.maps["ovnbpf_tunnel_srcs"].apply(srcs)

@@ -22,7 +22,9 @@ MCAST_MAX_MEMBERS = 16384
 MAX_CHASSIS = 4096       # OVNBPF_MAX_CHASSIS
 LPORT_LOCAL, LPORT_REMOTE, LPORT_PATCH = 1, 2, 3
 CFG_CHECK_OUTER_DST = 1
+CFG_EGRESS_ON_INGRESS = 2  # bpf/lib/split.h
 TUN_FIB = 1
+TUN_EGRESS_MARK = 2        # the peer understands the egress-done bit
 
 Config = namedtuple("Config", "chassis encap_ip flags loop_ifindex", defaults=(0,))
 Vif = namedtuple("Vif", "dp port flags")

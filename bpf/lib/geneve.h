@@ -13,6 +13,7 @@
 #include "drop.h"
 #include "csum.h"
 #include "maps.h"
+#include "split.h"
 
 #ifndef OVNBPF_GENEVE_UDP_CSUM
 #define OVNBPF_GENEVE_UDP_CSUM 1   /* 0: send UDP checksum 0 (allowed for IPv4) */
@@ -37,9 +38,10 @@ OVNBPF_INLINE __u32 ovnbpf_udp_pseudo(__u32 saddr, __u32 daddr, __u16 udp_len_be
            ovnbpf_htons(OVNBPF_IPPROTO_UDP) + udp_len_be;
 }
 
-/* Fill the 58 encap bytes at `data` (already reserved in front of the inner frame). */
-OVNBPF_INLINE int ovnbpf_geneve_write(void *data, void *end, const struct ovnbpf_tunnel *t,
-                                      __u32 vni, __u32 inport, __u32 outport, __u16 sport)
+/* Fill the 58 encap bytes at `data` (already reserved in front of the inner frame);
+ * `md` is the option's data word (ovnbpf_geneve_md()). */
+OVNBPF_INLINE int ovnbpf_geneve_write_md(void *data, void *end, const struct ovnbpf_tunnel *t,
+                                         __u32 vni, __u32 md, __u16 sport)
 {
     struct ovnbpf_encap_hdr *h = data;
     __u32 total;
@@ -80,7 +82,7 @@ OVNBPF_INLINE int ovnbpf_geneve_write(void *data, void *end, const struct ovnbpf
     h->opt.opt_class = ovnbpf_htons(OVNBPF_OVN_OPT_CLASS);
     h->opt.type = OVNBPF_OVN_OPT_TYPE;
     h->opt.len = OVNBPF_OVN_OPT_LEN_WORDS;
-    h->opt.data = ovnbpf_htonl(((inport & 0x7fff) << 16) | (outport & 0xffff));
+    h->opt.data = ovnbpf_htonl(md);
 
 #if OVNBPF_GENEVE_UDP_CSUM
     {
@@ -90,6 +92,13 @@ OVNBPF_INLINE int ovnbpf_geneve_write(void *data, void *end, const struct ovnbpf
     }
 #endif
     return 0;
+}
+
+OVNBPF_INLINE int ovnbpf_geneve_write(void *data, void *end, const struct ovnbpf_tunnel *t,
+                                      __u32 vni, __u32 inport, __u32 outport, __u16 sport)
+{
+    return ovnbpf_geneve_write_md(data, end, t, vni, ovnbpf_geneve_md(inport, outport, 0),
+                                  sport);
 }
 
 /* Re-point an already encapsulated frame at another chassis (multicast fan-out): MACs,
@@ -124,6 +133,7 @@ struct ovnbpf_geneve_info {
     __u32 inport;
     __u32 outport;
     __u32 hdr_len;   /* Geneve header + options, bytes */
+    __u32 egress_done; /* the reserved bit: the sender already ran egress (lib/split.h) */
 };
 
 /* Validate a Geneve header at `gnv` and extract OVN's metadata. Unknown non-critical
@@ -172,6 +182,7 @@ OVNBPF_INLINE int ovnbpf_geneve_parse(void *gnv_start, void *end,
             md = ovnbpf_ntohl(opt->data);
             info->inport = (md >> 16) & 0x7fff;
             info->outport = md & 0xffff;
+            info->egress_done = !!(md & OVNBPF_GENEVE_EGRESS_DONE);
             found = 1;
         } else if (opt->type & OVNBPF_GENEVE_OPT_CRIT) {
             return OVNBPF_DROP_GENEVE_UNKNOWN_CRIT_OPT;

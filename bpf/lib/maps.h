@@ -40,6 +40,7 @@ struct ovnbpf_config {
     __u32 loop_ifindex;/* sending end of the recirculation veth pair (lib/mcast.h); 0 = none */
 };
 #define OVNBPF_CFG_CHECK_OUTER_DST (1u << 0)
+#define OVNBPF_CFG_EGRESS_ON_INGRESS (1u << 1) /* run egress before encap (lib/split.h) */
 OVNBPF_MAP("array", __u32, struct ovnbpf_config, ovnbpf_config, 1, 0);
 
 /* ---- ifindex of a chassis-side VIF veth -> which logical port it is ---- */
@@ -83,6 +84,7 @@ struct ovnbpf_tunnel {
     __u64 dmac;        /* no answer (or OVNBPF_TUN_FIB is off); dmac 0 = none */
 };
 #define OVNBPF_TUN_FIB (1u << 0)   /* resolve the next hop with bpf_fib_lookup first */
+#define OVNBPF_TUN_EGRESS_MARK (1u << 1) /* it understands the egress-done bit (lib/split.h) */
 OVNBPF_MAP("array", __u32, struct ovnbpf_tunnel, ovnbpf_tunnels, OVNBPF_MAX_CHASSIS, 0);
 
 /* ---- encap IP of a known chassis -> chassis id (decap accepts only these sources) ---- */
@@ -199,6 +201,8 @@ enum ovnbpf_stat {
     OVNBPF_STAT_MCAST_LOCAL = 5,  /* multicast copies delivered to local VIFs */
     OVNBPF_STAT_MCAST_REMOTE = 6, /* multicast Geneve copies sent to remote chassis */
     OVNBPF_STAT_PASS = 7,         /* underlay packets left to the kernel (not Geneve) */
+    OVNBPF_STAT_TX_EGRESS_DONE = 8, /* unicast encapsulated after egress ran here (marked) */
+    OVNBPF_STAT_RX_EGRESS_DONE = 9, /* marked Geneve packets delivered without egress */
     OVNBPF_STAT_MAX = 16,
 };
 OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_stats, OVNBPF_STAT_MAX, 0);

@@ -16,6 +16,7 @@
 #include "meta.h"
 #include "hash.h"
 #include "geneve.h"
+#include "split.h"
 #include "rewrite.h"
 #include "last.h"
 
@@ -123,12 +124,12 @@ OVNBPF_INLINE int ovnbpf_next_hop(struct xdp_md *ctx, const struct ovnbpf_tunnel
     return 0;
 }
 
-/* A unicast outport bound on another chassis: encapsulate and send on the underlay.
- * The egress pipeline runs over there, after decap. */
+/* A unicast outport bound on `chassis`: encapsulate and send on the underlay. The
+ * egress pipeline runs over there, after decap, unless `done` (it ran here: the option
+ * carries the egress-done bit, lib/split.h). */
 OVNBPF_INLINE int ovnbpf_xdp_to_remote(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                       const struct ovnbpf_lport *lp)
+                                       __u32 chassis, int done)
 {
-    __u32 chassis = lp->chassis;
     struct ovnbpf_tunnel *t = ovnbpf_tunnels.lookup(&chassis);
     struct ovnbpf_tunnel hop;
     __u32 outer_len;
@@ -151,10 +152,13 @@ OVNBPF_INLINE int ovnbpf_xdp_to_remote(struct xdp_md *ctx, struct ovnbpf_flow *f
         return OVNBPF_DROP_ENCAP_FAILED;
     data = (void *)(long)ctx->data;      /* adjust_head moved everything: reload */
     end = (void *)(long)ctx->data_end;
-    rc = ovnbpf_geneve_write(data, end, &hop, f->dp, f->inport, f->outport, sport);
+    rc = ovnbpf_geneve_write_md(data, end, &hop, f->dp,
+                                ovnbpf_geneve_md(f->inport, f->outport, done), sport);
     if (rc < 0)
         return rc;
     ovnbpf_stat(OVNBPF_STAT_TX_TUNNEL);
+    if (done)
+        ovnbpf_stat(OVNBPF_STAT_TX_EGRESS_DONE);
     ovnbpf_last(OVNBPF_OUT_REMOTE, hop.ifindex, chassis, f, 0);
     rc = bpf_redirect(hop.ifindex, 0);
     OVNBPF_BENCH_UNDO_ENCAP(ctx);
@@ -189,12 +193,18 @@ OVNBPF_INLINE int ovnbpf_ingress_output(struct xdp_md *ctx, struct ovnbpf_flow *
     if (lp->type == OVNBPF_LPORT_REMOTE) {
         if (f->origin == OVNBPF_ORIGIN_TUNNEL)
             return OVNBPF_DROP_OUTPORT_NOT_LOCAL;   /* never back into the overlay */
-        return ovnbpf_xdp_to_remote(ctx, f, lp);
+        if (ovnbpf_split_egress_here(lp->chassis)) {  /* egress here, then encap */
+            f->out_type = OVNBPF_LPORT_REMOTE;
+            f->out_a = lp->chassis;
+            return OVNBPF_GO_EGRESS;
+        }
+        return ovnbpf_xdp_to_remote(ctx, f, lp->chassis, 0);
     }
     return OVNBPF_DROP_UNKNOWN_OUTPORT;
 }
 
-/* What egress's OUTPUT means: deliver to the local VIF, or hop through the patch port.
+/* What egress's OUTPUT means: deliver to the local VIF, hop through the patch port, or
+ * (egress on the sending chassis, lib/split.h) encapsulate with the egress-done bit.
  * A packet from the tunnel is delivered only to a local VIF. */
 OVNBPF_INLINE int ovnbpf_egress_output(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
@@ -211,6 +221,12 @@ OVNBPF_INLINE int ovnbpf_egress_output(struct xdp_md *ctx, struct ovnbpf_flow *f
         type = lp->type;
         a = type == OVNBPF_LPORT_LOCAL ? lp->ifindex : lp->peer_dp;
         b = lp->peer_port;
+    }
+    /* REMOTE comes only from this chassis' ingress, in split mode; a looked-up remote
+     * port (a tunnel or loop packet) falls through to OUTPORT_NOT_LOCAL */
+    if (f->out_type == OVNBPF_LPORT_REMOTE && f->origin != OVNBPF_ORIGIN_TUNNEL) {
+        f->out_type = 0;
+        return ovnbpf_xdp_to_remote(ctx, f, a, 1);
     }
     f->out_type = 0;
     if (type == OVNBPF_LPORT_LOCAL)

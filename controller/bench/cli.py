@@ -10,6 +10,7 @@ BENCHES = {
     "compile": ("controller.lflow.bench", "compile time and map-update time vs port count"),
     "control": ("controller.chassisd.bench", "VIF bind -> first forwarded packet, SB bytes"),
     "lab": ("controller.bench.lab", "pps and TCP throughput, ovnbpf vs ovs vs kernel"),
+    "split": ("datapath.splitbench", "egress on the receiver vs the sender: underlay, maps, ns"),
 }
 
 
@@ -39,6 +40,10 @@ def _plain(figures, indent=""):
         if isinstance(v, dict):
             print(f"{indent}{k}:")
             _plain(v, indent + "  ")
+        elif isinstance(v, list) and all(isinstance(x, str) for x in v):
+            print(f"{indent}{k}:")
+            for line in v:
+                print(f"{indent}  {line}")
         else:
             print(f"{indent}{k}: {v}")
 

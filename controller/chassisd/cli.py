@@ -17,7 +17,10 @@ def add_arguments(p):
                    "(default /sys/fs/bpf/ovnbpf/<system-id>)")
     p.add_argument("--uplink", help="underlay device (default: the one holding ovn-encap-ip)")
     p.add_argument("--egress-on", choices=("egress", "ingress"), default="egress",
-                   help="which chassis runs the logical egress pipeline (default egress, as OVN)")
+                   help="which chassis runs the logical egress pipeline of unicast: egress "
+                   "(the one hosting the egress port, as OVN; the default) or ingress (the "
+                   "sender, before encap, marking the Geneve option; only toward chassis that "
+                   "advertise they accept the mark, i.e. other ovnbpf chassis)")
     p.add_argument("--run-dir", help="where generated pipeline sources are kept "
                    "(default /run/ovnbpf/<system-id>)")
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
@@ -50,9 +53,6 @@ def _detach():
 
 
 def run(args):
-    if args.egress_on == "ingress":
-        print("ovnbpf controller: --egress-on=ingress is not implemented yet", file=sys.stderr)
-        return 2
     from ..lab.proc import alive, read_pidfile
     from .daemon import Controller
     pid = read_pidfile(Path(args.pidfile)) if args.pidfile else None
@@ -61,7 +61,8 @@ def run(args):
         return 1
     try:   # errors found before detaching reach the terminal
         ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
-                         status_file=args.status_file, run_dir=args.run_dir)
+                         status_file=args.status_file, run_dir=args.run_dir,
+                         egress_on=args.egress_on)
     except RuntimeError as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1

@@ -91,7 +91,8 @@ class Counters:
 
 
 class Controller:
-    def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None):
+    def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
+                 egress_on="egress"):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
@@ -101,6 +102,7 @@ class Controller:
         self.uplink = uplink
         self.status_file = Path(status_file) if status_file else None
         self.run_dir = run_dir
+        self.egress_on = egress_on             # which chassis runs egress (bpf/lib/split.h)
         self.status = {}
         self.sb = None
         self.cfg = None
@@ -148,11 +150,13 @@ class Controller:
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
         self.pin_dir = pin_dir
         self.datapath = ChassisDatapath(pin_dir)
+        self.datapath.set_egress_on(self.egress_on)
         uplink = self.uplink or device_holding(self.cfg.encap_ip)
         if uplink is None:
             raise RuntimeError(f"no device here carries the encap IP {self.cfg.encap_ip}")
         self.datapath.attach_uplink(uplink)
-        log.info("datapath pinned at %s, underlay %s", pin_dir, uplink)
+        log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
+                 uplink, "sending" if self.egress_on == "ingress" else "receiving")
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
 
@@ -194,7 +198,8 @@ class Controller:
         compiled = self.pipeline.compile(state, cfg.system_id, want)
         self._report(compiled.problems)
         self.unresolved = False
-        self.datapath.set_tunnels({cid: self._tunnel(ip) for cid, ip in want.tunnels.items()})
+        self.datapath.set_tunnels({cid: self._tunnel(ip, cid in want.egress_done)
+                                   for cid, ip in want.tunnels.items()})
         self.datapath.set_lports({k: self._lport(v) for k, v in want.lports.items()})
         self.datapath.set_vifs({self.attached[dev]: key for dev, key in want.vifs.items()})
         self.datapath.set_mcast({k: Group(g.local_ports, g.remote_chassis, g.wire_key)
@@ -234,6 +239,8 @@ class Controller:
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},
             "tunnels": {str(cid): ip for cid, ip in sorted(want.tunnels.items())},
+            "egress_on": self.egress_on,
+            "egress_done_peers": sorted(want.egress_done),
             "chassis_ids": dict(sorted(self.ids.ids.items())),
             "problems": [{"uuid": u, "reason": r} for u, r in want.problems + compiled.problems],
         }
@@ -249,7 +256,7 @@ class Controller:
             return Remote(where.chassis_id)
         return Patch(where.peer_dp, where.peer_port)
 
-    def _tunnel(self, ip):
+    def _tunnel(self, ip, egress_mark=False):
         """bpf_fib_lookup finds the next hop once the kernel knows the neighbour; until
         then the datapath uses the MAC we give here, so resolve it now."""
         mac = self.neigh.get(ip) or neighbour_mac(ip)
@@ -257,7 +264,7 @@ class Controller:
             self.neigh[ip] = mac
         else:
             self.unresolved = True
-        return Tunnel(ip, dmac=mac)
+        return Tunnel(ip, dmac=mac, egress_mark=egress_mark)
 
     # ---- loop ------------------------------------------------------------------------
 

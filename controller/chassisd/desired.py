@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..db.rows import EGRESS_DONE_FEATURE
 from ..ids import StableIds
 from ..local_datapaths import related_datapaths
 
@@ -48,6 +49,7 @@ class Desired:
     vifs: dict = field(default_factory=dict)       # device -> (dp key, port key)
     lports: dict = field(default_factory=dict)     # (dp key, port key) -> Local | Remote | Patch
     tunnels: dict = field(default_factory=dict)    # chassis id -> encap IP
+    egress_done: frozenset = frozenset()           # chassis ids that accept the egress-done bit
     mcast: dict = field(default_factory=dict)      # (dp key, group key) -> Group
     problems: list = field(default_factory=list)   # (row uuid, reason): rows left out
 
@@ -92,6 +94,8 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
                                  "its ports are unreachable from here"))
             continue
         out.tunnels[chassis_ids[c.name]] = ip
+        if c.feature(EGRESS_DONE_FEATURE):
+            out.egress_done |= {chassis_ids[c.name]}
 
     for p in state.ports:
         if p.datapath not in out.local_datapaths or p.datapath not in dp_key:

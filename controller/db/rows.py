@@ -5,6 +5,10 @@ so the compiler and planner work on plain, hashable, comparable values.
 """
 from dataclasses import dataclass, field
 
+# Chassis.other_config key an ovnbpf chassis sets to "true": it accepts the egress-done bit
+# of OVN's Geneve option (bpf/lib/split.h). Chassis without it (ovn-controller) never get it.
+EGRESS_DONE_FEATURE = "ovnbpf-egress-done-bit"
+
 
 def frozen_map(d):
     """A dict as a sorted tuple of pairs: hashable and deterministic."""
@@ -29,6 +33,10 @@ class Chassis:
     name: str
     hostname: str
     encaps: tuple        # of Encap
+    other_config: tuple = ()   # frozen_map: feature flags a chassis advertises
+
+    def feature(self, key):
+        return dict(self.other_config).get(key) == "true"
 
 
 @dataclass(frozen=True)

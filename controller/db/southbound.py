@@ -156,7 +156,8 @@ class Southbound:
         t = self.idl.tables
         chassis = tuple(sorted((rows.Chassis(
             uuid=str(c.uuid), name=c.name, hostname=c.hostname,
-            encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options)) for e in c.encaps)))
+            encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options)) for e in c.encaps)),
+            other_config=rows.frozen_map(c.other_config))
             for c in t["Chassis"].rows.values()), key=lambda c: c.name))
         datapaths = tuple(sorted((rows.DatapathBinding(
             uuid=str(d.uuid), tunnel_key=d.tunnel_key,
@@ -242,8 +243,11 @@ class Southbound:
                 enc.type, enc.ip, enc.chassis_name = encap_type, encap_ip, self.chassis_name
                 enc.options = {"csum": "true"}
                 ch.encaps = [enc]
+            # rows.EGRESS_DONE_FEATURE: we accept the egress-done bit (bpf/lib/split.h), so
+            # chassis in ingress mode may send it to us; ovn-controller never sets the key
             ch.other_config = {"datapath-type": "", "ovn-bridge-mappings": "",
-                               "iface-types": "", "is-interconn": "false"}
+                               "iface-types": "", "is-interconn": "false",
+                               rows.EGRESS_DONE_FEATURE: "true"}
             priv = next((p for p in self.idl.tables["Chassis_Private"].rows.values()
                          if p.name == self.chassis_name), None)
             if priv is None:

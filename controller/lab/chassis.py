@@ -66,6 +66,7 @@ class ChassisNode:
     encap_ip: str
     prefixlen: int
     sb_remote: str
+    egress_on: str = "egress"      # ovnbpf: `ovnbpf controller --egress-on`
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class ChassisNode:
                   f"--pidfile={self.pidfile('ovnbpf-controller')}",
                   f"--log-file={self.rundir}/ovnbpf-controller.log",
                   f"--status-file={self.status_file}", f"--run-dir={self.rundir}",
-                  f"--pin-dir={self.pin_dir}"], timeout=60)
+                  f"--pin-dir={self.pin_dir}", f"--egress-on={self.egress_on}"], timeout=60)
 
     def _start_ovs(self, peers):
         self.run(["ovs-vswitchd", "--detach", "--no-chdir",

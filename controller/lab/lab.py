@@ -116,7 +116,8 @@ class Plan:
     def chassis_nodes(self, sb_remote):
         return [ChassisNode(name=c.name, kind=c.kind, netns=self.chassis_netns(c.name),
                             rundir=self.rundir / c.name, encap_ip=self.encap_ip(i),
-                            prefixlen=self.subnet.prefixlen, sb_remote=sb_remote)
+                            prefixlen=self.subnet.prefixlen, sb_remote=sb_remote,
+                            egress_on=c.options.get("egress_on", "egress"))
                 for i, c in enumerate(self.topo.chassis)]
 
 

@@ -14,6 +14,7 @@ TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
 DEFAULT_TOPOLOGY = "ebpf"       # two ovnbpf chassis; "two-chassis" is the OVS reference
 
 CHASSIS_KINDS = ("ovnbpf", "ovs")
+EGRESS_ON = ("egress", "ingress")               # `ovnbpf controller --egress-on`
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")   # short: names become interface names
 MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 MAX_PORT_KEY = 32767                           # 32768 and up are multicast groups
@@ -263,6 +264,14 @@ def parse(text, source="<topology>"):
         if kind not in CHASSIS_KINDS:
             ctx.fail(spec, "kind", f"{path}.kind", f"must be one of: {', '.join(CHASSIS_KINDS)}")
         options = {k: v for k, v in spec.items() if k != "kind"}
+        if "egress_on" in spec:
+            if spec["egress_on"] not in EGRESS_ON:
+                ctx.fail(spec, "egress_on", f"{path}.egress_on",
+                         f"must be one of: {', '.join(EGRESS_ON)}")
+            if kind != "ovnbpf":
+                ctx.fail(spec, "egress_on", f"{path}.egress_on",
+                         "only an ovnbpf chassis can move egress to the sender "
+                         "(ovn-controller always runs it on the receiving chassis)")
         chassis.append(Chassis(cname, kind, options))
     if len(chassis) > 40:
         ctx.fail(doc, "chassis", "chassis", "at most 40 chassis")

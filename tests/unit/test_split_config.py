@@ -1,0 +1,56 @@
+"""The pipeline split's configuration, pure: topology `egress_on` (valid values, ovnbpf
+chassis only, the shipped split topology), the lab passing it to the controller, and the
+chassis that get the egress-done bit (only those advertising it in Chassis.other_config)."""
+import pytest
+
+from controller.chassisd import desired as D
+from controller.db import rows as R
+from controller.lab import topology
+from controller.lab.topology import TopologyError
+
+BASE = """\
+chassis:
+  hv1: {kind: KIND, egress_on: MODE}
+switches:
+  ls1: {subnet: 10.0.1.0/24, key: 1}
+vms:
+  vm1: {chassis: hv1, switch: ls1, mac: "0a:00:00:00:01:01", ip: 10.0.1.11, key: 1}
+"""
+
+
+def test_egress_on_parses_for_ovnbpf():
+    for mode in ("egress", "ingress"):
+        t = topology.parse(BASE.replace("KIND", "ovnbpf").replace("MODE", mode), "t.yaml")
+        assert t.chassis[0].options["egress_on"] == mode
+
+
+@pytest.mark.parametrize("kind, mode, message", [
+    ("ovnbpf", "sender", r"t.yaml:2: chassis.hv1.egress_on: must be one of: egress, ingress"),
+    ("ovs", "ingress", r"t.yaml:2: chassis.hv1.egress_on: only an ovnbpf chassis"),
+])
+def test_egress_on_rejected_with_location(kind, mode, message):
+    with pytest.raises(TopologyError, match=message):
+        topology.parse(BASE.replace("KIND", kind).replace("MODE", mode), "t.yaml")
+
+
+def test_shipped_split_topology_and_lab_plan():
+    t = topology.load("split")
+    assert {c.name: (c.kind, c.options.get("egress_on")) for c in t.chassis} == {
+        "hv1": ("ovnbpf", "ingress"), "hv2": ("ovnbpf", "ingress"), "hv3": ("ovnbpf", "ingress")}
+    import ipaddress
+    from controller.lab.lab import Plan
+    plan = Plan("sp0", t, ipaddress.IPv4Network("172.31.254.0/24"))
+    assert {n.name: n.egress_on for n in plan.chassis_nodes("tcp:x")} == \
+        {"hv1": "ingress", "hv2": "ingress", "hv3": "ingress"}
+
+
+def test_egress_done_only_toward_advertising_chassis():
+    ebpf = ((R.EGRESS_DONE_FEATURE, "true"),)
+    chassis = (R.Chassis("c1", "hv1", "hv1", (R.Encap("geneve", "172.31.250.11"),), ebpf),
+               R.Chassis("c2", "hv2", "hv2", (R.Encap("geneve", "172.31.250.12"),)),   # OVS
+               R.Chassis("c3", "hv3", "hv3", (R.Encap("geneve", "172.31.250.13"),), ebpf))
+    state = R.SBState(chassis=chassis, datapaths=(), ports=(), mcast_groups=())
+    ids = D.ChassisIds()
+    want = D.compute(state, "hv1", {}, ids)
+    assert set(want.tunnels) == {ids.ids["hv2"], ids.ids["hv3"]}
+    assert want.egress_done == {ids.ids["hv3"]}
