@@ -24,12 +24,19 @@ ends of the ovnbpf chassis' uplinks that redirects frames for a known uplink MAC
 to the other uplink (`pps`, the figure a switched underlay gives; the ovs chassis' traffic
 keeps using the bridge, which forwards several times faster than their datapath).
 
+Diagnostics beside the figures: `generator_pps` (the sender alone over one veth into the
+counter: its ceiling here), `frames` (counts, and the share of a CPU the sender got: with
+XDP end to end the whole path runs in the sender's softirqs, so a low share means the
+machine is busy), `ovnbpf_pipeline_ns` (BPF_PROG_TEST_RUN of hv1's attached xdp_vif on the
+vm1 -> vm2 frame: the generated pipeline's cost per packet).
+
 Noisy machine: compare figures only within one run.
 """
 import contextlib
 import ipaddress
 import json
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -44,10 +51,10 @@ UDP_PORT = 9            # obl_count counts (and drops) UDP to this port only
 FRAME_LEN = 64
 IPERF_PORT = 5201
 
-PATHS = {               # figure -> (sender, receiver)
+PATHS = {               # figure -> (sender, receiver), in the order measured
     "ovnbpf_cross": ("vm1", "vm3"),
-    "ovnbpf_local": ("vm1", "vm2"),
     "ovs_cross": ("vm4", "vm6"),
+    "ovnbpf_local": ("vm1", "vm2"),
     "ovs_local": ("vm4", "vm5"),
     "kernel_cross": ("k1", "k2"),
 }
@@ -68,6 +75,9 @@ def topology_doc():
 def add_arguments(p):
     p.add_argument("--seconds", type=float, default=2.0,
                    help="length of each measurement (default 2)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds of every measurement; figures are medians "
+                        "(default 3)")
     p.add_argument("--name", default="blab", help="lab name (default blab)")
 
 
@@ -128,6 +138,24 @@ def make_kernel_pair(lab):
         netns.tx_checksum_off(port, ns["kbr"])
         run(["ethtool", "-K", "eth0", "gro", "on"], netns=ns[k])
         ends[k] = (Endpoint(ns[k], mac, ip), ns["kbr"], port)
+    return ends
+
+
+def make_wire_pair(lab):
+    """g1 <-> g2: one veth pair, nothing between. The sender's ceiling (it outruns the
+    paths measured only if this is well above them)."""
+    from controller.lab import netns
+    state = lab.state()
+    ns = {k: f"{lab.name}-{k}" for k in ("g1", "g2")}
+    for name in ns.values():
+        state.record("netns", name)
+        netns.netns_add(name)
+    netns.veth_pair("eth0", "eth0", netns=ns["g1"], peer_netns=ns["g2"])
+    ends = {}
+    for i, k in enumerate(("g1", "g2"), start=1):
+        mac, ip = f"0a:00:00:00:0a:{i:02x}", f"10.10.0.{i}"
+        netns.run(["ip", "link", "set", "eth0", "address", mac, "up"], netns=ns[k])
+        ends[k] = Endpoint(ns[k], mac, ip)
     return ends
 
 
@@ -241,6 +269,31 @@ def tcp_gbps(src, dst, seconds):
         server.wait()
 
 
+def pipeline_ns(lab, src, dst, repeat=100_000):
+    """ns per packet of the chassis' own attached xdp_vif program (entry + the generated
+    ingress and egress pipelines + redirect) on the src -> dst frame, by BPF_PROG_TEST_RUN
+    (bpftool) inside the chassis namespace: where an ovnbpf chassis spends its time."""
+    import re
+    from controller.lab.netns import run
+    plan = lab.plan()
+    vm = next(v for v in plan.topo.vms if v.name == src)
+    ns = plan.chassis_netns(vm.chassis)
+    dev = f"{vm.name}-p"
+    m = re.search(r"prog/xdp id (\d+)", run(["ip", "-d", "link", "show", "dev", dev], netns=ns))
+    if not m:
+        return None
+    a, b = _endpoints(lab)[0][src], _endpoints(lab)[0][dst]
+    with tempfile.TemporaryDirectory() as tmp:
+        frame, ctx = Path(tmp) / "frame", Path(tmp) / "ctx"
+        frame.write_bytes(udp_frame(a.mac, b.mac, a.ip, b.ip))
+        # struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue, egress
+        ctx.write_bytes(struct.pack("<6I", 0, FRAME_LEN, 0, ifindex(dev, ns), 0, 0))
+        out = run(["bpftool", "prog", "run", "id", m.group(1), "data_in", str(frame),
+                   "ctx_in", str(ctx), "repeat", str(repeat)], netns=ns)
+    m = re.search(r"Return value: (\d+), duration \(average\): (\d+)ns", out)
+    return int(m.group(2)) if m and int(m.group(1)) == 4 else None    # 4: XDP_REDIRECT
+
+
 # ---- the run -----------------------------------------------------------------------------
 
 def _endpoints(lab):
@@ -266,7 +319,14 @@ def napi(ns, dev):
             run(["ethtool", "-K", dev, "gro", "off"], netns=ns, check=False)
 
 
-def measure(lab, seconds, log=lambda *_: None):
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def measure(lab, seconds, rounds=3, log=lambda *_: None):
+    """Every figure `rounds` times, rounds interleaved (each round measures every path once,
+    ovnbpf and ovs back to back), so a burst of load elsewhere on the machine hits all
+    paths alike; the figures are the medians, the rounds are reported too."""
     from controller.lab.chassis import ping, uplink_mac
     ends, plan = _endpoints(lab)
     peer = {}                                # sender -> (netns, its chassis-side peer)
@@ -277,49 +337,67 @@ def measure(lab, seconds, log=lambda *_: None):
     for name, (end, bridge_ns, port) in make_kernel_pair(lab).items():
         ends[name] = end
         peer[name] = (bridge_ns, port)
+    wire = make_wire_pair(lab)
     for key, (a, b) in PATHS.items():
         if not ping(ends[a].netns, ends[b].ip, count=2):
             raise RuntimeError(f"{key}: {a} cannot ping {b}: the path does not work")
-
     fast_links = {uplink_mac(n.encap_ip): plan.root_uplink(i)
                   for i, n in enumerate(lab.nodes()) if n.kind == "ovnbpf"}
-    figures = {"pps": {}, "sent_pps": {}, "tcp_gbps": {}, "pps_bridge_underlay": {},
-               "frames": {}}
 
-    def one(key, a, b):
+    def one(a, b):
         ctx = napi(*peer[a]) if a in peer else contextlib.nullcontext()
         with ctx:
             return traffic.pps(ends[a], ends[b], seconds)
 
+    runs = {key: [] for key in PATHS}
+    bridge, generator, tcp = [], [], {key: [] for key in PATHS}
     traffic = Traffic()
     try:
-        log("pps ovnbpf_cross through the Linux bridge underlay")
-        r = one("ovnbpf_cross", *PATHS["ovnbpf_cross"])
-        figures["pps_bridge_underlay"] = {"ovnbpf_cross": r["pps"],
-                                          "ovnbpf_cross_sent": r["sent_pps"]}
-        traffic.fast_underlay(fast_links)
-        for key, (a, b) in PATHS.items():
-            log(f"pps {key}")
-            r = one(key, a, b)
-            figures["pps"][key] = r["pps"]
-            figures["sent_pps"][key] = r["sent_pps"]
-            figures["frames"][key] = {k: r[k] for k in ("sent", "received", "sender_cpu")}
-        traffic.slow_underlay(fast_links)
+        for i in range(rounds):
+            log(f"round {i + 1}/{rounds}: pps ovnbpf_cross through the Linux bridge underlay")
+            bridge.append(one(*PATHS["ovnbpf_cross"]))
+            traffic.fast_underlay(fast_links)
+            for key, (a, b) in PATHS.items():
+                log(f"round {i + 1}/{rounds}: pps {key}")
+                runs[key].append(one(a, b))
+            traffic.slow_underlay(fast_links)
+            log(f"round {i + 1}/{rounds}: pps of the sender alone (one veth, no forwarder)")
+            generator.append(traffic.pps(wire["g1"], wire["g2"], seconds)["pps"])
     finally:
         traffic.close()
-    for key, (a, b) in PATHS.items():
-        log(f"tcp {key}")
-        figures["tcp_gbps"][key] = tcp_gbps(ends[a], ends[b], seconds)
-    cross_ovs = figures["pps"]["ovs_cross"]
-    figures["ratio_cross_vs_ovs"] = round(figures["pps"]["ovnbpf_cross"] / cross_ovs, 1) \
-        if cross_ovs else None
-    return figures
+    for i in range(rounds):
+        for key, (a, b) in PATHS.items():
+            log(f"round {i + 1}/{rounds}: tcp {key}")
+            tcp[key].append(tcp_gbps(ends[a], ends[b], seconds))
+
+    pps = {k: round(_median([r["pps"] for r in v])) for k, v in runs.items()}
+    ratios = [c["pps"] / o["pps"] for c, o in zip(runs["ovnbpf_cross"], runs["ovs_cross"])
+              if o["pps"]]
+    return {
+        "pps": pps,
+        "tcp_gbps": {k: _median(v) for k, v in tcp.items()},
+        "ratio_cross_vs_ovs": round(pps["ovnbpf_cross"] / pps["ovs_cross"], 1)
+        if pps["ovs_cross"] else None,
+        "ratio_cross_vs_ovs_rounds": [round(r, 1) for r in ratios],
+        "sent_pps": {k: round(_median([r["sent_pps"] for r in v])) for k, v in runs.items()},
+        "pps_rounds": {k: [r["pps"] for r in v] for k, v in runs.items()},
+        "pps_bridge_underlay": {"ovnbpf_cross": round(_median([r["pps"] for r in bridge])),
+                                "ovnbpf_cross_sent": round(_median([r["sent_pps"]
+                                                                    for r in bridge]))},
+        "generator_pps": round(_median(generator)),
+        "frames": {k: {"sent": sum(r["sent"] for r in v),
+                       "received": sum(r["received"] for r in v),
+                       "sender_cpu": round(_median([r["sender_cpu"] for r in v]), 2)}
+                   for k, v in runs.items()},
+        "ovnbpf_pipeline_ns": pipeline_ns(lab, *PATHS["ovnbpf_local"]),
+    }
 
 
 def bench(args):
     from controller.lab.lab import Lab
     seconds = getattr(args, "seconds", 2.0) or 2.0
     name = getattr(args, "name", "blab") or "blab"
+    rounds = max(1, getattr(args, "rounds", 3) or 3)
     log = (lambda *a: print(*a, file=sys.stderr)) if not getattr(args, "json", False) \
         else (lambda *_: None)
     lab = Lab(name)
@@ -330,10 +408,11 @@ def bench(args):
         lab.up(str(path), log=log)
         try:
             up_s = time.monotonic() - t0
-            figures = measure(lab, seconds, log)
+            figures = measure(lab, seconds, rounds, log)
         finally:
             lab.down(log=log)
     figures["seconds"] = seconds
+    figures["rounds"] = rounds
     figures["lab_up_s"] = round(up_s, 1)
     figures["setup"] = {
         "sender": "XDP program, BPF_PROG_TEST_RUN live frames, redirect out of the VM's eth0",
@@ -343,6 +422,8 @@ def bench(args):
         "underlay": "pps: XDP fast path between the ovnbpf uplinks; pps_bridge_underlay: "
                     "the lab's Linux bridge",
         "tcp": "iperf3, 1 stream, MTU 1442, tx checksum offload off",
+        "ovs_sender_peer": "GRO on the ovs VIF's chassis end during pps only (NAPI for the "
+                           "redirected frames); off for TCP",
         "machine": "2 vCPUs shared with other jobs: compare within one run only",
     }
     return figures
@@ -350,5 +431,5 @@ def bench(args):
 
 if __name__ == "__main__":
     class _A:
-        seconds, name, json = 2.0, "blab", True
+        seconds, rounds, name, json = 2.0, 3, "blab", True
     print(json.dumps(bench(_A), indent=1))
