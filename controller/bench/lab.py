@@ -201,8 +201,9 @@ class Traffic:
         for dev in links.values():
             self.attached.detach(ifindex(dev))
 
-    def pps(self, src, dst, seconds):
-        """Run the sender in src's namespace for `seconds`; count at dst."""
+    def pps(self, src, dst, seconds, rate=0):
+        """Run the sender in src's namespace for `seconds` (at `rate` frames/s, or as fast
+        as it can); count at dst."""
         tmpl = self.bpf["obl_tmpl"]
         leaf = tmpl.Leaf()
         frame = udp_frame(src.mac, dst.mac, src.ip, dst.ip)
@@ -217,7 +218,8 @@ class Traffic:
             before = self.received()
             fd = self.fds["obl_gen"]
             argv = ["ip", "netns", "exec", src.netns, sys.executable, "-m",
-                    "controller.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds)]
+                    "controller.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds),
+                    "--rate", str(rate)]
             proc = subprocess.Popen(argv, pass_fds=(fd,), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
             try:

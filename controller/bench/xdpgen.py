@@ -18,7 +18,7 @@ BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
 FRAME_LEN = 64
 
 
-def send(prog_fd, seconds, max_frames, batch=64):
+def send(prog_fd, seconds, max_frames, batch=64, rate=0):
     from datapath.libbpf import check, ffi, lib
     frame = ffi.new("uint8_t[]", FRAME_LEN)       # contents come from the template map
     opts = ffi.new("struct bpf_test_run_opts *")
@@ -27,7 +27,7 @@ def send(prog_fd, seconds, max_frames, batch=64):
     opts.data_size_in = FRAME_LEN
     opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES
     opts.batch_size = batch
-    sent, repeat = 0, 1 << 14
+    sent, repeat = 0, (max(batch, int(rate * 0.02)) if rate else 1 << 14)
     t0 = time.monotonic()
     deadline = t0 + seconds
     while sent < max_frames:
@@ -38,9 +38,18 @@ def send(prog_fd, seconds, max_frames, batch=64):
         now = time.monotonic()
         if now >= deadline:
             break
-        # size the next call to ~50 ms, never past the deadline
-        rate = opts.repeat / max(now - t, 1e-6)
-        repeat = max(1024, int(rate * min(0.05, deadline - now)))
+        if rate:
+            # paced: bursts of `batch` frames, sleeping until the next burst is due
+            repeat = max(batch, int(rate * 0.02))   # a call costs ~ms (page pool setup)
+            due = t0 + sent / rate
+            if due > now:
+                time.sleep(min(due, deadline) - now)
+                if time.monotonic() >= deadline:
+                    break
+            continue
+        # as fast as possible: size the next call to ~50 ms, never past the deadline
+        speed = opts.repeat / max(now - t, 1e-6)
+        repeat = max(1024, int(speed * min(0.05, deadline - now)))
     return sent, time.monotonic() - t0
 
 
@@ -49,9 +58,10 @@ def main(argv=None):
     p.add_argument("--prog-fd", type=int, required=True)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--max-frames", type=int, default=50_000_000)
+    p.add_argument("--rate", type=float, default=0, help="frames/s (default: as fast as it can)")
     a = p.parse_args(argv)
     cpu0 = time.process_time()
-    sent, seconds = send(a.prog_fd, a.seconds, a.max_frames)
+    sent, seconds = send(a.prog_fd, a.seconds, a.max_frames, rate=a.rate)
     print(json.dumps({"sent": sent, "seconds": seconds, "cpu_seconds": time.process_time() - cpu0}))
     return 0
 
