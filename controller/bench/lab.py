@@ -11,11 +11,15 @@ One mixed lab (hv1, hv2 ovnbpf; hv3, hv4 ovs; one logical switch) plus a plain-k
 
 pps: 64-byte UDP frames. The sender is an XDP program run by BPF_PROG_TEST_RUN with live
 frames inside the sending VM (controller/bench/xdpgen.py), redirecting each frame out of
-the VM's eth0: one core offers ~4 Mpps, more than any path here forwards. The receiver is
+the VM's eth0 (~4 Mpps from an idle core; `generator_pps` says what it reached in this run,
+always several times what any path here forwards). The receiver is
 an XDP program on the receiving VM's eth0 that counts the benchmark's frames and drops
 them: the VM never builds an skb, so the figure is the forwarder's, not the VM's stack's.
 `pps` = frames counted at the receiver / the sender's run time; `sent_pps` = frames the
-sender offered. tcp_gbps: iperf3, one stream, the VMs' own stacks (MTU 1442, tx checksum
+sender offered. The redirect needs NAPI on the sender's peer: an ovnbpf VIF's chassis end
+has its XDP program; an ovs VIF's (and the kernel pair's bridge port) gets GRO switched on
+for the pps measurement only (an OVS netdev port cannot send GRO-merged TCP on).
+Every measurement runs `--rounds` times, interleaved; the figures are the medians. tcp_gbps: iperf3, one stream, the VMs' own stacks (MTU 1442, tx checksum
 offload off, as the lab configures every VM).
 
 The lab's underlay is a Linux bridge in the root namespace. ovnbpf_cross is measured twice:
