@@ -32,7 +32,12 @@ Diagnostics beside the figures: `generator_pps` (the sender alone over one veth 
 counter: its ceiling here), `frames` (counts, and the share of a CPU the sender got: with
 XDP end to end the whole path runs in the sender's softirqs, so a low share means the
 machine is busy), `ovnbpf_pipeline_ns` (BPF_PROG_TEST_RUN of hv1's attached xdp_vif on the
-vm1 -> vm2 frame: the generated pipeline's cost per packet).
+vm1 -> vm2 frame: the generated pipeline's cost per packet), `cpu_us_per_packet` (CPU
+time per delivered frame, which does not depend on how much of a busy machine a path got:
+for ovnbpf and the kernel pair the sender process's CPU time, generator included, since
+their forwarding runs inline in its softirqs; for ovs the CPU time of the ovs-vswitchd
+processes only, leaving out the kernel's skb work that feeds their AF_PACKET sockets in the
+sender's softirqs: in OVS's favour) and `ratio_cpu_cost_cross_ovs_vs_ovnbpf`.
 
 Noisy machine: compare figures only within one run.
 """
@@ -205,9 +210,9 @@ class Traffic:
         for dev in links.values():
             self.attached.detach(ifindex(dev))
 
-    def pps(self, src, dst, seconds, rate=0):
+    def pps(self, src, dst, seconds, rate=0, forwarders=()):
         """Run the sender in src's namespace for `seconds` (at `rate` frames/s, or as fast
-        as it can); count at dst."""
+        as it can); count at dst. `forwarders`: pids whose CPU time to report meanwhile."""
         tmpl = self.bpf["obl_tmpl"]
         leaf = tmpl.Leaf()
         frame = udp_frame(src.mac, dst.mac, src.ip, dst.ip)
@@ -220,6 +225,7 @@ class Traffic:
         self.attached.xdp(rx_idx, self.fds["obl_count"], netns=dst.netns)
         try:
             before = self.received()
+            cpu_before = _cpu_seconds(forwarders)
             fd = self.fds["obl_gen"]
             argv = ["ip", "netns", "exec", src.netns, sys.executable, "-m",
                     "controller.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds),
@@ -237,12 +243,28 @@ class Traffic:
             result = json.loads(out_text)
             time.sleep(0.05)                 # frames still in rings
             got = self.received() - before
+            forwarder_cpu = _cpu_seconds(forwarders) - cpu_before
         finally:
             self.attached.detach(rx_idx, netns=dst.netns)
         secs = result["seconds"]
         return {"sent_pps": round(result["sent"] / secs), "pps": round(got / secs),
                 "sent": result["sent"], "received": got,
-                "sender_cpu": round(result["cpu_seconds"] / secs, 2)}
+                "sender_cpu": round(result["cpu_seconds"] / secs, 2),
+                "sender_cpu_s": result["cpu_seconds"], "forwarder_cpu_s": forwarder_cpu}
+
+
+def _cpu_seconds(pids):
+    """utime + stime of processes (all their threads), in seconds."""
+    import os
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])     # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _listening(ns, port):
@@ -350,10 +372,17 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     fast_links = {uplink_mac(n.encap_ip): plan.root_uplink(i)
                   for i, n in enumerate(lab.nodes()) if n.kind == "ovnbpf"}
 
+    vm_chassis = {vm.name: nodes[vm.chassis] for vm in plan.topo.vms}
+
     def one(a, b):
         ctx = napi(*peer[a]) if a in peer else contextlib.nullcontext()
+        # ovs forwards in ovs-vswitchd (both chassis); ovnbpf and the kernel pair forward
+        # in the sender's own softirqs (XDP/NAPI inline), charged to the sender process
+        vswitchd = [vm_chassis[v].pids().get("ovs-vswitchd") for v in (a, b)
+                    if v in vm_chassis and vm_chassis[v].kind == "ovs"]
         with ctx:
-            return traffic.pps(ends[a], ends[b], seconds)
+            return traffic.pps(ends[a], ends[b], seconds,
+                               forwarders=sorted({p for p in vswitchd if p}))
 
     runs = {key: [] for key in PATHS}
     bridge, generator, tcp = [], [], {key: [] for key in PATHS}
@@ -377,6 +406,13 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
             tcp[key].append(tcp_gbps(ends[a], ends[b], seconds))
 
     pps = {k: round(_median([r["pps"] for r in v])) for k, v in runs.items()}
+
+    def cost(key, v):
+        cpu = sum(r["forwarder_cpu_s"] if key.startswith("ovs") else r["sender_cpu_s"]
+                  for r in v)
+        got = sum(r["received"] for r in v)
+        return round(cpu / got * 1e6, 2) if got else None
+    cpu_us = {k: cost(k, v) for k, v in runs.items()}
     ratios = [c["pps"] / o["pps"] for c, o in zip(runs["ovnbpf_cross"], runs["ovs_cross"])
               if o["pps"]]
     return {
@@ -385,6 +421,9 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
         "ratio_cross_vs_ovs": round(pps["ovnbpf_cross"] / pps["ovs_cross"], 1)
         if pps["ovs_cross"] else None,
         "ratio_cross_vs_ovs_rounds": [round(r, 1) for r in ratios],
+        "cpu_us_per_packet": cpu_us,
+        "ratio_cpu_cost_cross_ovs_vs_ovnbpf": round(cpu_us["ovs_cross"] / cpu_us["ovnbpf_cross"], 1)
+        if cpu_us["ovs_cross"] and cpu_us["ovnbpf_cross"] else None,
         "sent_pps": {k: round(_median([r["sent_pps"] for r in v])) for k, v in runs.items()},
         "pps_rounds": {k: [r["pps"] for r in v] for k, v in runs.items()},
         "pps_bridge_underlay": {"ovnbpf_cross": round(_median([r["pps"] for r in bridge])),
