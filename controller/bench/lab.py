@@ -19,8 +19,9 @@ them: the VM never builds an skb, so the figure is the forwarder's, not the VM's
 sender offered. The redirect needs NAPI on the sender's peer: an ovnbpf VIF's chassis end
 has its XDP program; an ovs VIF's (and the kernel pair's bridge port) gets GRO switched on
 for the pps measurement only (an OVS netdev port cannot send GRO-merged TCP on).
-Every measurement runs `--rounds` times, interleaved; the figures are the medians. tcp_gbps: iperf3, one stream, the VMs' own stacks (MTU 1442, tx checksum
-offload off, as the lab configures every VM).
+Every measurement runs `--rounds` times, interleaved; the figures are the medians.
+tcp_gbps: iperf3, one stream, the VMs' own stacks (MTU 1442, tx checksum offload off, as
+the lab configures every VM).
 
 The lab's underlay is a Linux bridge in the root namespace. ovnbpf_cross is measured twice:
 through that bridge (`pps_bridge_underlay`) and with an XDP fast path on the root-side
@@ -422,8 +423,9 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
         if pps["ovs_cross"] else None,
         "ratio_cross_vs_ovs_rounds": [round(r, 1) for r in ratios],
         "cpu_us_per_packet": cpu_us,
-        "ratio_cpu_cost_cross_ovs_vs_ovnbpf": round(cpu_us["ovs_cross"] / cpu_us["ovnbpf_cross"], 1)
-        if cpu_us["ovs_cross"] and cpu_us["ovnbpf_cross"] else None,
+        "ratio_cpu_cost_cross_ovs_vs_ovnbpf":
+            round(cpu_us["ovs_cross"] / cpu_us["ovnbpf_cross"], 1)
+            if cpu_us["ovs_cross"] and cpu_us["ovnbpf_cross"] else None,
         "sent_pps": {k: round(_median([r["sent_pps"] for r in v])) for k, v in runs.items()},
         "pps_rounds": {k: [r["pps"] for r in v] for k, v in runs.items()},
         "pps_bridge_underlay": {"ovnbpf_cross": round(_median([r["pps"] for r in bridge])),

@@ -62,7 +62,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     cpu0 = time.process_time()
     sent, seconds = send(a.prog_fd, a.seconds, a.max_frames, rate=a.rate)
-    print(json.dumps({"sent": sent, "seconds": seconds, "cpu_seconds": time.process_time() - cpu0}))
+    print(json.dumps({"sent": sent, "seconds": seconds,
+                      "cpu_seconds": time.process_time() - cpu0}))
     return 0
 
 

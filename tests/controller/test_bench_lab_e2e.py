@@ -61,6 +61,7 @@ def test_bench_lab_reports_every_figure_and_cleans_up():
     assert r["ratio_cross_vs_ovs"] > 0
     assert r["pps_bridge_underlay"]["ovnbpf_cross"] > 0
     assert r["generator_pps"] > 0
+    assert set(r["cpu_us_per_packet"]) == KEYS
     assert all(len(v) == 1 for v in r["pps_rounds"].values())
     for key in ("ovnbpf_cross", "ovnbpf_local"):
         frames = r["frames"][key]
