@@ -44,6 +44,7 @@ sys.exit(1)
 
 def add_arguments(p):
     p.add_argument("--trials", type=int, default=10, help="trials per chassis kind (default 10)")
+    p.add_argument("--name", default="bctl", help="lab name to use (default bctl)")
 
 
 def _one_trial(lab, chassis, target, index):
@@ -113,7 +114,7 @@ def bench(args):
     from controller.lab import topology
     from controller.lab.lab import Lab
     trials = getattr(args, "trials", 10)
-    lab = Lab("bctl")
+    lab = Lab(getattr(args, "name", None) or "bctl")
     with tempfile.TemporaryDirectory() as tmp:
         path = topology.variant("two-chassis", tmp, "benchctl", {"hv1": "ovnbpf", "hv2": "ovs"})
         lab.up(str(path), log=lambda *_: None)

@@ -27,7 +27,7 @@ from pathlib import Path
 import ovs.poller
 
 from ..db.local_ovs import LocalOvs
-from ..db.southbound import Southbound
+from ..db.southbound import Southbound, ssl_diagnose
 from . import desired as D
 from .pipeline import PipelineBuilder
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
@@ -115,6 +115,9 @@ class Controller:
         self.neigh: dict[str, str] = {}        # tunnel IP -> MAC, once resolved
         self.unresolved = False                # a tunnel's MAC is unknown: step again soon
         self.stopping = False
+        self.sb_problem = None                 # why the Southbound is unreachable, if known
+        self.sb_down_since = None
+        self.next_probe = 0.0
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -141,8 +144,8 @@ class Controller:
             ovs.stream.Stream.ssl_set_ca_cert_file(ca)
         self.sb = Southbound(self.cfg.remote, self.cfg.system_id,
                              probe_interval_ms=self.cfg.probe_interval_ms)
-        self._wait(self.sb.connected, f"the Southbound at {self.cfg.remote}")
-        log.info("connected to the Southbound")
+        self._wait_southbound()
+        log.info("connected to the Southbound at %s", self.sb.member())
         self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
                                  hostname=self.cfg.hostname or self.cfg.system_id)
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
@@ -155,6 +158,82 @@ class Controller:
         log.info("datapath pinned at %s, underlay %s", pin_dir, uplink)
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
+
+    def _wait_southbound(self, timeout=30.0):
+        """Wait for the first Southbound connection, saying why it does not come: the
+        status file says disconnected meanwhile, and a failing ssl: remote is logged with
+        its reason."""
+        deadline = time.monotonic() + timeout
+        self.sb_down_since = time.monotonic()
+        self.next_probe = self.sb_down_since + 1.0
+        self._save_status()
+        while not self.sb.connected():
+            self._diagnose()
+            if time.monotonic() > deadline:
+                why = f": {self.sb_problem}" if self.sb_problem else ""
+                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for the "
+                                   f"Southbound at {self.cfg.remote}{why}")
+            self.ovs.run()
+            self.sb.run()
+            self._block(50)
+        self.sb_down_since = None
+        self.sb_problem = None
+
+    def _diagnose(self):
+        """While the Southbound is unreachable: every few seconds, find out why (the IDL
+        only retries) and log each new reason once."""
+        if not self.cfg.ssl or time.monotonic() < self.next_probe:
+            return
+        self.next_probe = time.monotonic() + 5.0
+        problem = ssl_diagnose(self.cfg.remote, *self.cfg.ssl)
+        if problem and problem != self.sb_problem:
+            log.error("cannot connect to the Southbound: %s", problem)
+        self.sb_problem = problem
+        self._save_status()
+
+    def _sb_status(self):
+        return {"remote": self.cfg.remote if self.cfg else None,
+                "member": self.sb.member() if self.sb else None,
+                "connected": bool(self.sb and self.sb.connected()),
+                "rx_bytes": self.sb.rx_bytes() if self.sb else 0,
+                "connections": self.sb.connections if self.sb else 0,
+                "sync_bytes": list(self.sb.sync_bytes) if self.sb else [],
+                "full_resyncs": self.sb.full_resyncs if self.sb else 0,
+                "problem": self.sb_problem}
+
+    def _save_status(self):
+        if not self.status:
+            self.status = {"chassis": self.cfg.system_id if self.cfg else None,
+                           "pid": os.getpid(), "pin_dir": self.pin_dir}
+        self.status["sb"] = self._sb_status()
+        self.status["counters"] = dict(vars(self.counters))
+        if self.status_file:
+            tmp = self.status_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.status, indent=1, default=str))
+            tmp.replace(self.status_file)
+
+    def _connection_changed(self, connected):
+        """The Southbound went away or came back. The datapath keeps forwarding on what
+        it has meanwhile; on return, our writes (chassis, claims, nb_cfg ack) are checked
+        again, since the server may have lost or refused what we last wrote."""
+        if not connected:
+            self.sb_down_since = time.monotonic()
+            self.next_probe = self.sb_down_since + 1.0
+            log.warning("lost the Southbound connection (%s); the datapath keeps forwarding "
+                        "with the state it has", self.sb.member())
+        else:
+            down = time.monotonic() - (self.sb_down_since or time.monotonic())
+            full = self.sb.full_resyncs > self.resyncs_seen
+            log.info("reconnected to the Southbound at %s after %.1f s: resync %d bytes (%s)",
+                     self.sb.member(), down, self.sb.sync_bytes[-1] if self.sb.sync_bytes else 0,
+                     "the server had no history for our last transaction: full contents again"
+                     if full else "monitor_cond_since resumed from our last transaction")
+            self.sb_down_since = None
+            self.sb_problem = None
+            self.claims = None
+            self.acked = None
+        self.resyncs_seen = self.sb.full_resyncs
+        self._save_status()
 
     # ---- one iteration ---------------------------------------------------------------
 
@@ -179,6 +258,12 @@ class Controller:
         want = D.compute(state, cfg.system_id, devices, self.ids)
         self.sb.set_local(want.local_datapaths, set(devices))
         self._report(want.problems)
+        if not any(c.name == cfg.system_id for c in state.chassis):
+            # our Chassis row is gone (deleted, or the SB came back from an older DB)
+            log.warning("our Chassis row is missing from the Southbound: registering again")
+            self.sb.register_chassis(cfg.encap_type, cfg.encap_ip,
+                                     hostname=cfg.hostname or cfg.system_id)
+            self.claims = None
 
         me = self.ids.ids.get(cfg.system_id, 0)
         self.datapath.set_config(me, cfg.encap_ip)
@@ -222,8 +307,7 @@ class Controller:
         dp_names = {d.uuid: d.name for d in state.datapaths}
         self.status = {
             "chassis": cfg.system_id, "pid": os.getpid(), "pin_dir": self.pin_dir,
-            "sb": {"remote": cfg.remote, "connected": self.sb.connected(),
-                   "rx_bytes": self.sb.rx_bytes(), "connections": self.sb.connections},
+            "sb": self._sb_status(),
             "counters": dict(vars(self.counters)),
             "pipeline": {"shape_hash": self.pipeline.active_hash,
                          "coverage": {k: v for k, v in compiled.coverage.items()
@@ -273,10 +357,17 @@ class Controller:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         self.seen = None
+        connected = True
+        self.resyncs_seen = self.sb.full_resyncs
         while not self.stopping:
             self.ovs.run()
             self.sb.run()
-            if self.seqnos() != self.seen and self.sb.connected():
+            if self.sb.connected() != connected:
+                connected = self.sb.connected()
+                self._connection_changed(connected)
+            if not connected:
+                self._diagnose()
+            if self.seqnos() != self.seen and connected:
                 try:
                     self.step()
                 except Exception:   # one bad iteration must not take the chassis down
@@ -287,7 +378,7 @@ class Controller:
                     self.seen = None
                     self._block(100)
                 continue
-            self._block(1000)
+            self._block(1000 if connected else 200)
         log.info("exiting (programs and maps stay loaded)")
 
     def close(self):

@@ -55,13 +55,25 @@ def _opt(value, default=None):
     return value
 
 
+class _Idl(ovs.db.idl.Idl):
+    """The IDL, counting the times a reconnect had to throw the replica away: the server
+    answered monitor_cond_since with found=false (no history for our last txn id) and
+    sent everything again, instead of just what we missed."""
+    full_resyncs = 0
+
+    def _Idl__clear(self):      # Idl's private __clear, called before a complete dump
+        if any(t.rows for t in self.tables.values()):
+            self.full_resyncs += 1
+        ovs.db.idl.Idl._Idl__clear(self)
+
+
 class Southbound:
     def __init__(self, remote, chassis_name, conditional=True, probe_interval_ms=None):
         helper = ovs.db.idl.SchemaHelper(location=SB_SCHEMA)
         for table, cols in COLUMNS.items():
             helper.register_columns(table, cols)
         # leader_only=False: any Raft member serves reads; writes are forwarded by the server
-        self.idl = ovs.db.idl.Idl(remote, helper, probe_interval=probe_interval_ms, leader_only=False)
+        self.idl = _Idl(remote, helper, probe_interval=probe_interval_ms, leader_only=False)
         self.chassis_name = chassis_name
         self.conditional = conditional
         self.local_datapaths = frozenset()
@@ -69,6 +81,8 @@ class Southbound:
         self._rpc = None           # the current connection, to total bytes across reconnects
         self._banked_bytes = 0
         self.connections = 0       # how many times a session was (re)established
+        self.sync_bytes = []       # per connection: bytes received until monitoring resumed
+        self._synced = False
         if conditional:
             self._apply_conditions()
 
@@ -87,8 +101,22 @@ class Southbound:
             if self._rpc is not None:
                 self._banked_bytes += self._rpc.get_received_bytes()
             self._rpc = rpc
+            self._synced = False
             if rpc is not None:
                 self.connections += 1
+        if rpc is not None and not self._synced and self.connected():
+            # the (re)sync is done: what it cost says whether monitor_cond_since resumed
+            self._synced = True
+            self.sync_bytes = (self.sync_bytes + [rpc.get_received_bytes()])[-10:]
+
+    @property
+    def full_resyncs(self):
+        """Reconnects that re-downloaded the whole replica (no history on the server)."""
+        return self.idl.full_resyncs
+
+    def member(self):
+        """The remote of the current (or next) connection: which Raft member we talk to."""
+        return self.idl._session.get_name()
 
     def rx_bytes(self):
         """Bytes received from the Southbound over this session's whole life."""
@@ -292,3 +320,49 @@ class Southbound:
                     p.nb_cfg = nb_cfg
                     p.nb_cfg_timestamp = int(time.time() * 1000)
         self._commit(build, "nb_cfg ack")
+
+
+def ssl_diagnose(remote, key, cert, ca, timeout=2.0):
+    """Why an ssl: Southbound remote does not work, in one line (None if it does).
+
+    The IDL only sees a failed connection and retries; this repeats the TLS handshake the
+    way the OVS stream does (our key, certificate and CA; the server's certificate must
+    chain to that CA) and asks the server for an echo, so a certificate the server
+    refuses shows as well as one we refuse."""
+    import json
+    import socket
+    import ssl
+    problems = []
+    for member in remote.split(","):
+        member = member.strip()
+        if not member.startswith("ssl:"):
+            continue
+        host, _, port = member[4:].rpartition(":")
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_verify_locations(ca)
+            ctx.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as e:
+            return f"cannot load the SSL table's files ({key}, {cert}, {ca}): {e}"
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw, \
+                    ctx.wrap_socket(raw) as s:
+                s.sendall(json.dumps({"method": "echo", "params": [], "id": 0}).encode())
+                if not s.recv(4096):
+                    raise ssl.SSLError("the server closed the connection after the handshake")
+                return None
+        except ssl.SSLCertVerificationError as e:
+            problems.append(f"{member}: we refuse the server's certificate: {e.verify_message} "
+                            f"(the CA in the SSL table, {ca}, did not sign it)")
+        except ssl.SSLError as e:
+            reason = getattr(e, "reason", None) or str(e)
+            problems.append(f"{member}: the TLS handshake failed: {reason}"
+                            + (" (the server refuses our certificate: it is not signed by "
+                               "the server's CA)" if "UNKNOWN_CA" in str(reason).upper()
+                               or "CERTIFICATE" in str(reason).upper() else ""))
+        except OSError as e:
+            problems.append(f"{member}: {e.strerror or e}")
+    return "; ".join(problems) or None

@@ -66,6 +66,7 @@ class ChassisNode:
     encap_ip: str
     prefixlen: int
     sb_remote: str
+    ssl: tuple = ()      # (private key, certificate, CA certificate) for an ssl: sb_remote
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -142,6 +143,9 @@ class ChassisNode:
                    "external_ids:ovn-encap-type=geneve",
                    f"external_ids:ovn-encap-ip={self.encap_ip}",
                    "external_ids:ovn-bridge-datapath-type=netdev")
+        if self.ssl:
+            # where ovn-controller (and ours) find the key, certificate and CA for ssl:
+            self.vsctl("set-ssl", *self.ssl)
 
     def start(self, peers):
         """Start this chassis' daemons. `peers` maps encap IP -> MAC of the other chassis."""
