@@ -235,6 +235,35 @@ class Controller:
         self.resyncs_seen = self.sb.full_resyncs
         self._save_status()
 
+    def _serving(self, fn):
+        """Run fn() (a pipeline build: clang for seconds, the GIL released) in a thread
+        while this one keeps both DB sessions alive. A loop blocked that long misses the
+        server's inactivity probe (5 s) and the SB drops us, costing a full resync. The
+        step works on a frozen snapshot, so updates that arrive meanwhile only make the
+        loop step again afterwards."""
+        import threading
+        box = {}
+
+        def work():
+            try:
+                box["result"] = fn()
+            except BaseException as e:     # re-raised in the caller's thread
+                box["error"] = e
+        t = threading.Thread(target=work, name="pipeline-build", daemon=True)
+        t.start()
+        while t.is_alive():
+            self.ovs.run()
+            self.sb.run()
+            poller = ovs.poller.Poller()
+            self.ovs.idl.wait(poller)
+            self.sb.idl.wait(poller)
+            poller.timer_wait(20)
+            poller.block()
+            t.join(0)
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
     # ---- one iteration ---------------------------------------------------------------
 
     def _report(self, problems):
@@ -246,17 +275,27 @@ class Controller:
     def seqnos(self):
         return (self.ovs.idl.change_seqno, self.sb.idl.change_seqno)
 
+    def _lap(self, phase):
+        now = time.perf_counter()
+        self.timings[phase] = round((now - self._t) * 1000, 2)
+        self._t = now
+
     def step(self):
         self.counters.iterations += 1
+        self.timings = {}
+        self._t = t0 = time.perf_counter()
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
         self.seen = self.seqnos()
         cfg = self.ovs.config()
         present = device_names()
         devices = {v.iface_id: v.name for v in cfg.vifs if v.name in present}
+        self._lap("config")
         state = self.sb.snapshot()
+        self._lap("snapshot")
         want = D.compute(state, cfg.system_id, devices, self.ids)
         self.sb.set_local(want.local_datapaths, set(devices))
+        self._lap("desired")
         self._report(want.problems)
         if not any(c.name == cfg.system_id for c in state.chassis):
             # our Chassis row is gone (deleted, or the SB came back from an older DB)
@@ -276,31 +315,41 @@ class Controller:
             del self.attached[dev]
             log.info("VIF %s detached", dev)
 
+        self._lap("vifs")
         compiled = self.pipeline.compile(state, cfg.system_id, want)
         self._report(compiled.problems)
+        self._lap("compile")
         self.unresolved = False
         self.datapath.set_tunnels({cid: self._tunnel(ip) for cid, ip in want.tunnels.items()})
         self.datapath.set_lports({k: self._lport(v) for k, v in want.lports.items()})
         self.datapath.set_vifs({self.attached[dev]: key for dev, key in want.vifs.items()})
         self.datapath.set_mcast({k: Group(g.local_ports, g.remote_chassis, g.wire_key)
                                  for k, g in want.mcast.items()})
-        if self.pipeline.install(compiled):
+        self._lap("maps")
+        if self.pipeline.install(compiled, serve=self._serving):
             self.counters.recompiles += 1
             log.info("pipeline %s installed: %s", compiled.shape_hash[:12],
                      self.pipeline.last_install)
         else:
             self.counters.map_updates += 1
+        self._lap("install")
 
         if want.claims != self.claims:
             self.sb.set_claims(want.claims)
             self.claims = want.claims
             self.counters.claims += 1
             log.info("claimed %s", ", ".join(sorted(want.claims)) or "nothing")
+        self._lap("claims")
         if state.nb_cfg != self.acked:
             self.sb.ack_nb_cfg(state.nb_cfg)
             self.acked = state.nb_cfg
             self.counters.nb_cfg = state.nb_cfg
+        self._lap("ack")
         self._write_status(cfg, state, want, compiled)
+        self._lap("status")
+        total = (time.perf_counter() - t0) * 1000
+        log.info("step %d: %.1f ms (%s)", self.counters.iterations, total,
+                 ", ".join(f"{k} {v}" for k, v in self.timings.items()))
 
     def _write_status(self, cfg, state, want, compiled):
         """What `ovnbpf ctl` shows besides the live counters it reads from the maps."""
@@ -309,6 +358,7 @@ class Controller:
             "chassis": cfg.system_id, "pid": os.getpid(), "pin_dir": self.pin_dir,
             "sb": self._sb_status(),
             "counters": dict(vars(self.counters)),
+            "last_step_ms": dict(self.timings),
             "pipeline": {"shape_hash": self.pipeline.active_hash,
                          "coverage": {k: v for k, v in compiled.coverage.items()
                                       if k != "unsupported"},

@@ -59,13 +59,15 @@ class PipelineBuilder:
         path.write_text(compiled.source)
         return path
 
-    def install(self, compiled) -> bool:
-        """True if a new program generation was built (a recompile)."""
+    def install(self, compiled, serve=None) -> bool:
+        """True if a new program generation was built (a recompile). `serve(fn)` runs
+        the slow build (clang: seconds) while the caller keeps its DB sessions alive."""
         if compiled.shape_hash == self.active_hash:
             self.datapath.update_pipeline_entries(compiled.entries)
             return False
         path = self._write(compiled)
-        info = self.datapath.install_pipeline(path, compiled.entries)
+        build = lambda: self.datapath.install_pipeline(path, compiled.entries)  # noqa: E731
+        info = serve(build) if serve else build()
         self.active_hash = compiled.shape_hash
         self.last_install = {"compile_s": compiled.timings.get("total_s"), **info}
         return True

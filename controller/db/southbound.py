@@ -61,10 +61,19 @@ class _Idl(ovs.db.idl.Idl):
     sent everything again, instead of just what we missed."""
     full_resyncs = 0
 
+    def __init__(self, *args, **kw):
+        self.dirty = set()          # (table, uuid) of rows changed since the last snapshot
+        self.cleared = False
+        super().__init__(*args, **kw)
+
     def _Idl__clear(self):      # Idl's private __clear, called before a complete dump
         if any(t.rows for t in self.tables.values()):
             self.full_resyncs += 1
+        self.cleared = True
         ovs.db.idl.Idl._Idl__clear(self)
+
+    def notify(self, event, row, updates=None):
+        self.dirty.add((row._table.name, row.uuid))
 
 
 class Southbound:
@@ -83,6 +92,7 @@ class Southbound:
         self.connections = 0       # how many times a session was (re)established
         self.sync_bytes = []       # per connection: bytes received until monitoring resumed
         self._synced = False
+        self._rows = {}            # table -> {uuid: frozen row}: converted once per change
         if conditional:
             self._apply_conditions()
 
@@ -180,8 +190,25 @@ class Southbound:
 
     # ---- snapshot ------------------------------------------------------------------------
 
+    def _converted(self, table, convert, dirty):
+        """The frozen rows of `table`, converting only rows changed since the last call
+        (reading IDL columns is the expensive part of a snapshot)."""
+        cache = self._rows.get(table, {})
+        fresh = {}
+        for uuid, row in self.idl.tables[table].rows.items():
+            frozen = cache.get(uuid)
+            if frozen is None or (table, uuid) in dirty:
+                frozen = convert(row)
+            fresh[uuid] = frozen
+        self._rows[table] = fresh
+        return list(fresh.values())
+
     def snapshot(self):
         t = self.idl.tables
+        dirty, self.idl.dirty = self.idl.dirty, set()
+        if self.idl.cleared or any(name == "Logical_DP_Group" for name, _ in dirty):
+            self._rows.clear()       # a flow's datapaths come from its group's row
+            self.idl.cleared = False
         chassis = tuple(sorted((rows.Chassis(
             uuid=str(c.uuid), name=c.name, hostname=c.hostname,
             encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options)) for e in c.encaps)))
@@ -191,34 +218,38 @@ class Southbound:
             name=d.external_ids.get("name", d.external_ids.get("name2", "")),
             is_router="logical-router" in d.external_ids)
             for d in t["Datapath_Binding"].rows.values()), key=lambda d: d.tunnel_key))
-        ports = []
-        for p in t["Port_Binding"].rows.values():
+        def port(p):
             dp = _ref(p.datapath)
             ch = _ref(p.chassis)
-            ports.append(rows.PortBinding(
+            return rows.PortBinding(
                 uuid=str(p.uuid), logical_port=p.logical_port, datapath=str(dp.uuid) if dp else "",
                 tunnel_key=p.tunnel_key, type=p.type, mac=tuple(p.mac),
                 port_security=tuple(p.port_security), chassis=ch.name if ch else None,
-                up=bool(_opt(p.up, False)), options=rows.frozen_map(p.options)))
-        flows = []
-        for f in t["Logical_Flow"].rows.values():
+                up=bool(_opt(p.up, False)), options=rows.frozen_map(p.options))
+
+        def flow(f):
             dp = _ref(f.logical_datapath)
             group = _ref(f.logical_dp_group)
             dps = (str(dp.uuid),) if dp else tuple(sorted(str(d.uuid) for d in group.datapaths)) if group else ()
-            flows.append(rows.LogicalFlow(
+            return rows.LogicalFlow(
                 uuid=str(f.uuid), datapaths=dps, pipeline=f.pipeline, table_id=f.table_id,
                 priority=f.priority, match=f.match, actions=f.actions,
-                stage=f.external_ids.get("stage-name", "")))
-        mcast = []
-        for m in t["Multicast_Group"].rows.values():
+                stage=f.external_ids.get("stage-name", ""))
+
+        def group(m):
             dp = _ref(m.datapath)
-            mcast.append(rows.MulticastGroup(
+            return rows.MulticastGroup(
                 uuid=str(m.uuid), datapath=str(dp.uuid) if dp else "", name=m.name,
-                tunnel_key=m.tunnel_key, ports=tuple(sorted(p.logical_port for p in m.ports))))
-        macb = []
-        for b in t["MAC_Binding"].rows.values():
+                tunnel_key=m.tunnel_key, ports=tuple(sorted(p.logical_port for p in m.ports)))
+
+        def binding(b):
             dp = _ref(b.datapath)
-            macb.append(rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else ""))
+            return rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else "")
+
+        ports = self._converted("Port_Binding", port, dirty)
+        flows = self._converted("Logical_Flow", flow, dirty)
+        mcast = self._converted("Multicast_Group", group, dirty)
+        macb = self._converted("MAC_Binding", binding, dirty)
         fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
         glob = next(iter(t["SB_Global"].rows.values()), None)
         nb_cfg = glob.nb_cfg if glob else 0

@@ -178,11 +178,17 @@ class AnalysisCache:
         self.limit = limit
         self.data: dict[tuple, Analysis] = {}
         self.hits = self.misses = 0
+        self.emitted = None     # (shape_hash, layout, C source) of the last plan emitted
+        # what the other flows' analyses depend on besides their text (address sets, port
+        # groups, the ports bound here), set by the caller for one compile; None: no reuse
+        self.context = None
 
     def get(self, flow: LogicalFlow, compute: Callable[[], Analysis]) -> Analysis:
-        if not _cacheable(flow):
-            return compute()
         ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
+        if not _cacheable(flow):
+            if self.context is None:
+                return compute()
+            ident += (self.context,)
         hit = self.data.get(ident)
         if hit is not None:
             self.hits += 1
