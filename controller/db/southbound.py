@@ -93,6 +93,7 @@ class Southbound:
         self.sync_bytes = []       # per connection: bytes received until monitoring resumed
         self._synced = False
         self._rows = {}            # table -> {uuid: frozen row}: converted once per change
+        self._snapshot = None      # the last snapshot, returned again while nothing changed
         if conditional:
             self._apply_conditions()
 
@@ -206,6 +207,8 @@ class Southbound:
     def snapshot(self):
         t = self.idl.tables
         dirty, self.idl.dirty = self.idl.dirty, set()
+        if self._snapshot is not None and not dirty and not self.idl.cleared:
+            return self._snapshot    # the same object: callers may skip work by identity
         if self.idl.cleared or any(name == "Logical_DP_Group" for name, _ in dirty):
             self._rows.clear()       # a flow's datapaths come from its group's row
             self.idl.cleared = False
@@ -259,11 +262,12 @@ class Southbound:
             address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
         port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
         key = lambda r: r.uuid  # noqa: E731 - deterministic order
-        return rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
+        self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
                             flows=tuple(sorted(flows, key=key)), mcast_groups=tuple(sorted(mcast, key=key)),
                             mac_bindings=tuple(sorted(macb, key=key)), fdbs=tuple(sorted(fdbs, key=key)),
                             nb_cfg=nb_cfg, address_sets=rows.frozen_sets(address_sets),
                             port_groups=rows.frozen_sets(port_groups))
+        return self._snapshot
 
     # ---- writes (only rows this chassis owns) --------------------------------------------
 
