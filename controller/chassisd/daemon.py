@@ -306,10 +306,15 @@ class Controller:
 
         me = self.ids.ids.get(cfg.system_id, 0)
         self.datapath.set_config(me, cfg.encap_ip)
-        for dev in sorted(set(want.vifs) - set(self.attached)):
+        # a VIF's program goes on as soon as it is plugged (an iface-id Interface whose
+        # device exists), before its logical port exists: binding it later is a map update
+        # only. Until then its packets are dropped as an unknown VIF, as OVS drops an
+        # unbound port's.
+        plugged = set(devices.values())
+        for dev in sorted(plugged - set(self.attached)):
             self.attached[dev] = self.datapath.attach_vif(dev)
             log.info("VIF %s attached (ifindex %d)", dev, self.attached[dev])
-        for dev in sorted(set(self.attached) - set(want.vifs)):
+        for dev in sorted(set(self.attached) - plugged):
             if dev in present:
                 self.datapath.detach_vif(dev)
             del self.attached[dev]

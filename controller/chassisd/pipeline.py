@@ -29,22 +29,29 @@ class PipelineBuilder:
         self.cache = AnalysisCache()          # per-lflow analysis survives across compiles
         self.group_keys = C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31)
         self.cookies = C.StableIds(1, 65536)
-        self._last = None          # (snapshot, claims, result): a step with no SB change
+        self._last = None          # (compiler input, result) of the last compile
 
     def compile(self, state, chassis_name, want):
         """Compile with our own claims as the bindings (the SB may not show them yet).
-        The same snapshot object and claims as last time (a step woken by the local OVS
-        DB only) give the same result: it is reused."""
-        if self._last and self._last[0] is state and self._last[1] == want.claims:
-            result = self._last[2]
+
+        The compiler reads neither nb_cfg nor Port_Binding.up, so the input drops them;
+        an input equal to the last one (a step woken by the local OVS DB, by our own claim
+        coming back from the SB, or by an nb_cfg bump) reuses the last result. Unchanged
+        rows are the same objects from one snapshot to the next, so comparing is cheap."""
+        def as_compiled(p):
+            bound = chassis_name if p.logical_port in want.claims else p.chassis
+            if bound == p.chassis and not p.up:
+                return p
+            return dataclasses.replace(p, chassis=bound, up=False)
+        mine = tuple(as_compiled(p) for p in state.ports)
+        inp = dataclasses.replace(state, ports=mine, nb_cfg=0)
+        if self._last is not None and self._last[0] == inp:
+            result = self._last[1]
             D.synthetic_groups(want, {n: g.definition() for n, g in result.groups.items()},
                                port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                                keys=result.group_keys)
             return result
-        mine = tuple(dataclasses.replace(p, chassis=chassis_name)
-                     if p.logical_port in want.claims and p.chassis != chassis_name else p
-                     for p in state.ports)
-        result = C.compile_state(dataclasses.replace(state, ports=mine), chassis_name,
+        result = C.compile_state(inp, chassis_name,
                                  synthetic_key=self.group_keys, cookie=self.cookies,
                                  cache=self.cache)
         self.group_keys.keep_only(result.groups)
@@ -53,7 +60,7 @@ class PipelineBuilder:
                            port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                            keys=result.group_keys)
         result.problems = [(w.split(":")[0].replace("lflow ", ""), w) for w in result.warnings]
-        self._last = (state, want.claims, result)
+        self._last = (inp, result)
         return result
 
     def _write(self, compiled):
