@@ -150,11 +150,15 @@ class Controller:
                                  hostname=self.cfg.hostname or self.cfg.system_id)
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
         self.pin_dir = pin_dir
-        self.datapath = ChassisDatapath(pin_dir)
         uplink = self.uplink or device_holding(self.cfg.encap_ip)
         if uplink is None:
             raise RuntimeError(f"no device here carries the encap IP {self.cfg.encap_ip}")
-        self.datapath.attach_uplink(uplink)
+
+        def load():      # builds the entry programs (clang: seconds): keep the SB alive
+            datapath = ChassisDatapath(pin_dir)
+            datapath.attach_uplink(uplink)
+            return datapath
+        self.datapath = self._serving(load)
         log.info("datapath pinned at %s, underlay %s", pin_dir, uplink)
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")

@@ -110,6 +110,9 @@ def test_sb_restart_keeps_forwarding_and_resyncs_without_recompiling(lab_factory
     lab = lab_factory("sbr1")
     central = lab.central()
     before = {hv: status(lab, hv) for hv in CHASSIS}
+    # bring-up builds programs for seconds: the controller still answers the SB's
+    # inactivity probes meanwhile, so it has never been dropped
+    assert [before[hv]["sb"]["connections"] for hv in CHASSIS] == [1, 1]
     probe = background_ping(lab, "vm1", "10.0.1.13", count=600)   # across chassis, 100 pps
     time.sleep(0.5)
     t0 = time.monotonic()
