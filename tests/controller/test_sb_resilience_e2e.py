@@ -44,9 +44,10 @@ def loss(proc):
     return sent, sent - received
 
 
-def ebpf_topology(tmp, name, **extra):
-    """two-chassis with both chassis ovnbpf, plus top-level keys (sb_cluster, sb_ssl)."""
-    path = topology.variant("two-chassis", tmp, name, {"*": "ovnbpf"})
+def ebpf_topology(tmp, name, kinds=None, **extra):
+    """two-chassis with both chassis ovnbpf (or `kinds`), plus top-level keys (sb_cluster,
+    sb_ssl)."""
+    path = topology.variant("two-chassis", tmp, name, kinds or {"*": "ovnbpf"})
     data = yaml.safe_load(path.read_text())
     data.update(extra)
     path.write_text(yaml.safe_dump(data))
@@ -58,10 +59,10 @@ def lab_factory(tmp_path_factory):
     """Module-scoped labs (names start with "sb"), every one taken down at the end."""
     made = []
 
-    def make(name, **extra):
+    def make(name, kinds=None, **extra):
         lab = Lab(name)
         made.append(lab)
-        lab.up(str(ebpf_topology(tmp_path_factory.mktemp(name), name, **extra)),
+        lab.up(str(ebpf_topology(tmp_path_factory.mktemp(name), name, kinds, **extra)),
                log=lambda *_: None)
         return lab
 
@@ -189,20 +190,22 @@ def test_raft_leader_kill_keeps_forwarding_and_reconnects(lab_factory):
 
 @pytest.fixture(scope="module")
 def ssl_lab(lab_factory):
-    return lab_factory("sbs1", sb_ssl=True)
+    # hv2 runs the real ovn-controller: the lab's SSL setup is what it expects, too
+    return lab_factory("sbs1", kinds={"hv1": "ovnbpf", "hv2": "ovs"}, sb_ssl=True)
 
 
 def test_ssl_southbound_chassis_connect_and_forward(ssl_lab):
-    node = next(n for n in ssl_lab.nodes() if n.name == "hv1")
-    remote = node.vsctl("get", "Open_vSwitch", ".", "external_ids:ovn-remote").strip().strip('"')
-    assert remote.startswith("ssl:")
-    ssl_row = node.vsctl("get-ssl")
-    assert "Private key" in ssl_row and "CA Certificate" in ssl_row
-    for hv in CHASSIS:
-        st = status(ssl_lab, hv)
-        assert st["sb"]["connected"] and st["sb"]["member"].startswith("ssl:")
-    assert ssl_lab.ping("vm1", "10.0.1.13"), "across chassis"
+    for node in ssl_lab.nodes():
+        remote = node.vsctl("get", "Open_vSwitch", ".", "external_ids:ovn-remote").strip().strip('"')
+        assert remote.startswith("ssl:")
+        ssl_row = node.vsctl("get-ssl")
+        assert "Private key" in ssl_row and "CA Certificate" in ssl_row
+    assert ssl_lab.central().chassis_names() >= {"hv1", "hv2"}, "both kinds registered over SSL"
+    st = status(ssl_lab, "hv1")
+    assert st["sb"]["connected"] and st["sb"]["member"].startswith("ssl:")
+    assert ssl_lab.ping("vm1", "10.0.1.13"), "ovnbpf hv1 -> ovs hv2"
     assert ssl_lab.ping("vm1", "10.0.2.15"), "routed, across chassis"
+    assert ssl_lab.ping("vm5", "10.0.1.12"), "ovs hv2 -> ovnbpf hv1, routed"
 
 
 def test_ssl_wrong_ca_is_refused_with_a_clear_log_line(ssl_lab, tmp_path):
