@@ -357,8 +357,11 @@ class Controller:
         self._write_status(cfg, state, want, compiled)
         self._lap("status")
         total = (time.perf_counter() - t0) * 1000
-        log.info("step %d: %.1f ms (%s)", self.counters.iterations, total,
-                 ", ".join(f"{k} {v}" for k, v in self.timings.items()))
+        # where a step's time goes (also in the status file as last_step_ms); a slow one
+        # is worth a line at the default level
+        log.log(logging.INFO if total >= 200 else logging.DEBUG, "step %d: %.1f ms (%s)",
+                self.counters.iterations, total,
+                ", ".join(f"{k} {v}" for k, v in self.timings.items()))
 
     def _write_status(self, cfg, state, want, compiled):
         """What `ovnbpf ctl` shows besides the live counters it reads from the maps."""
