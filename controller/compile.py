@@ -27,6 +27,7 @@ from .db.southbound import Southbound
 from .lflow import actions as A
 from .lflow.emit_c import emit_c, header_text
 from .lflow.encode import encode_entries
+from .lflow.layout import pipeline_layout
 from .lflow.flows import LogicalFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
@@ -195,11 +196,22 @@ def compile_state(state, chassis_name: str, *,
     flows, local, bound = chassis_flows(state, chassis_name)
     env = sb_env(state)
     t1 = time.monotonic()
-    plan = build_plan(flows, symtab, env, bound.__contains__, cache)
-    analyses = [cache.get(f, lambda f=f: analyze_flow(f, symtab, env, bound.__contains__))
-                for f in flows]
+    # flows naming $sets, @groups or chassis residence are reused only with the same ones
+    cache.context = (state.address_sets, state.port_groups, frozenset(bound))
+    try:
+        plan = build_plan(flows, symtab, env, bound.__contains__, cache)
+        analyses = [cache.get(f, lambda f=f: analyze_flow(f, symtab, env, bound.__contains__))
+                    for f in flows]
+    finally:
+        cache.context = None
     t2 = time.monotonic()
-    source = emit_c(plan, symtab)
+    if cache.emitted and cache.emitted[0] == plan.shape_hash:
+        # same shapes, same code and layout: a port or MAC change is entries only
+        layout, source = cache.emitted[1:]
+    else:
+        layout = pipeline_layout(plan, symtab)
+        source = emit_c(plan, symtab, layout=layout)
+        cache.emitted = (plan.shape_hash, layout, source)
     t3 = time.monotonic()
 
     dp_keys = {d.name: d.tunnel_key for d in state.datapaths}
@@ -224,7 +236,7 @@ def compile_state(state, chassis_name: str, *,
             raise CompileError(f"logical flows name port or group {name!r}, which the "
                                "Southbound does not have") from None
 
-    entries = encode_entries(plan, port_key, dp_keys.__getitem__, cookie, symtab)
+    entries = encode_entries(plan, port_key, dp_keys.__getitem__, cookie, symtab, layout=layout)
     helpers, warnings = helper_entries(state, local)
     entries.update(helpers)
     t4 = time.monotonic()

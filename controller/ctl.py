@@ -68,14 +68,18 @@ def gather(status_path, top=10):
 def format_text(s):
     p = s.get("pipeline", {})
     lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
-             f"southbound {s['sb']['remote']}: {'connected' if s['sb']['connected'] else 'DISCONNECTED'}, "
-             f"{s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)",
+             f"southbound {s['sb']['remote']}: "
+             + (f"connected to {s['sb'].get('member', '?')}" if s['sb']['connected'] else
+                "DISCONNECTED" + (f" ({s['sb']['problem']})" if s['sb'].get('problem') else ""))
+             + f", {s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)"
+             + (f", last (re)sync {s['sb']['sync_bytes'][-1]} bytes" if s['sb'].get('sync_bytes') else "")
+             + (f", {s['sb']['full_resyncs']} full resync(s)" if s['sb'].get('full_resyncs') else ""),
              f"pipeline shape_hash {str(p.get('shape_hash'))[:12]} generation {p.get('gen', '?')}, "
              f"insns {p.get('insns', '?')}, recompiles {s['counters']['recompiles']}, "
              f"map-only updates {s['counters']['map_updates']}",
-             f"local datapaths: {', '.join(s['local_datapaths']) or 'none'}",
-             "vifs: " + (", ".join(f"{d}=dp{k[0]}/port{k[1]}" for d, k in s["vifs"].items()) or "none"),
-             "tunnels: " + (", ".join(f"chassis#{c} {ip}" for c, ip in s["tunnels"].items()) or "none"),
+             f"local datapaths: {', '.join(s.get('local_datapaths', [])) or 'none'}",
+             "vifs: " + (", ".join(f"{d}=dp{k[0]}/port{k[1]}" for d, k in s.get("vifs", {}).items()) or "none"),
+             "tunnels: " + (", ".join(f"chassis#{c} {ip}" for c, ip in s.get("tunnels", {}).items()) or "none"),
              f"egress pipeline of unicast on the {'sending' if s.get('egress_on') == 'ingress' else 'receiving'} "
              f"chassis (--egress-on={s.get('egress_on', 'egress')})" +
              (", egress-done bit toward " + (", ".join(f"chassis#{c}" for c in s.get("egress_done_peers", []))

@@ -6,7 +6,13 @@
 - recompiles the ovnbpf chassis did during those trials (ports are map updates: 0);
 - SB bytes a chassis receives with conditional monitoring (its related datapaths) and
   without (everything), in the same lab;
-- resync bytes: what a reconnect costs with monitor_cond_since (history available).
+- resync bytes: what a reconnect of the conditional session costs: with monitor_cond_since
+  and server history (a Raft SB keeps it) only the missed updates and the _Server
+  database come back; a standalone SB keeps no history and resends everything
+  (`resync_full` says which happened).
+
+The SB byte figures are taken after adding OTHER_TENANTS switches with ports that no
+chassis hosts, as in a real deployment where a chassis needs a fraction of the datapaths.
 """
 import ipaddress
 import json
@@ -44,6 +50,12 @@ sys.exit(1)
 
 def add_arguments(p):
     p.add_argument("--trials", type=int, default=10, help="trials per chassis kind (default 10)")
+    p.add_argument("--name", default="bctl", help="lab name to use (default bctl)")
+    p.add_argument("--sb-cluster", type=int, choices=(1, 3), default=1,
+                   help="1 = one SB ovsdb-server (default), 3 = a Raft cluster")
+
+
+OTHER_TENANTS = 4        # switches no chassis of the bench hosts, 4 ports each
 
 
 def _one_trial(lab, chassis, target, index):
@@ -82,10 +94,22 @@ def _summary(values):
             "max": round(max(ok), 2), "n": len(ok), "failed": len(values) - len(ok)}
 
 
+def _other_tenants(central):
+    cmds = []
+    for t in range(1, OTHER_TENANTS + 1):
+        cmds += ["--", "ls-add", f"ot{t}"]
+        for p in range(1, 5):
+            cmds += ["--", "lsp-add", f"ot{t}", f"ot{t}-p{p}", "--", "lsp-set-addresses",
+                     f"ot{t}-p{p}", f"0a:00:00:00:{0x40 + t:02x}:{p:02x} 10.{100 + t}.0.{p}"]
+    central.nbctl(*cmds[1:])
+    central.nbctl("--wait=sb", "sync")
+
+
 def _sb_bytes(lab):
     """Bytes one chassis' session receives with and without conditions, and on a resync."""
     from controller.db.southbound import Southbound
     from controller.local_datapaths import related_datapaths
+    _other_tenants(lab.central())
     remote = lab.central().sb_remote
     full = Southbound(remote, "", conditional=False)
     full.run_until(full.connected)
@@ -98,24 +122,28 @@ def _sb_bytes(lab):
     want = sum(1 for f in snap.flows if set(f.datapaths) & local)
     cond.run_until(lambda: len(cond.snapshot().flows) == want, what="the local flows")
     out = {"conditional": cond.rx_bytes(), "full": full.rx_bytes()}
-    before = cond.rx_bytes()
     cond.idl.force_reconnect()
     cond.run_until(lambda: cond.connections >= 2 and cond.connected(), what="the resync")
-    time.sleep(0.2)
-    cond.run()
-    resync = cond.rx_bytes() - before
+    resync = cond.sync_bytes[-1]          # the new connection, until it monitors again
+    resync_full = cond.full_resyncs > 0
     full.close()
     cond.close()
-    return out, resync
+    return out, resync, resync_full
 
 
 def bench(args):
     from controller.lab import topology
     from controller.lab.lab import Lab
     trials = getattr(args, "trials", 10)
-    lab = Lab("bctl")
+    lab = Lab(getattr(args, "name", None) or "bctl")
     with tempfile.TemporaryDirectory() as tmp:
         path = topology.variant("two-chassis", tmp, "benchctl", {"hv1": "ovnbpf", "hv2": "ovs"})
+        sb_cluster = getattr(args, "sb_cluster", 1)
+        if sb_cluster != 1:
+            import yaml
+            data = yaml.safe_load(path.read_text())
+            data["sb_cluster"] = sb_cluster
+            path.write_text(yaml.safe_dump(data))
         lab.up(str(path), log=lambda *_: None)
         try:
             status = lambda: json.loads(next(n for n in lab.nodes() if n.name == "hv1")  # noqa
@@ -126,11 +154,12 @@ def bench(args):
                 ovnbpf.append(_one_trial(lab, "hv1", "vm1", i))
                 reference.append(_one_trial(lab, "hv2", "vm3", i))
             recompiles = status()["counters"]["recompiles"] - before
-            sb, resync = _sb_bytes(lab)
+            sb, resync, resync_full = _sb_bytes(lab)
         finally:
             lab.down(log=lambda *_: None)
     return {"ovnbpf_ms": _summary(ovnbpf), "reference_ms": _summary(reference),
-            "recompiles": recompiles, "sb_bytes": sb, "resync_bytes": resync}
+            "recompiles": recompiles, "sb_bytes": sb, "resync_bytes": resync,
+            "resync_full": resync_full, "sb_cluster": sb_cluster}
 
 
 if __name__ == "__main__":

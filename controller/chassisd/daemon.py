@@ -27,7 +27,7 @@ from pathlib import Path
 import ovs.poller
 
 from ..db.local_ovs import LocalOvs
-from ..db.southbound import Southbound
+from ..db.southbound import Southbound, ssl_diagnose
 from . import desired as D
 from .pipeline import PipelineBuilder
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
@@ -75,10 +75,10 @@ def neighbour_mac(ip, wait_s=0.3):
 
 def device_names():
     """Devices of this namespace, by netlink (not /sys/class/net: under Mininet a host's
-    /sys is the root namespace's)."""
-    from pyroute2 import IPRoute
-    with IPRoute() as ipr:
-        return {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    /sys is the root namespace's). libc's if_nameindex asks netlink, without the cost of
+    a pyroute2 socket per call (this runs every step)."""
+    import socket
+    return {name for _, name in socket.if_nameindex()}
 
 
 @dataclass
@@ -117,6 +117,9 @@ class Controller:
         self.neigh: dict[str, str] = {}        # tunnel IP -> MAC, once resolved
         self.unresolved = False                # a tunnel's MAC is unknown: step again soon
         self.stopping = False
+        self.sb_problem = None                 # why the Southbound is unreachable, if known
+        self.sb_down_since = None
+        self.next_probe = 0.0
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -143,22 +146,131 @@ class Controller:
             ovs.stream.Stream.ssl_set_ca_cert_file(ca)
         self.sb = Southbound(self.cfg.remote, self.cfg.system_id,
                              probe_interval_ms=self.cfg.probe_interval_ms)
-        self._wait(self.sb.connected, f"the Southbound at {self.cfg.remote}")
-        log.info("connected to the Southbound")
+        self._wait_southbound()
+        log.info("connected to the Southbound at %s", self.sb.member())
         self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
                                  hostname=self.cfg.hostname or self.cfg.system_id)
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
         self.pin_dir = pin_dir
-        self.datapath = ChassisDatapath(pin_dir)
-        self.datapath.set_egress_on(self.egress_on)
         uplink = self.uplink or device_holding(self.cfg.encap_ip)
         if uplink is None:
             raise RuntimeError(f"no device here carries the encap IP {self.cfg.encap_ip}")
-        self.datapath.attach_uplink(uplink)
+
+        def load():      # builds the entry programs (clang: seconds): keep the SB alive
+            datapath = ChassisDatapath(pin_dir)
+            datapath.set_egress_on(self.egress_on)
+            datapath.attach_uplink(uplink)
+            return datapath
+        self.datapath = self._serving(load)
         log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
                  uplink, "sending" if self.egress_on == "ingress" else "receiving")
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
+
+    def _wait_southbound(self, timeout=30.0):
+        """Wait for the first Southbound connection, saying why it does not come: the
+        status file says disconnected meanwhile, and a failing ssl: remote is logged with
+        its reason."""
+        deadline = time.monotonic() + timeout
+        self.sb_down_since = time.monotonic()
+        self.next_probe = self.sb_down_since + 1.0
+        self._save_status()
+        while not self.sb.connected():
+            self._diagnose()
+            if time.monotonic() > deadline:
+                why = f": {self.sb_problem}" if self.sb_problem else ""
+                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for the "
+                                   f"Southbound at {self.cfg.remote}{why}")
+            self.ovs.run()
+            self.sb.run()
+            self._block(50)
+        self.sb_down_since = None
+        self.sb_problem = None
+
+    def _diagnose(self):
+        """While the Southbound is unreachable: every few seconds, find out why (the IDL
+        only retries) and log each new reason once."""
+        if not self.cfg.ssl or time.monotonic() < self.next_probe:
+            return
+        self.next_probe = time.monotonic() + 5.0
+        problem = ssl_diagnose(self.cfg.remote, *self.cfg.ssl)
+        if problem and problem != self.sb_problem:
+            log.error("cannot connect to the Southbound: %s", problem)
+        self.sb_problem = problem
+        self._save_status()
+
+    def _sb_status(self):
+        return {"remote": self.cfg.remote if self.cfg else None,
+                "member": self.sb.member() if self.sb else None,
+                "connected": bool(self.sb and self.sb.connected()),
+                "rx_bytes": self.sb.rx_bytes() if self.sb else 0,
+                "connections": self.sb.connections if self.sb else 0,
+                "sync_bytes": list(self.sb.sync_bytes) if self.sb else [],
+                "full_resyncs": self.sb.full_resyncs if self.sb else 0,
+                "problem": self.sb_problem}
+
+    def _save_status(self):
+        if not self.status:
+            self.status = {"chassis": self.cfg.system_id if self.cfg else None,
+                           "pid": os.getpid(), "pin_dir": self.pin_dir}
+        self.status["sb"] = self._sb_status()
+        self.status["counters"] = dict(vars(self.counters))
+        if self.status_file:
+            tmp = self.status_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.status, indent=1, default=str))
+            tmp.replace(self.status_file)
+
+    def _connection_changed(self, connected):
+        """The Southbound went away or came back. The datapath keeps forwarding on what
+        it has meanwhile; on return, our writes (chassis, claims, nb_cfg ack) are checked
+        again, since the server may have lost or refused what we last wrote."""
+        if not connected:
+            self.sb_down_since = time.monotonic()
+            self.next_probe = self.sb_down_since + 1.0
+            log.warning("lost the Southbound connection (%s); the datapath keeps forwarding "
+                        "with the state it has", self.sb.member())
+        else:
+            down = time.monotonic() - (self.sb_down_since or time.monotonic())
+            full = self.sb.full_resyncs > self.resyncs_seen
+            log.info("reconnected to the Southbound at %s after %.1f s: resync %d bytes (%s)",
+                     self.sb.member(), down, self.sb.sync_bytes[-1] if self.sb.sync_bytes else 0,
+                     "the server had no history for our last transaction: full contents again"
+                     if full else "monitor_cond_since resumed from our last transaction")
+            self.sb_down_since = None
+            self.sb_problem = None
+            self.claims = None
+            self.acked = None
+        self.resyncs_seen = self.sb.full_resyncs
+        self._save_status()
+
+    def _serving(self, fn):
+        """Run fn() (a pipeline build: clang for seconds, the GIL released) in a thread
+        while this one keeps both DB sessions alive. A loop blocked that long misses the
+        server's inactivity probe (5 s) and the SB drops us, costing a full resync. The
+        step works on a frozen snapshot, so updates that arrive meanwhile only make the
+        loop step again afterwards."""
+        import threading
+        box = {}
+
+        def work():
+            try:
+                box["result"] = fn()
+            except BaseException as e:     # re-raised in the caller's thread
+                box["error"] = e
+        t = threading.Thread(target=work, name="pipeline-build", daemon=True)
+        t.start()
+        while t.is_alive():
+            self.ovs.run()
+            self.sb.run()
+            poller = ovs.poller.Poller()
+            self.ovs.idl.wait(poller)
+            self.sb.idl.wait(poller)
+            poller.timer_wait(20)
+            poller.block()
+            t.join(0)
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
 
     # ---- one iteration ---------------------------------------------------------------
 
@@ -171,32 +283,55 @@ class Controller:
     def seqnos(self):
         return (self.ovs.idl.change_seqno, self.sb.idl.change_seqno)
 
+    def _lap(self, phase):
+        now = time.perf_counter()
+        self.timings[phase] = round((now - self._t) * 1000, 2)
+        self._t = now
+
     def step(self):
         self.counters.iterations += 1
+        self.timings = {}
+        self._t = t0 = time.perf_counter()
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
         self.seen = self.seqnos()
         cfg = self.ovs.config()
         present = device_names()
         devices = {v.iface_id: v.name for v in cfg.vifs if v.name in present}
+        self._lap("config")
         state = self.sb.snapshot()
+        self._lap("snapshot")
         want = D.compute(state, cfg.system_id, devices, self.ids)
         self.sb.set_local(want.local_datapaths, set(devices))
+        self._lap("desired")
         self._report(want.problems)
+        if not any(c.name == cfg.system_id for c in state.chassis):
+            # our Chassis row is gone (deleted, or the SB came back from an older DB)
+            log.warning("our Chassis row is missing from the Southbound: registering again")
+            self.sb.register_chassis(cfg.encap_type, cfg.encap_ip,
+                                     hostname=cfg.hostname or cfg.system_id)
+            self.claims = None
 
         me = self.ids.ids.get(cfg.system_id, 0)
         self.datapath.set_config(me, cfg.encap_ip)
-        for dev in sorted(set(want.vifs) - set(self.attached)):
+        # a VIF's program goes on as soon as it is plugged (an iface-id Interface whose
+        # device exists), before its logical port exists: binding it later is a map update
+        # only. Until then its packets are dropped as an unknown VIF, as OVS drops an
+        # unbound port's.
+        plugged = set(devices.values())
+        for dev in sorted(plugged - set(self.attached)):
             self.attached[dev] = self.datapath.attach_vif(dev)
             log.info("VIF %s attached (ifindex %d)", dev, self.attached[dev])
-        for dev in sorted(set(self.attached) - set(want.vifs)):
+        for dev in sorted(set(self.attached) - plugged):
             if dev in present:
                 self.datapath.detach_vif(dev)
             del self.attached[dev]
             log.info("VIF %s detached", dev)
 
+        self._lap("vifs")
         compiled = self.pipeline.compile(state, cfg.system_id, want)
         self._report(compiled.problems)
+        self._lap("compile")
         self.unresolved = False
         self.datapath.set_tunnels({cid: self._tunnel(ip, cid in want.egress_done)
                                    for cid, ip in want.tunnels.items()})
@@ -204,32 +339,43 @@ class Controller:
         self.datapath.set_vifs({self.attached[dev]: key for dev, key in want.vifs.items()})
         self.datapath.set_mcast({k: Group(g.local_ports, g.remote_chassis, g.wire_key)
                                  for k, g in want.mcast.items()})
-        if self.pipeline.install(compiled):
+        self._lap("maps")
+        if self.pipeline.install(compiled, serve=self._serving):
             self.counters.recompiles += 1
             log.info("pipeline %s installed: %s", compiled.shape_hash[:12],
                      self.pipeline.last_install)
         else:
             self.counters.map_updates += 1
+        self._lap("install")
 
         if want.claims != self.claims:
             self.sb.set_claims(want.claims)
             self.claims = want.claims
             self.counters.claims += 1
             log.info("claimed %s", ", ".join(sorted(want.claims)) or "nothing")
+        self._lap("claims")
         if state.nb_cfg != self.acked:
             self.sb.ack_nb_cfg(state.nb_cfg)
             self.acked = state.nb_cfg
             self.counters.nb_cfg = state.nb_cfg
+        self._lap("ack")
         self._write_status(cfg, state, want, compiled)
+        self._lap("status")
+        total = (time.perf_counter() - t0) * 1000
+        # where a step's time goes (also in the status file as last_step_ms); a slow one
+        # is worth a line at the default level
+        log.log(logging.INFO if total >= 200 else logging.DEBUG, "step %d: %.1f ms (%s)",
+                self.counters.iterations, total,
+                ", ".join(f"{k} {v}" for k, v in self.timings.items()))
 
     def _write_status(self, cfg, state, want, compiled):
         """What `ovnbpf ctl` shows besides the live counters it reads from the maps."""
         dp_names = {d.uuid: d.name for d in state.datapaths}
         self.status = {
             "chassis": cfg.system_id, "pid": os.getpid(), "pin_dir": self.pin_dir,
-            "sb": {"remote": cfg.remote, "connected": self.sb.connected(),
-                   "rx_bytes": self.sb.rx_bytes(), "connections": self.sb.connections},
+            "sb": self._sb_status(),
             "counters": dict(vars(self.counters)),
+            "last_step_ms": dict(self.timings),
             "pipeline": {"shape_hash": self.pipeline.active_hash,
                          "coverage": {k: v for k, v in compiled.coverage.items()
                                       if k != "unsupported"},
@@ -280,10 +426,17 @@ class Controller:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         self.seen = None
+        connected = True
+        self.resyncs_seen = self.sb.full_resyncs
         while not self.stopping:
             self.ovs.run()
             self.sb.run()
-            if self.seqnos() != self.seen and self.sb.connected():
+            if self.sb.connected() != connected:
+                connected = self.sb.connected()
+                self._connection_changed(connected)
+            if not connected:
+                self._diagnose()
+            if self.seqnos() != self.seen and connected:
                 try:
                     self.step()
                 except Exception:   # one bad iteration must not take the chassis down
@@ -294,7 +447,7 @@ class Controller:
                     self.seen = None
                     self._block(100)
                 continue
-            self._block(1000)
+            self._block(1000 if connected else 200)
         log.info("exiting (programs and maps stay loaded)")
 
     def close(self):

@@ -55,13 +55,34 @@ def _opt(value, default=None):
     return value
 
 
+class _Idl(ovs.db.idl.Idl):
+    """The IDL, counting the times a reconnect had to throw the replica away: the server
+    answered monitor_cond_since with found=false (no history for our last txn id) and
+    sent everything again, instead of just what we missed."""
+    full_resyncs = 0
+
+    def __init__(self, *args, **kw):
+        self.dirty = set()          # (table, uuid) of rows changed since the last snapshot
+        self.cleared = False
+        super().__init__(*args, **kw)
+
+    def _Idl__clear(self):      # Idl's private __clear, called before a complete dump
+        if any(t.rows for t in self.tables.values()):
+            self.full_resyncs += 1
+        self.cleared = True
+        ovs.db.idl.Idl._Idl__clear(self)
+
+    def notify(self, event, row, updates=None):
+        self.dirty.add((row._table.name, row.uuid))
+
+
 class Southbound:
     def __init__(self, remote, chassis_name, conditional=True, probe_interval_ms=None):
         helper = ovs.db.idl.SchemaHelper(location=SB_SCHEMA)
         for table, cols in COLUMNS.items():
             helper.register_columns(table, cols)
         # leader_only=False: any Raft member serves reads; writes are forwarded by the server
-        self.idl = ovs.db.idl.Idl(remote, helper, probe_interval=probe_interval_ms, leader_only=False)
+        self.idl = _Idl(remote, helper, probe_interval=probe_interval_ms, leader_only=False)
         self.chassis_name = chassis_name
         self.conditional = conditional
         self.local_datapaths = frozenset()
@@ -69,6 +90,10 @@ class Southbound:
         self._rpc = None           # the current connection, to total bytes across reconnects
         self._banked_bytes = 0
         self.connections = 0       # how many times a session was (re)established
+        self.sync_bytes = []       # per connection: bytes received until monitoring resumed
+        self._synced = False
+        self._rows = {}            # table -> {uuid: frozen row}: converted once per change
+        self._snapshot = None      # the last snapshot, returned again while nothing changed
         if conditional:
             self._apply_conditions()
 
@@ -87,8 +112,22 @@ class Southbound:
             if self._rpc is not None:
                 self._banked_bytes += self._rpc.get_received_bytes()
             self._rpc = rpc
+            self._synced = False
             if rpc is not None:
                 self.connections += 1
+        if rpc is not None and not self._synced and self.connected():
+            # the (re)sync is done: what it cost says whether monitor_cond_since resumed
+            self._synced = True
+            self.sync_bytes = (self.sync_bytes + [rpc.get_received_bytes()])[-10:]
+
+    @property
+    def full_resyncs(self):
+        """Reconnects that re-downloaded the whole replica (no history on the server)."""
+        return self.idl.full_resyncs
+
+    def member(self):
+        """The remote of the current (or next) connection: which Raft member we talk to."""
+        return self.idl._session.get_name()
 
     def rx_bytes(self):
         """Bytes received from the Southbound over this session's whole life."""
@@ -152,8 +191,27 @@ class Southbound:
 
     # ---- snapshot ------------------------------------------------------------------------
 
+    def _converted(self, table, convert, dirty):
+        """The frozen rows of `table`, converting only rows changed since the last call
+        (reading IDL columns is the expensive part of a snapshot)."""
+        cache = self._rows.get(table, {})
+        fresh = {}
+        for uuid, row in self.idl.tables[table].rows.items():
+            frozen = cache.get(uuid)
+            if frozen is None or (table, uuid) in dirty:
+                frozen = convert(row)
+            fresh[uuid] = frozen
+        self._rows[table] = fresh
+        return list(fresh.values())
+
     def snapshot(self):
         t = self.idl.tables
+        dirty, self.idl.dirty = self.idl.dirty, set()
+        if self._snapshot is not None and not dirty and not self.idl.cleared:
+            return self._snapshot    # the same object: callers may skip work by identity
+        if self.idl.cleared or any(name == "Logical_DP_Group" for name, _ in dirty):
+            self._rows.clear()       # a flow's datapaths come from its group's row
+            self.idl.cleared = False
         chassis = tuple(sorted((rows.Chassis(
             uuid=str(c.uuid), name=c.name, hostname=c.hostname,
             encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options)) for e in c.encaps)),
@@ -164,34 +222,38 @@ class Southbound:
             name=d.external_ids.get("name", d.external_ids.get("name2", "")),
             is_router="logical-router" in d.external_ids)
             for d in t["Datapath_Binding"].rows.values()), key=lambda d: d.tunnel_key))
-        ports = []
-        for p in t["Port_Binding"].rows.values():
+        def port(p):
             dp = _ref(p.datapath)
             ch = _ref(p.chassis)
-            ports.append(rows.PortBinding(
+            return rows.PortBinding(
                 uuid=str(p.uuid), logical_port=p.logical_port, datapath=str(dp.uuid) if dp else "",
                 tunnel_key=p.tunnel_key, type=p.type, mac=tuple(p.mac),
                 port_security=tuple(p.port_security), chassis=ch.name if ch else None,
-                up=bool(_opt(p.up, False)), options=rows.frozen_map(p.options)))
-        flows = []
-        for f in t["Logical_Flow"].rows.values():
+                up=bool(_opt(p.up, False)), options=rows.frozen_map(p.options))
+
+        def flow(f):
             dp = _ref(f.logical_datapath)
             group = _ref(f.logical_dp_group)
             dps = (str(dp.uuid),) if dp else tuple(sorted(str(d.uuid) for d in group.datapaths)) if group else ()
-            flows.append(rows.LogicalFlow(
+            return rows.LogicalFlow(
                 uuid=str(f.uuid), datapaths=dps, pipeline=f.pipeline, table_id=f.table_id,
                 priority=f.priority, match=f.match, actions=f.actions,
-                stage=f.external_ids.get("stage-name", "")))
-        mcast = []
-        for m in t["Multicast_Group"].rows.values():
+                stage=f.external_ids.get("stage-name", ""))
+
+        def group(m):
             dp = _ref(m.datapath)
-            mcast.append(rows.MulticastGroup(
+            return rows.MulticastGroup(
                 uuid=str(m.uuid), datapath=str(dp.uuid) if dp else "", name=m.name,
-                tunnel_key=m.tunnel_key, ports=tuple(sorted(p.logical_port for p in m.ports))))
-        macb = []
-        for b in t["MAC_Binding"].rows.values():
+                tunnel_key=m.tunnel_key, ports=tuple(sorted(p.logical_port for p in m.ports)))
+
+        def binding(b):
             dp = _ref(b.datapath)
-            macb.append(rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else ""))
+            return rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else "")
+
+        ports = self._converted("Port_Binding", port, dirty)
+        flows = self._converted("Logical_Flow", flow, dirty)
+        mcast = self._converted("Multicast_Group", group, dirty)
+        macb = self._converted("MAC_Binding", binding, dirty)
         fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
         glob = next(iter(t["SB_Global"].rows.values()), None)
         nb_cfg = glob.nb_cfg if glob else 0
@@ -201,11 +263,12 @@ class Southbound:
             address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
         port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
         key = lambda r: r.uuid  # noqa: E731 - deterministic order
-        return rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
+        self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
                             flows=tuple(sorted(flows, key=key)), mcast_groups=tuple(sorted(mcast, key=key)),
                             mac_bindings=tuple(sorted(macb, key=key)), fdbs=tuple(sorted(fdbs, key=key)),
                             nb_cfg=nb_cfg, address_sets=rows.frozen_sets(address_sets),
                             port_groups=rows.frozen_sets(port_groups))
+        return self._snapshot
 
     # ---- writes (only rows this chassis owns) --------------------------------------------
 
@@ -296,3 +359,49 @@ class Southbound:
                     p.nb_cfg = nb_cfg
                     p.nb_cfg_timestamp = int(time.time() * 1000)
         self._commit(build, "nb_cfg ack")
+
+
+def ssl_diagnose(remote, key, cert, ca, timeout=2.0):
+    """Why an ssl: Southbound remote does not work, in one line (None if it does).
+
+    The IDL only sees a failed connection and retries; this repeats the TLS handshake the
+    way the OVS stream does (our key, certificate and CA; the server's certificate must
+    chain to that CA) and asks the server for an echo, so a certificate the server
+    refuses shows as well as one we refuse."""
+    import json
+    import socket
+    import ssl
+    problems = []
+    for member in remote.split(","):
+        member = member.strip()
+        if not member.startswith("ssl:"):
+            continue
+        host, _, port = member[4:].rpartition(":")
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_verify_locations(ca)
+            ctx.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as e:
+            return f"cannot load the SSL table's files ({key}, {cert}, {ca}): {e}"
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw, \
+                    ctx.wrap_socket(raw) as s:
+                s.sendall(json.dumps({"method": "echo", "params": [], "id": 0}).encode())
+                if not s.recv(4096):
+                    raise ssl.SSLError("the server closed the connection after the handshake")
+                return None
+        except ssl.SSLCertVerificationError as e:
+            problems.append(f"{member}: we refuse the server's certificate: {e.verify_message} "
+                            f"(the CA in the SSL table, {ca}, did not sign it)")
+        except ssl.SSLError as e:
+            reason = getattr(e, "reason", None) or str(e)
+            problems.append(f"{member}: the TLS handshake failed: {reason}"
+                            + (" (the server refuses our certificate: it is not signed by "
+                               "the server's CA)" if "UNKNOWN_CA" in str(reason).upper()
+                               or "CERTIFICATE" in str(reason).upper() else ""))
+        except OSError as e:
+            problems.append(f"{member}: {e.strerror or e}")
+    return "; ".join(problems) or None

@@ -2,7 +2,9 @@
 and a real ovn-northd, all in the root network namespace, tracked by pidfile.
 
 Chassis in other namespaces reach the SB over TCP on `sb_ip` (the underlay bridge address):
-127.0.0.1 of the root namespace is not reachable from inside another namespace.
+127.0.0.1 of the root namespace is not reachable from inside another namespace. With
+`sb_ssl`, that remote is SSL/TLS instead (`pssl:`), with a lab PKI made by openssl in
+`rundir/pki`: one CA, a certificate for the SB servers and one per chassis.
 """
 
 from dataclasses import dataclass
@@ -23,6 +25,11 @@ class Central:
     sb_cluster: int = 1
     sb_ip: str | None = None       # also listen for chassis on tcp:sb_ip:SB_PORT(+i)
     raft_port_base: int = RAFT_BASE_PORT
+    sb_ssl: bool = False
+
+    @property
+    def pki(self):
+        return self.rundir / "pki"
 
     @property
     def nb_remote(self):
@@ -37,11 +44,12 @@ class Central:
         return ",".join(f"unix:{self.rundir}/{n}.sock" for n in self._sb_names())
 
     @property
-    def sb_tcp_remote(self):
-        """The SB remote(s) chassis use from their namespaces."""
+    def sb_chassis_remote(self):
+        """The SB remote(s) chassis use from their namespaces (tcp:, or ssl: with sb_ssl)."""
         if not self.sb_ip:
             return None
-        return ",".join(f"tcp:{self.sb_ip}:{SB_PORT + i}" for i in range(len(self._sb_names())))
+        scheme = "ssl" if self.sb_ssl else "tcp"
+        return ",".join(f"{scheme}:{self.sb_ip}:{SB_PORT + i}" for i in range(len(self._sb_names())))
 
     def env(self):
         """Environment for ovn-nbctl/ovn-sbctl/ovn-trace pointing at this central."""
@@ -56,12 +64,50 @@ class Central:
 
     # ---- start/stop ----------------------------------------------------------------------
 
-    def _ovsdb_server(self, name, db, remotes):
+    def _ovsdb_server(self, name, db, remotes, ssl=False):
         args = ["ovsdb-server", "--detach", "--no-chdir", f"--pidfile={self.rundir}/{name}.pid",
                 f"--unixctl={self.rundir}/{name}.ctl", f"--remote=punix:{self.rundir}/{name}.sock",
                 *(f"--remote={r}" for r in remotes),
                 "-vconsole:off", "-vfile:info", f"--log-file={self.rundir}/{name}.log", str(db)]
+        if ssl:
+            key, cert, ca = self.ssl_files("sb")
+            args[1:1] = [f"--private-key={key}", f"--certificate={cert}", f"--ca-cert={ca}"]
         run(args)
+
+    def start_sb_member(self, name):
+        """Start (or restart, on its existing DB file) one SB ovsdb-server: `sb` or `sbN`."""
+        i = self._sb_names().index(name)
+        scheme = "pssl" if self.sb_ssl else "ptcp"
+        remotes = [f"{scheme}:{SB_PORT + i}:{self.sb_ip}"] if self.sb_ip else []
+        self._ovsdb_server(name, self.rundir / f"{name}.db", remotes, ssl=self.sb_ssl)
+
+    # ---- PKI (sb_ssl) --------------------------------------------------------------------
+
+    def ssl_files(self, name):
+        """(private key, certificate, CA certificate) of `name` ("sb" or a chassis)."""
+        return (self.pki / f"{name}-privkey.pem", self.pki / f"{name}-cert.pem",
+                self.pki / "ca-cert.pem")
+
+    def make_ca(self, pki=None, cn="ovnbpf lab CA"):
+        """A self-signed CA (EC P-256: quick to make) in `pki` (default: ours)."""
+        pki = Path(pki or self.pki)
+        pki.mkdir(parents=True, exist_ok=True)
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(pki / "ca-privkey.pem"), "-out", str(pki / "ca-cert.pem"),
+             "-days", "30", "-subj", f"/CN={cn}"])
+
+    def issue_cert(self, name, pki=None):
+        """A key and a certificate for `name` (CN), signed by the CA in `pki`."""
+        pki = Path(pki or self.pki)
+        key, cert = pki / f"{name}-privkey.pem", pki / f"{name}-cert.pem"
+        csr = pki / f"{name}.csr"
+        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={name}"])
+        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca-cert.pem"),
+             "-CAkey", str(pki / "ca-privkey.pem"), "-CAcreateserial", "-days", "30",
+             "-out", str(cert)])
+        csr.unlink()
+        return key, cert, pki / "ca-cert.pem"
 
     def start(self):
         self.rundir.mkdir(parents=True, exist_ok=True)
@@ -77,9 +123,11 @@ class Central:
             for i in range(2, self.sb_cluster + 1):
                 run(["ovsdb-tool", "join-cluster", str(self.rundir / f"sb{i}.db"), "OVN_Southbound",
                      f"tcp:127.0.0.1:{self.raft_port_base + i}", first])
-        for i, name in enumerate(names):
-            remotes = [f"ptcp:{SB_PORT + i}:{self.sb_ip}"] if self.sb_ip else []
-            self._ovsdb_server(name, self.rundir / f"{name}.db", remotes)
+        if self.sb_ssl:
+            self.make_ca()
+            self.issue_cert("sb")
+        for name in names:
+            self.start_sb_member(name)
         if self.sb_cluster > 1:
             for name in names:
                 run(["ovsdb-client", "wait", f"unix:{self.rundir}/{name}.sock",
@@ -145,6 +193,11 @@ class Central:
         return None
 
     def kill_member(self, name):
-        """Stop one SB cluster member (for failover tests)."""
+        """Stop one SB server or cluster member (for failover tests)."""
         stop_pids([read_pidfile(self.rundir / f"{name}.pid")])
         (self.rundir / f"{name}.pid").unlink(missing_ok=True)   # ovsdb-server removes it itself
+
+    def restart_sb(self, name="sb"):
+        """Stop an SB server and start it again on the same DB file (clients reconnect)."""
+        self.kill_member(name)
+        self.start_sb_member(name)

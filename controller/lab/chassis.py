@@ -67,6 +67,7 @@ class ChassisNode:
     prefixlen: int
     sb_remote: str
     egress_on: str = "egress"      # ovnbpf: `ovnbpf controller --egress-on`
+    ssl: tuple = ()      # (private key, certificate, CA certificate) for an ssl: sb_remote
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -143,6 +144,9 @@ class ChassisNode:
                    "external_ids:ovn-encap-type=geneve",
                    f"external_ids:ovn-encap-ip={self.encap_ip}",
                    "external_ids:ovn-bridge-datapath-type=netdev")
+        if self.ssl:
+            # where ovn-controller (and ours) find the key, certificate and CA for ssl:
+            self.vsctl("set-ssl", *self.ssl)
 
     def start(self, peers):
         """Start this chassis' daemons. `peers` maps encap IP -> MAC of the other chassis."""

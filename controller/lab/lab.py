@@ -111,13 +111,16 @@ class Plan:
     def central(self):
         # raft peers on loopback: give each lab its own port range
         raft_base = 6700 + 10 * (sum(map(ord, self.name)) % 200)
-        return Central(self.rundir / "central", self.topo.sb_cluster, self.gateway_ip, raft_base)
+        return Central(self.rundir / "central", self.topo.sb_cluster, self.gateway_ip, raft_base,
+                       sb_ssl=self.topo.sb_ssl)
 
     def chassis_nodes(self, sb_remote):
+        central = self.central()
         return [ChassisNode(name=c.name, kind=c.kind, netns=self.chassis_netns(c.name),
                             rundir=self.rundir / c.name, encap_ip=self.encap_ip(i),
                             prefixlen=self.subnet.prefixlen, sb_remote=sb_remote,
-                            egress_on=c.options.get("egress_on", "egress"))
+                            egress_on=c.options.get("egress_on", "egress"),
+                            ssl=tuple(map(str, central.ssl_files(c.name))) if self.topo.sb_ssl else ())
                 for i, c in enumerate(self.topo.chassis)]
 
 
@@ -188,7 +191,10 @@ class Lab:
             state.record("pidfiles", str(p))
         central.start()
 
-        nodes = plan.chassis_nodes(central.sb_tcp_remote)
+        nodes = plan.chassis_nodes(central.sb_chassis_remote)
+        if topo.sb_ssl:      # files under the lab's directory: removed with it
+            for node in nodes:
+                central.issue_cert(node.name)
         for i, node in enumerate(nodes):
             state.record("netns", node.netns)
             state.record("root_links", plan.root_uplink(i))
@@ -237,7 +243,7 @@ class Lab:
 
     def nodes(self):
         plan = self.plan()
-        return plan.chassis_nodes(plan.central().sb_tcp_remote)
+        return plan.chassis_nodes(plan.central().sb_chassis_remote)
 
     def status(self):
         plan = self.plan()
@@ -247,7 +253,7 @@ class Lab:
         chassis = [{"name": n.name, "kind": n.kind, "encap_ip": n.encap_ip,
                     "netns": n.netns, "daemons": n.pids(),
                     "healthy": n.daemons_alive() and n.name in registered}
-                   for n in plan.chassis_nodes(central.sb_tcp_remote)]
+                   for n in plan.chassis_nodes(central.sb_chassis_remote)]
         vms = [{"name": v.name, "chassis": v.chassis, "switch": v.switch, "mac": v.mac,
                 "ip": str(v.ip.ip), "netns": plan.vm_netns(v.name)} for v in plan.topo.vms]
         return {"name": self.name, "topology": plan.topo.name, "underlay": str(plan.subnet),

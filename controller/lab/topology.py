@@ -82,6 +82,7 @@ class Topology:
     name: str
     source: str
     sb_cluster: int
+    sb_ssl: bool
     underlay_subnet: ipaddress.IPv4Network | None
     chassis: tuple
     switches: tuple
@@ -233,12 +234,15 @@ def parse(text, source="<topology>"):
         raise TopologyError(f"{source}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(doc, dict):
         raise TopologyError(f"{source}: the top level must be a mapping")
-    ctx.check_keys(doc, {"name", "sb_cluster", "underlay", "chassis", "switches", "routers", "vms"}, "")
+    ctx.check_keys(doc, {"name", "sb_cluster", "sb_ssl", "underlay", "chassis", "switches", "routers", "vms"}, "")
 
     name = str(doc.get("name", Path(source).stem))
     sb_cluster = doc.get("sb_cluster", 1)
     if sb_cluster not in (1, 3):
         ctx.fail(doc, "sb_cluster", "sb_cluster", "must be 1 (one SB server) or 3 (Raft cluster)")
+    sb_ssl = doc.get("sb_ssl", False)
+    if not isinstance(sb_ssl, bool):
+        ctx.fail(doc, "sb_ssl", "sb_ssl", "must be true (chassis reach the SB over SSL/TLS) or false")
 
     underlay = ctx.mapping(doc, "underlay", "underlay", required=False)
     ctx.check_keys(underlay, {"kind", "subnet"}, "underlay")
@@ -351,6 +355,6 @@ def parse(text, source="<topology>"):
         vms.append(VM(vname, ch, sw, mac, ipaddress.IPv4Interface(f"{addr}/{subnet.prefixlen}"),
                       key, gateway_of.get(sw)))
 
-    return Topology(name=name, source=source, sb_cluster=sb_cluster,
+    return Topology(name=name, source=source, sb_cluster=sb_cluster, sb_ssl=sb_ssl,
                     underlay_subnet=underlay_subnet, chassis=tuple(chassis),
                     switches=tuple(switches), routers=tuple(routers), vms=tuple(vms))

@@ -38,10 +38,12 @@ def _value(param, port_key) -> int:
 def encode_entries(plan: Plan, port_key: Callable[[str], int],
                    datapath_key: Callable[[str], int],
                    cookie: Callable[[str], int] | None = None,
-                   symtab: SymbolTable | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
-    """{map name: [(key bytes, value bytes)]} for ovnbpf_pl_flows and ovnbpf_pl_dps."""
+                   symtab: SymbolTable | None = None,
+                   layout=None) -> dict[str, list[tuple[bytes, bytes]]]:
+    """{map name: [(key bytes, value bytes)]} for ovnbpf_pl_flows and ovnbpf_pl_dps.
+    `layout`: the plan's pipeline_layout, if the caller has it already."""
     symtab = symtab or default_symtab()
-    pl = pipeline_layout(plan, symtab)
+    pl = layout or pipeline_layout(plan, symtab)
     cookie = cookie or plan_cookies(plan).__getitem__
     flows = []
     dps: dict[int, dict] = {}

@@ -178,11 +178,23 @@ class AnalysisCache:
         self.limit = limit
         self.data: dict[tuple, Analysis] = {}
         self.hits = self.misses = 0
+        self.emitted = None     # (shape_hash, layout, C source) of the last plan emitted
+        # what the other flows' analyses depend on besides their text (address sets, port
+        # groups, the ports bound here), set by the caller for one compile; None: no reuse
+        self.context = None
+        # build_plan's per-flow work: flow -> (analysis, [(shape id, entry key, params)]),
+        # valid while the flow's analysis is the same object; shape ids are small ints
+        # for shape identities, whose order key and description are kept beside them
+        self.contributions: dict = {}
+        self.shape_ids: dict[tuple, int] = {}
+        self.shape_info: list[tuple] = []     # by id: (identity, order key, describe())
 
     def get(self, flow: LogicalFlow, compute: Callable[[], Analysis]) -> Analysis:
-        if not _cacheable(flow):
-            return compute()
         ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
+        if not _cacheable(flow):
+            if self.context is None:
+                return compute()
+            ident += (self.context,)
         hit = self.data.get(ident)
         if hit is not None:
             self.hits += 1
@@ -200,7 +212,11 @@ def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
                cache: AnalysisCache | None = None) -> Plan:
     symtab = symtab or default_symtab()
     env = env or Env()
-    groups: dict[tuple, dict] = {}   # shape identity -> {"stages": set, "entries": {...}}
+    memo = cache if cache is not None else AnalysisCache()
+    if len(memo.shape_info) > memo.limit // 10:     # bounded, like the analyses
+        memo.shape_ids, memo.shape_info, memo.contributions = {}, [], {}
+    seen = {}
+    groups: dict[int, dict] = {}     # shape id -> {"stages": set, "entries": {...}}
     skipped, conflicts = [], []
     for flow in sorted(flows, key=lambda f: f.uuid):
         def compute(flow=flow):
@@ -209,36 +225,58 @@ def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
         if a.error is not None:
             skipped.append((flow.uuid, a.error))
             continue
-        category, dnf, acts = a.category, a.dnf, a.acts
-        template, params, param_fields = _flow_template(flow, category, acts)
-        for conj in dnf.conjs:
-            key_fields = tuple(KeyField(f, m) for f, _, m in conj)
-            ident = (flow.pipeline, flow.table, flow.priority, key_fields, template, param_fields)
-            group = groups.setdefault(ident, {"stages": set(), "entries": {}})
+        done = memo.contributions.get(flow)
+        if done is None or done[0] is not a:
+            done = (a, _contributions(flow, a, memo))
+        seen[flow] = done
+        for sid, key, params in done[1]:
+            group = groups.get(sid)
+            if group is None:
+                group = groups[sid] = {"stages": set(), "entries": {}}
             group["stages"].add(flow.stage)
-            key = (flow.datapath, tuple(v for _, v, _ in conj))
             kept = group["entries"].get(key)
             if kept is None:
                 group["entries"][key] = (params, flow.uuid)
             elif kept[1] != flow.uuid and kept[0] != params:
                 conflicts.append((kept[1], flow.uuid))
+    memo.contributions = seen        # only this compile's flows stay
 
-    def order(ident):
-        pipeline, table, priority, key_fields, template, _ = ident
-        return (PIPELINES.index(pipeline), table, -priority,
-                [k.describe() for k in key_fields], format_actions(template))
-
-    shapes, entries = [], []
-    for ident in sorted(groups, key=order):
-        pipeline, table, priority, key_fields, template, param_fields = ident
+    shapes, entries, described = [], [], []
+    for sid in sorted(groups, key=lambda sid: memo.shape_info[sid][1]):
+        (pipeline, table, priority, key_fields, template, param_fields), _, text = memo.shape_info[sid]
         index = len(shapes)
-        shapes.append(Shape(pipeline, table, priority, key_fields, template, param_fields,
-                            tuple(sorted(groups[ident]["stages"]))))
-        for (datapath, key), (params, uuid) in sorted(groups[ident]["entries"].items(),
+        stages = tuple(sorted(groups[sid]["stages"]))
+        shapes.append(Shape(pipeline, table, priority, key_fields, template, param_fields, stages))
+        described.append(text(stages))
+        for (datapath, key), (params, uuid) in sorted(groups[sid]["entries"].items(),
                                                       key=lambda kv: (kv[0][0], repr(kv[0][1]))):
             entries.append(Entry(index, datapath, key, params, uuid))
-    digest = hashlib.sha256(json.dumps([s.describe() for s in shapes]).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(described).encode()).hexdigest()
     return Plan(tuple(shapes), tuple(entries), tuple(skipped), tuple(conflicts), digest[:16])
+
+
+def _contributions(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:
+    """One flow's part of the plan: (shape id, (datapath, key values), params) per
+    conjunction of its match. Shape identities get small ids once, with their sort key
+    and description, so later compiles neither hash nor format them again."""
+    template, params, param_fields = _flow_template(flow, a.category, a.acts)
+    out = []
+    for conj in a.dnf.conjs:
+        key_fields = tuple(KeyField(f, m) for f, _, m in conj)
+        ident = (flow.pipeline, flow.table, flow.priority, key_fields, template, param_fields)
+        sid = memo.shape_ids.get(ident)
+        if sid is None:
+            sid = memo.shape_ids[ident] = len(memo.shape_info)
+            order = (PIPELINES.index(flow.pipeline), flow.table, -flow.priority,
+                     [k.describe() for k in key_fields], format_actions(template))
+            # describe() depends on the stages, which vary per compile: format the rest once
+            match = " && ".join(f"{k.describe()} == K{i}" for i, k in enumerate(key_fields)) or "1"
+            rest = f"prio={flow.priority}: {match} -> {format_actions(template)}"
+            head = f"{flow.pipeline} table={flow.table} ("
+            memo.shape_info.append((ident, order,
+                                    lambda stages, head=head, rest=rest: f"{head}{', '.join(stages)}) {rest}"))
+        out.append((sid, (flow.datapath, tuple(v for _, v, _ in conj)), params))
+    return out
 
 
 def instantiate(shape: Shape, params: tuple) -> tuple:

@@ -27,7 +27,8 @@ def test_shipped_topologies_parse():
 
 def test_minimal_topology_defaults():
     t = topology.parse(GOOD, "mini.yaml")
-    assert t.name == "mini" and t.sb_cluster == 1 and t.routers == ()
+    assert t.name == "mini" and t.sb_cluster == 1 and t.routers == () and t.sb_ssl is False
+    assert topology.parse("sb_ssl: true\n" + GOOD, "mini.yaml").sb_ssl is True
     assert t.vm_named("vm1").gateway is None and str(t.vm_named("vm1").ip) == "10.0.1.11/24"
 
 
@@ -45,6 +46,7 @@ BAD = [
     (("vm1:", "VM_1:"), "t.yaml:6: vms.VM_1: names are 1-8 characters"),
     (("switches:\n  ls1: {subnet: 10.0.1.0/24, key: 1}", "switches: 7"), "t.yaml:3: switches: must be a mapping, not int"),
     (("switches:", "colour: red\nswitches:"), "t.yaml:3: colour: unknown key"),
+    (("switches:", "sb_ssl: yes please\nswitches:"), "t.yaml:3: sb_ssl: must be true"),
     (("  hv1: {kind: ovs}", "  hv1: {kind: ovs\n  hv2: ["), "t.yaml:3: not valid YAML"),
 ]
 
