@@ -58,8 +58,8 @@ __all__ = ["ChassisDatapath", "Local", "Remote", "Patch", "Tunnel", "Group",
 PIPELINE_FUNCTIONS = tuple(PIPELINE_STAGES)
 PL_GENS = 2
 STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
-         "mcast_remote", "pass")           # enum ovnbpf_stat, bpf/lib/maps.h
-OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass"}
+         "mcast_remote", "pass", "punt", "punt_copy", "inject")           # enum ovnbpf_stat, bpf/lib/maps.h
+OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass", 6: "punt"}
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
 MAX_LFLOWS = 65536
 LOOP_MTU = 3500          # veth with XDP: at most a page; VIF MTU for multicast <= 3442
@@ -430,7 +430,7 @@ class ChassisDatapath:
 
     def prog_fd(self, which: str) -> int:
         return self.entries.fd({"vif": "ovnbpf_xdp_vif", "tunnel": "ovnbpf_xdp_tunnel",
-                                "loop": "ovnbpf_xdp_loop"}[which])
+                                "loop": "ovnbpf_xdp_loop", "inject": "ovnbpf_xdp_inject"}[which])
 
     def last_output(self, cpu: int | None = None) -> dict:
         """What the last packet run on `cpu` (default: the CPU we are on; pin yourself with
@@ -443,6 +443,8 @@ class ChassisDatapath:
             out["ifindex"] = o.ifindex
         elif o.type == 2:
             out.update(chassis=o.chassis, ifindex=o.ifindex)
+        elif o.type == 6:
+            out["cookie"] = o.chassis
         elif o.type == 4:
             out["reason"] = Drop(o.reason).name if o.reason in set(Drop) else str(o.reason)
         return out

@@ -113,7 +113,19 @@ struct ovnbpf_flow {
     __u32 out_type;    /* ingress -> egress: the outport's lport, looked up once (0 = not yet) */
     __u32 out_a;       /* LOCAL: ifindex; PATCH: peer dp */
     __u32 out_b;       /* PATCH: peer port */
+    /* The punt path (lib/pipeline.h, xdp_inject.c) */
+    __u32 punt_cookie; /* CONTROLLER verdict: the lflow cookie OVNBPF_PUNT() was given */
+    __u32 copy_cookie; /* a learning action (put_arp, ...) asked for a copy; 0 = none */
+    __u16 start_table; /* OVNBPF_RESUME_TABLE: the first table to run */
+    __u8  resume;      /* OVNBPF_RESUME_*: set by xdp_inject.c for one pipeline run */
+    __u8  copy_kind;   /* OVNBPF_COPY_* of the pending copy */
+    __u32 _pad3;
 };
+
+/* How a packet re-injected by the controller enters a pipeline stage. */
+#define OVNBPF_RESUME_NONE   0
+#define OVNBPF_RESUME_TABLE  1   /* run tables start_table.. of the stage */
+#define OVNBPF_RESUME_OUTPUT 2   /* the punted action ended in output: act on f->outport */
 
 #define OVNBPF_ORIGIN_VIF    0
 #define OVNBPF_ORIGIN_TUNNEL 1   /* egress only; never output back into the overlay */
@@ -122,7 +134,8 @@ struct ovnbpf_flow {
  * Negative values are drop reasons from drop.h (counted by the datapath). */
 #define OVNBPF_PL_DROP       0  /* dropped by a logical flow (counted as DROP_POLICY) */
 #define OVNBPF_PL_OUTPUT     1  /* send to f->outport (a port key or a multicast group key) */
-#define OVNBPF_PL_CONTROLLER 2  /* needs userspace (pinctrl-style actions): not built yet */
+#define OVNBPF_PL_CONTROLLER 2  /* handed to the controller (pinctrl-style actions, lib/pipeline.h) */
 #define OVNBPF_PL_NOT_COMPILED 3 /* a flow the compiler could not lower (conntrack, ...) */
+#define OVNBPF_PL_PUNTED     4  /* datapath-internal: the punt was handed up (lib/punt.h) */
 
 #endif /* OVNBPF_FLOW_H */
