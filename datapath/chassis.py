@@ -462,7 +462,7 @@ class ChassisDatapath:
     def poll_punts(self) -> None:
         """Deliver every waiting punt event to the callback (never blocks)."""
         if self.pipeline is not None and self.punt_callback is not None:
-            self.pipeline.module.bpf.perf_buffer_poll(timeout=0)
+            self.pipeline.module.bpf.perf_buffer_consume()
 
     def inject(self, data: bytes) -> None:
         """Run xdp_inject.c on `data` (inject header + frame) as a live frame: it resumes

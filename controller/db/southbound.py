@@ -213,7 +213,11 @@ class Southbound:
         while True:
             self.run()
             txn = ovs.db.idl.Transaction(self.idl)
-            build(txn)
+            try:
+                build(txn)
+            except Exception:
+                txn.abort()        # an open transaction would make the next idl.run() assert
+                raise
             status = txn.commit_block()
             if status in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
                 return
@@ -297,8 +301,9 @@ class Southbound:
                         continue
                     row = txn.insert(self.idl.tables["MAC_Binding"])
                     row.logical_port, row.ip, row.datapath = b.logical_port, b.ip, dps[b.datapath]
+                    row.mac = b.mac
                     existing[(b.logical_port, b.ip)] = row
-                if row.mac != b.mac:
+                elif row.mac != b.mac:
                     row.mac = b.mac
         self._commit(build, "MAC_Binding (learned neighbours)")
 
