@@ -289,15 +289,22 @@ class Walker:
         view.listening["uplink"] = self.box.listen(view.uplink_device + "p")
 
     def _live(self, view, port: str, frame: bytes) -> list[tuple[str, bytes]]:
-        """Send `frame` for real into the chassis from `port` (a VIF, or "uplink" for a
-        Geneve frame) and collect what comes out of its VIFs and uplink. Multicast needs
-        this: replication clones copies in TC, which a test run of XDP does not reach."""
+        """Send `frame` for real into the chassis from `port` (a VIF, "uplink" for a
+        Geneve frame, or "uplink:<action>" for a packet the controller injects, which
+        runs xdp_inject.c with live frames) and collect what comes out of its VIFs and
+        uplink. Multicast needs this: replication clones copies in TC, which a test run
+        of XDP does not reach."""
         self._arm(view)
         socks = {s: name for name, s in view.listening.items()}
         for s in socks:                                    # stale frames of an earlier run
             while select.select([s], [], [], 0)[0]:
                 s.recv(65535)
-        view.listening[port].send(frame)
+        if port.startswith("uplink:"):
+            from datapath import testrun
+            with self.box.inside():
+                testrun.run_live(view.datapath.prog_fd("inject"), frame, ingress_ifindex=view.uplink)
+        else:
+            view.listening[port].send(frame)
         got, start, last = [], time.monotonic(), time.monotonic()
         while time.monotonic() - last < QUIET_S and time.monotonic() - start < LIVE_LIMIT_S:
             ready, _, _ = select.select(list(socks), [], [], QUIET_S / 3)
@@ -345,14 +352,15 @@ class Walker:
             elif kind == "punt":
                 self._punted(result, v, chassis, queue)
             elif kind == "mcast":
-                copies = self._live(v, port if program == "vif" else "uplink", data)
+                copies = self._live(v, port if program in ("vif", "inject") else "uplink", data)
                 self._stages(result.passes[-1], v, before, self._hits(v))
                 result.passes[-1].steps.append(f"multicast, sent live: {len(copies)} copies came out")
                 for where, copy in copies:
                     if where == "uplink":
                         self._tunnelled(result, chassis, copy, queue, live=True)
                     else:
-                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()), copy))
+                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()),
+                                                     copy, generated_by=generated))
                 if not copies:
                     result.drops.append(Drop(chassis, "multicast: no copy came out"))
             else:
