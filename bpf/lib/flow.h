@@ -134,7 +134,7 @@ struct ovnbpf_flow {
  * Negative values are drop reasons from drop.h (counted by the datapath). */
 #define OVNBPF_PL_DROP       0  /* dropped by a logical flow (counted as DROP_POLICY) */
 #define OVNBPF_PL_OUTPUT     1  /* send to f->outport (a port key or a multicast group key) */
-#define OVNBPF_PL_CONTROLLER 2  /* handed to the controller (pinctrl-style actions, lib/pipeline.h) */
+#define OVNBPF_PL_CONTROLLER 2  /* handed to the controller (pinctrl-style actions, lib/punt.h) */
 #define OVNBPF_PL_NOT_COMPILED 3 /* a flow the compiler could not lower (conntrack, ...) */
 #define OVNBPF_PL_PUNTED     4  /* datapath-internal: the punt was handed up (lib/punt.h) */
 
