@@ -52,7 +52,7 @@ def test_matrix_through_ovn_trace(lab):
     state = lab["state"]
     cases = lab_matrix(state)
     vms = {p.logical_port: p for p in state.ports if p.type == "" and p.mac}
-    assert len(cases) == (66 if lab["topology"] == "two-chassis" else 84)
+    assert len(cases) == (72 if lab["topology"] == "two-chassis" else 91)
     for case in cases:
         micro, port, r = _oracle(lab, case)
         assert r.flow_line == openflow_line(micro.fields, port.tunnel_key), case.name
@@ -73,6 +73,11 @@ def test_matrix_through_ovn_trace(lab):
             assert ports == [port.logical_port] and r.outputs[0].generated_by is None, case.name
         elif case.kind == "ttl1":
             assert ports == [port.logical_port] and r.outputs[0].generated_by == "icmp4", case.name
+        elif case.kind == "arp_resolve":     # the router asks every VM of the far switch
+            far = next(p for p in vms.values() if p.datapath != port.datapath)
+            assert sorted(ports) == sorted(n for n, p in vms.items() if p.datapath == far.datapath)
+            assert {o.generated_by for o in r.outputs} == {"arp"}, case.name
+            assert all(o.field_map["eth.type"] == 0x0806 and o.field_map["arp.op"] == 1 for o in r.outputs)
         elif case.kind == "unknown_mac":
             assert ports == [] and r.drops and r.drops[0].stage == "ls_in_l2_unknown", case.name
         for t in r.tunnels:
