@@ -27,7 +27,7 @@ from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab
 from . import packets as P
-from .event import (CONSUME, COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
+from .event import (COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
                     STAGE_INGRESS, BadEvent, PuntEvent, decode_event)
 
 __all__ = ["Injection", "MacBinding", "PuntHandler", "Result", "HANDLED"]
