@@ -31,13 +31,14 @@ struct ovnbpf_inject_hdr {
     __u32 reg[OVNBPF_NREGS];
     __u32 hops;
     __u32 origin;      /* OVNBPF_ORIGIN_* of the punted packet */
+    __u32 depth;       /* punt -> inject generations so far (the controller bounds it) */
 };
 
 OVNBPF_INLINE int ovnbpf_from_controller(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_inject_hdr *h = data;
-    __u32 stage, resume, table, dp, inport, outport, flags, hops, origin;
+    __u32 stage, resume, table, dp, inport, outport, flags, hops, origin, depth;
     __u32 reg[OVNBPF_NREGS];
     int rc, i;
 
@@ -53,6 +54,7 @@ OVNBPF_INLINE int ovnbpf_from_controller(struct xdp_md *ctx, struct ovnbpf_flow 
     flags = h->flags;
     hops = h->hops;
     origin = h->origin;
+    depth = h->depth;
 #pragma unroll
     for (i = 0; i < OVNBPF_NREGS; i++)
         reg[i] = h->reg[i];
@@ -76,6 +78,7 @@ OVNBPF_INLINE int ovnbpf_from_controller(struct xdp_md *ctx, struct ovnbpf_flow 
         f->reg[i] = reg[i];
     f->hops = hops > OVNBPF_MAX_HOPS_INJECT ? OVNBPF_MAX_HOPS_INJECT : hops;
     f->origin = origin == OVNBPF_ORIGIN_TUNNEL ? OVNBPF_ORIGIN_TUNNEL : OVNBPF_ORIGIN_VIF;
+    f->punt_depth = depth > 255 ? 255 : depth;
     f->resume = resume;
     f->start_table = table;
     return ovnbpf_enter_pipeline(ctx, stage);

@@ -44,7 +44,7 @@ class Flow(ctypes.Structure):
         ("l3_off", u16), ("l4_off", u16), ("frame_len", u16), ("hops", u8), ("origin", u8),
         ("out_type", u32), ("out_a", u32), ("out_b", u32),
         ("punt_cookie", u32), ("copy_cookie", u32), ("start_table", u16), ("resume", u8),
-        ("copy_kind", u8), ("_pad3", u32),
+        ("copy_kind", u8), ("punt_depth", u8), ("_pad3", u8 * 3),
     ]
 
 
@@ -62,7 +62,7 @@ class InjectHeader(ctypes.Structure):
     """struct ovnbpf_inject_hdr (bpf/xdp_inject.c)."""
     _fields_ = [("magic", u32), ("stage", u32), ("resume", u32), ("table", u32), ("dp", u32),
                 ("inport", u32), ("outport", u32), ("flags", u32), ("reg", u32 * 16),
-                ("hops", u32), ("origin", u32)]
+                ("hops", u32), ("origin", u32), ("depth", u32)]
 
 
 class BadEvent(ValueError):
@@ -87,7 +87,7 @@ class PuntEvent:
         return "ingress" if self.stage == STAGE_INGRESS else "egress"
 
 
-_PRIVATE = ("l3_off", "l4_off", "frame_len", "hops", "origin")
+_PRIVATE = ("l3_off", "l4_off", "frame_len", "hops", "origin", "punt_depth")
 
 
 def flow_to_dict(fl: Flow) -> dict:
@@ -146,5 +146,5 @@ def inject_header(stage: int, resume: int, table: int, meta: dict) -> bytes:
     h.dp, h.inport, h.outport, h.flags = meta["dp"], meta["inport"], meta["outport"], meta["flags"]
     for i in range(16):
         h.reg[i] = meta.get(f"reg[{i}]", 0)
-    h.hops, h.origin = meta.get("hops", 0), meta.get("origin", 0)
+    h.hops, h.origin, h.depth = meta.get("hops", 0), meta.get("origin", 0), meta.get("punt_depth", 0)
     return bytes(h)

@@ -41,6 +41,9 @@ LEARNING = ("put_arp", "put_nd")
 IGNORED = {"handle_svc_check": "no Service_Monitor rows are monitored: reply ignored",
            "handle_dhcpv6_reply": "no DHCPv6 prefix delegation configured: reply ignored"}
 HANDLED = frozenset(GENERATING + LEARNING + tuple(IGNORED))
+# A generated packet may punt again (an ICMP error to a neighbour nobody resolved yet makes
+# an ARP request); a chain longer than this is a loop, dropped and counted (punt_loop).
+MAX_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,9 @@ class PuntHandler:
 
     def _generate(self, ev, flow, dp, act, frame, pkt, port_key) -> Result:
         kw = act.keyword
+        if pkt.get("punt_depth", 0) >= MAX_DEPTH:
+            return self._fail("punt_loop", f"lflow {flow.uuid}: {kw} on a packet generated "
+                              f"{pkt['punt_depth']} times already")
         if kw in IGNORED:
             self.counters[f"ignored_{kw}"] += 1
             if ("ignored", kw) not in self.warned:
@@ -196,6 +202,7 @@ class PuntHandler:
         out = P.apply(new_frame, new)
         meta = {k: new[k] for k in new if k in ("dp", "inport", "outport", "flags", "hops", "origin")
                 or k.startswith("reg[")}
+        meta["punt_depth"] = pkt.get("punt_depth", 0) + 1
         stage = ev.stage
         if verdict[0] == "output":
             inj = Injection(stage, RESUME_OUTPUT, 0, meta, out, kw, flow.uuid)

@@ -108,7 +108,7 @@ def _ip6_join(hi: int, lo: int) -> bytes:
 def blank_flow() -> dict:
     from ..lflow.symbols import FLOW_MEMBERS
     out = dict.fromkeys(FLOW_MEMBERS, 0)
-    out.update(l3_off=0, l4_off=0, frame_len=0, hops=0, origin=0)
+    out.update(l3_off=0, l4_off=0, frame_len=0, hops=0, origin=0, punt_depth=0)
     return out
 
 
@@ -118,7 +118,8 @@ def parse(frame: bytes, into: dict | None = None) -> dict:
     """The packet fields of `frame` (logical metadata in `into` is kept)."""
     f = blank_flow() if into is None else dict(into)
     for k in list(f):
-        if k not in ("dp", "inport", "outport", "flags", "hops", "origin") and not k.startswith("reg["):
+        if k not in ("dp", "inport", "outport", "flags", "hops", "origin", "punt_depth") \
+                and not k.startswith("reg["):
             f[k] = 0
     if len(frame) < 14:
         raise PacketError("runt", f"{len(frame)} bytes")

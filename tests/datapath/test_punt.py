@@ -131,3 +131,19 @@ def test_inject_resumes_at_output_and_refuses_a_bad_header(chassis):
     assert dp.counters()["stats"]["inject"] == injects + 1
     r, out = run(dp, "inject", data)                        # no header
     assert out["type"] == "drop" and out["reason"] == "INJECT_BAD_HEADER"
+
+
+def test_an_injected_packet_that_punts_again_says_how_deep_it_is(chassis):
+    from controller.punt.event import RESUME_TABLE, STAGE_INGRESS, decode_event, inject_header
+    _, _, dp, _ = chassis
+    got = []
+    dp.open_punts(got.append)
+    dp.poll_punts()
+    got.clear()
+    hdr = inject_header(STAGE_INGRESS, RESUME_TABLE, 0, {"dp": DP, "inport": 1, "outport": 0,
+                                                         "flags": 0, "punt_depth": 2})
+    r, out = run(dp, "inject", hdr + frame(ttl=1))
+    assert out["type"] == "punt"
+    dp.poll_punts()
+    [ev] = [decode_event(b) for b in got]
+    assert ev.flow["punt_depth"] == 2 and ev.flow["dp"] == DP

@@ -130,6 +130,14 @@ def test_bad_input_is_counted_not_raised():
     assert h.counters["unknown_cookie"] == 1 and h.counters["short_event"] == 1
 
 
+def test_generated_packets_carry_their_depth_and_a_loop_is_cut():
+    h = PuntHandler(state(), COOKIES)
+    assert h.handle_bytes(punt(echo(), 1)).injections[0].meta["punt_depth"] == 1
+    assert h.handle_bytes(punt(echo(), 1, punt_depth=3)).injections[0].meta["punt_depth"] == 4
+    assert h.handle_bytes(punt(echo(), 1, punt_depth=4)).outcome == "punt_loop"
+    assert h.counters["punt_loop"] == 1
+
+
 def test_event_round_trip():
     data = punt(echo(), 1)
     ev = decode_event(data)
