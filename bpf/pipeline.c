@@ -5,7 +5,9 @@
  * Compiled with -DOVNBPF_GEN=<0|1>: the generation whose program slots it tail-calls.
  *
  *   ingress: pipeline -> multicast hand-off | encap to a remote chassis | -> egress
- *   egress:  pipeline for f->outport -> local VIF | patch hop -> ingress of the peer dp */
+ *   egress:  pipeline for f->outport -> local VIF | patch hop -> ingress of the peer dp
+ * Either stage may end in a punt (lib/punt.h): the packet goes to the controller, which
+ * may inject a generated one back at a given table (xdp_inject.c; f->resume says where). */
 #include "lib/common.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
@@ -31,6 +33,32 @@ OVNBPF_INLINE int ovnbpf_stage_next(struct xdp_md *ctx, struct ovnbpf_flow *f, i
     return ovnbpf_xdp_exit(f, rc);
 }
 
+/* Run one stage's logical pipeline: from its first table, or where the controller
+ * resumes an injected packet (once: patch hops start over at table 0). */
+OVNBPF_INLINE int ovnbpf_run_stage(struct xdp_md *ctx, struct ovnbpf_flow *f, __u32 stage)
+{
+    __u32 resume = f->resume, start = f->start_table;
+    int rc;
+
+    f->resume = OVNBPF_RESUME_NONE;
+    f->start_table = 0;
+    f->punt_cookie = 0;
+    f->copy_cookie = 0;
+    if (resume == OVNBPF_RESUME_OUTPUT)
+        return 0;
+    if (resume != OVNBPF_RESUME_TABLE)
+        start = 0;
+    if (stage == OVNBPF_PL_STAGE_INGRESS)
+        rc = ovnbpf_pipeline_ingress_from(f, start);
+    else
+        rc = ovnbpf_pipeline_egress_from(f, start);
+    rc = ovnbpf_punt_finish(ctx, f, rc, stage);
+    if (rc == OVNBPF_PL_PUNTED)
+        return XDP_DROP;      /* the controller has it now (counted as a punt) */
+    rc = ovnbpf_pipeline_verdict(rc);
+    return rc == 0 ? 0 : (rc > 0 ? OVNBPF_DROP_PIPELINE_ERROR : rc);
+}
+
 int ovnbpf_pl_ingress(struct xdp_md *ctx)
 {
     struct ovnbpf_flow *f = ovnbpf_flow_get();
@@ -38,7 +66,9 @@ int ovnbpf_pl_ingress(struct xdp_md *ctx)
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
-    rc = ovnbpf_pipeline_verdict(ovnbpf_pipeline_ingress(f));
+    rc = ovnbpf_run_stage(ctx, f, OVNBPF_PL_STAGE_INGRESS);
+    if (rc == XDP_DROP)
+        return XDP_DROP;
     if (rc == 0)
         rc = ovnbpf_ingress_output(ctx, f);
     return ovnbpf_stage_next(ctx, f, rc);
@@ -51,7 +81,9 @@ int ovnbpf_pl_egress(struct xdp_md *ctx)
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
-    rc = ovnbpf_pipeline_verdict(ovnbpf_pipeline_egress(f));
+    rc = ovnbpf_run_stage(ctx, f, OVNBPF_PL_STAGE_EGRESS);
+    if (rc == XDP_DROP)
+        return XDP_DROP;
     if (rc == 0)
         rc = ovnbpf_egress_output(ctx, f);
     return ovnbpf_stage_next(ctx, f, rc);

@@ -87,6 +87,10 @@ def format_text(s):
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
     lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))
+    punt = s.get("punt") or {}
+    lines.append("punt handler: " + (", ".join(f"{k} {v}" for k, v in punt.get("handled", {}).items())
+                                     or "nothing handled yet")
+                 + (f"; {punt['perf_lost']} events lost in the perf ring" if punt.get("perf_lost") else ""))
     if live["lflows"]:
         lines.append("top lflows by hits:")
         lines += [f"  {h['hits']:10d}  {h['lflow']}" for h in live["lflows"]]

@@ -14,7 +14,10 @@
     info = dp.install_pipeline(header, entries)  # hitless: {"gen", "insns", "build_s", "fill_s"}
     dp.update_pipeline_entries(entries)          # -> (added, changed, removed), no rebuild
     dp.counters()                                # {"stats", "drops", "lflow_hits"}
-    dp.prog_fd("vif" | "tunnel" | "loop")        # for BPF_PROG_TEST_RUN
+    dp.prog_fd("vif" | "tunnel" | "loop" | "inject")  # for BPF_PROG_TEST_RUN
+    dp.open_punts(callback)                      # callback(bytes) per punt event (perf buffer)
+    dp.punt_fds(); dp.poll_punts()               # for a poll loop; poll calls the callback
+    dp.inject(header_and_frame)                  # a controller packet, live (xdp_inject.c)
     dp.last_output(cpu=None)                     # what the last packet on a CPU did
     dp.close(detach=True, unpin=True)
 
@@ -59,9 +62,10 @@ __all__ = ["ChassisDatapath", "Local", "Remote", "Patch", "Tunnel", "Group",
 PIPELINE_FUNCTIONS = tuple(PIPELINE_STAGES)
 PL_GENS = 2
 STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
-         "mcast_remote", "pass", "tx_egress_done", "rx_egress_done")  # enum ovnbpf_stat, maps.h
+         "mcast_remote", "pass", "tx_egress_done", "rx_egress_done",
+         "punt", "punt_copy", "inject")                  # enum ovnbpf_stat, bpf/lib/maps.h
 EGRESS_ON = ("egress", "ingress")
-OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass"}
+OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass", 6: "punt"}
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
 MAX_LFLOWS = 65536
 LOOP_MTU = 3500          # veth with XDP: at most a page; VIF MTU for multicast <= 3442
@@ -208,6 +212,8 @@ class ChassisDatapath:
         self.attached = M.MapHandle(self.entries.map_fd("ovnbpf_attached"), "hash", M.U32,
                                     M.U32)
         self.pipeline: _Pipeline | None = None
+        self.punt_callback = None
+        self.punts_lost = 0          # events the perf ring had no room for (userspace side)
         self.config = M.Config(0, 0, M.CFG_CHECK_OUTER_DST, 0)
         self.uplink: tuple[int, int] | None = None      # (ifindex, MAC)
         tag = hashlib.sha1(pin_dir.encode()).hexdigest()[:6]
@@ -397,6 +403,7 @@ class ChassisDatapath:
         except Exception:
             module.close(unpin=False)
             raise
+        self._open_punt_buffer(new)      # before the flip: the first punt has a reader
         self.entries.table("ovnbpf_pl_active")[ctypes.c_int(0)] = ctypes.c_uint(gen)
         old, self.pipeline = self.pipeline, new
         if gen != active:
@@ -441,6 +448,49 @@ class ChassisDatapath:
             raise RuntimeError("update_pipeline_entries: no pipeline installed by this process")
         return self._fill(self.pipeline, entries)
 
+    # -- the punt path (bpf/lib/punt.h, bpf/xdp_inject.c) ------------------------------------
+
+    PUNT_PAGES = 64      # per CPU: 256 KiB of events; beyond that the datapath counts PUNT_LOST
+
+    def open_punts(self, callback) -> None:
+        """callback(bytes) for every punt event of this and every later pipeline build."""
+        self.punt_callback = callback
+        if self.pipeline is not None:
+            self._open_punt_buffer(self.pipeline)
+
+    def _open_punt_buffer(self, pl: _Pipeline) -> None:
+        if self.punt_callback is None:
+            return
+        cb = self.punt_callback
+
+        def raw(cpu, data, size):
+            cb(ctypes.string_at(data, size))
+
+        def lost(n):
+            self.punts_lost += n
+
+        pl.module.table("ovnbpf_punts").open_perf_buffer(raw, page_cnt=self.PUNT_PAGES, lost_cb=lost)
+
+    def punt_fds(self) -> list[int]:
+        """The perf buffer fds of the active build (readable when events wait)."""
+        if self.pipeline is None or self.punt_callback is None:
+            return []
+        from bcc import lib
+        return [lib.perf_reader_fd(r) for r in self.pipeline.module.bpf.perf_buffers.values()]
+
+    def poll_punts(self) -> None:
+        """Deliver every waiting punt event to the callback (never blocks)."""
+        if self.pipeline is not None and self.punt_callback is not None:
+            self.pipeline.module.bpf.perf_buffer_consume()
+
+    def inject(self, data: bytes) -> None:
+        """Run xdp_inject.c on `data` (inject header + frame) as a live frame: it resumes
+        the pipeline and really transmits. Drops are counted by the datapath."""
+        from . import testrun
+        if self.uplink is None:
+            raise RuntimeError("inject: attach_uplink() first (live frames need a device)")
+        testrun.run_live(self.prog_fd("inject"), data, ingress_ifindex=self.uplink[0])
+
     # -- observing --------------------------------------------------------------------------
 
     def counters(self) -> dict:
@@ -448,7 +498,7 @@ class ChassisDatapath:
 
     def prog_fd(self, which: str) -> int:
         return self.entries.fd({"vif": "ovnbpf_xdp_vif", "tunnel": "ovnbpf_xdp_tunnel",
-                                "loop": "ovnbpf_xdp_loop"}[which])
+                                "loop": "ovnbpf_xdp_loop", "inject": "ovnbpf_xdp_inject"}[which])
 
     def last_output(self, cpu: int | None = None) -> dict:
         """What the last packet run on `cpu` (default: the CPU we are on; pin yourself with
@@ -461,6 +511,8 @@ class ChassisDatapath:
             out["ifindex"] = o.ifindex
         elif o.type == 2:
             out.update(chassis=o.chassis, ifindex=o.ifindex)
+        elif o.type == 6:
+            out["cookie"] = o.chassis
         elif o.type == 4:
             out["reason"] = Drop(o.reason).name if o.reason in set(Drop) else str(o.reason)
         return out

@@ -58,6 +58,8 @@ class Drop(IntEnum):
     NO_LOOP = -43
     NO_NEIGH = -44
     FIB_TOO_BIG = -45
+    PUNT_LOST = -46
+    INJECT_BAD_HEADER = -47
 
 
 _ENUM_LINE = re.compile(r"^\s*OVNBPF_DROP_([A-Z0-9_]+)\s*=\s*(-\d+)\s*,")

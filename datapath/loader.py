@@ -39,13 +39,14 @@ ENTRIES = {
     "ovnbpf_xdp_vif": ("xdp_vif.c", BPF.XDP),
     "ovnbpf_xdp_tunnel": ("xdp_tunnel.c", BPF.XDP),
     "ovnbpf_xdp_loop": ("xdp_loop.c", BPF.XDP),
+    "ovnbpf_xdp_inject": ("xdp_inject.c", BPF.XDP),
     "ovnbpf_tc_mcast": ("tc_mcast.c", BPF.SCHED_CLS),
     "ovnbpf_tc_mcast_cont": ("tc_mcast.c", BPF.SCHED_CLS),
     "ovnbpf_pl_ingress": ("pipeline.c", BPF.XDP),
     "ovnbpf_pl_egress": ("pipeline.c", BPF.XDP),
 }
-ENTRY_FUNCTIONS = ("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel", "ovnbpf_xdp_loop", "ovnbpf_tc_mcast",
-                   "ovnbpf_tc_mcast_cont")
+ENTRY_FUNCTIONS = ("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel", "ovnbpf_xdp_loop", "ovnbpf_xdp_inject",
+                   "ovnbpf_tc_mcast", "ovnbpf_tc_mcast_cont")
 # pipeline stage program -> OVNBPF_PL_STAGE_* (bpf/lib/maps.h)
 PIPELINE_STAGES = {"ovnbpf_pl_ingress": 0, "ovnbpf_pl_egress": 1}
 PL_STAGES = 4                     # OVNBPF_PL_STAGES

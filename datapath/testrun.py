@@ -28,6 +28,28 @@ class Result:
         return XDP_NAMES.get(self.verdict, str(self.verdict))
 
 
+BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
+
+
+def run_live(prog_fd: int, packet: bytes, *, ingress_ifindex: int) -> int:
+    """Run an XDP program once on `packet` as a live frame: XDP_REDIRECT and XDP_TX really
+    transmit, XDP_PASS goes up the stack of `ingress_ifindex` (which must exist in this
+    network namespace). No packet comes back; returns the run's retval (0 from the kernel:
+    verdicts are not reported in this mode)."""
+    data_in = ffi.from_buffer(packet)
+    opts = ffi.new("struct bpf_test_run_opts *")
+    opts.sz = ffi.sizeof("struct bpf_test_run_opts")
+    opts.data_in = data_in
+    opts.data_size_in = len(packet)
+    opts.repeat = 1
+    opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES
+    ctx = ffi.new("uint8_t[]", _XDP_MD.pack(0, len(packet), 0, ingress_ifindex, 0, 0))
+    opts.ctx_in = ctx
+    opts.ctx_size_in = _XDP_MD.size
+    check(lib.bpf_prog_test_run_opts(prog_fd, opts), "bpf_prog_test_run_opts (live frames)")
+    return int(opts.retval)
+
+
 def run(prog_fd: int, packet: bytes, *, repeat: int = 1, ingress_ifindex: int = 0,
         out_size: int | None = None) -> Result:
     """Run an XDP (or skb) program once or `repeat` times on `packet`.

@@ -42,7 +42,7 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_MCAST_UNKNOWN_GROUP = -31,
     OVNBPF_DROP_MCAST_TOO_MANY = -32,     /* members beyond OVNBPF_MCAST_MAX_MEMBERS */
     OVNBPF_DROP_MISSED_TAIL_CALL = -33,
-    OVNBPF_DROP_NEED_CONTROLLER = -34,    /* needs the slow path, which is not built yet */
+    OVNBPF_DROP_NEED_CONTROLLER = -34,    /* a punt, but no controller reads the punt buffer */
     OVNBPF_DROP_META_FAILED = -35,        /* could not attach XDP metadata for TC */
     OVNBPF_DROP_ENCAP_TOO_BIG = -36,      /* frame + 58 B exceeds OVNBPF_MAX_FRAME */
     OVNBPF_DROP_PIPELINE_ERROR = -37,     /* pipeline returned an unknown verdict */
@@ -54,6 +54,8 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_NO_LOOP = -43,            /* multicast copy, but no recirculation device */
     OVNBPF_DROP_NO_NEIGH = -44,           /* underlay next hop unknown (fib + static MAC) */
     OVNBPF_DROP_FIB_TOO_BIG = -45,        /* fib lookup: frame above the route's MTU */
+    OVNBPF_DROP_PUNT_LOST = -46,          /* punt buffer full: the controller is behind */
+    OVNBPF_DROP_INJECT_BAD_HEADER = -47,  /* xdp_inject: no/short resume header */
 };
 
 #define OVNBPF_DROP_MAX 64   /* size of the counter array; reasons are 1..63 */

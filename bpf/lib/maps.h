@@ -167,6 +167,7 @@ OVNBPF_MAP("array", __u32, __u32, ovnbpf_pl_active, 1, 0);
 #define OVNBPF_OUT_MCAST  3   /* handed to TC replication (outport = group) */
 #define OVNBPF_OUT_DROP   4   /* reason = drop code */
 #define OVNBPF_OUT_PASS   5   /* left to the host */
+#define OVNBPF_OUT_PUNT   6   /* handed to the controller (chassis = lflow cookie) */
 struct ovnbpf_last_output {
     __u32 type;        /* OVNBPF_OUT_* */
     __u32 ifindex;
@@ -203,6 +204,9 @@ enum ovnbpf_stat {
     OVNBPF_STAT_PASS = 7,         /* underlay packets left to the kernel (not Geneve) */
     OVNBPF_STAT_TX_EGRESS_DONE = 8, /* unicast encapsulated after egress ran here (marked) */
     OVNBPF_STAT_RX_EGRESS_DONE = 9, /* marked Geneve packets delivered without egress */
+    OVNBPF_STAT_PUNT = 10,        /* packets handed to the controller (lib/punt.h) */
+    OVNBPF_STAT_PUNT_COPY = 11,   /* copies sent to the controller (put_arp, ...) */
+    OVNBPF_STAT_INJECT = 12,     /* packets the controller injected (xdp_inject.c) */
     OVNBPF_STAT_MAX = 16,
 };
 OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_stats, OVNBPF_STAT_MAX, 0);

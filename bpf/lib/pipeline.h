@@ -31,11 +31,19 @@
 #include "flow.h"
 #include "maps.h"
 #include "stats.h"
+#include "punt.h"
 
 #ifndef OVNBPF_PIPELINE
 #error "define OVNBPF_PIPELINE to the header providing ovnbpf_pipeline_ingress/_egress"
 #endif
 #include OVNBPF_PIPELINE
+
+/* A pipeline that cannot start at a given table (the hand-written test pipelines) runs
+ * from its first table; a generated one defines OVNBPF_PIPELINE_HAS_RESUME. */
+#ifndef OVNBPF_PIPELINE_HAS_RESUME
+#define ovnbpf_pipeline_ingress_from(f, start) ovnbpf_pipeline_ingress(f)
+#define ovnbpf_pipeline_egress_from(f, start) ovnbpf_pipeline_egress(f)
+#endif
 
 /* Turn a pipeline verdict into 0 (continue to output) or a drop reason. */
 OVNBPF_INLINE int ovnbpf_pipeline_verdict(int rc)
@@ -45,7 +53,7 @@ OVNBPF_INLINE int ovnbpf_pipeline_verdict(int rc)
     if (rc == OVNBPF_PL_DROP)
         return OVNBPF_DROP_POLICY;
     if (rc == OVNBPF_PL_CONTROLLER)
-        return OVNBPF_DROP_NEED_CONTROLLER;
+        return OVNBPF_DROP_NEED_CONTROLLER;   /* pipeline.c hands it up before this */
     if (rc == OVNBPF_PL_NOT_COMPILED)
         return OVNBPF_DROP_NOT_COMPILED;
     if (rc < 0)

@@ -4,7 +4,9 @@
  * stored only if different, fixing checksums incrementally.
  *
  * Written back: eth.src/dst; IPv4 src/dst/ttl/dscp/ecn (+ IP and TCP/UDP checksums);
- * IPv6 hop limit; TCP/UDP/SCTP ports (+ TCP/UDP checksums); ARP op/sha/spa/tha/tpa.
+ * IPv6 hop limit; TCP/UDP/SCTP ports (+ TCP/UDP checksums); ARP op/sha/spa/tha/tpa;
+ * ICMPv4/ICMPv6 type and code (+ ICMP checksum; ICMPv6's pseudo-header is unchanged
+ * because IPv6 addresses are not written back).
  * Not written back (yet): IPv6 addresses, ND fields, VLAN, SCTP CRC32c after a port change. */
 #ifndef OVNBPF_REWRITE_H
 #define OVNBPF_REWRITE_H
@@ -111,6 +113,23 @@ OVNBPF_INLINE void ovnbpf_rewrite_ports(void *data, void *end, const struct ovnb
     ports[1] = d;
 }
 
+/* ICMP type/code share one 16-bit word, which the ICMP checksum covers (e.g. the
+ * router's echo reply: icmp4.type = 0). */
+OVNBPF_INLINE void ovnbpf_rewrite_icmp(void *data, void *end, const struct ovnbpf_flow *f)
+{
+    struct ovnbpf_icmp *icmp = data + (f->l4_off & 0x3fff);
+    __u16 old;
+
+    if (!f->l4_off || (f->present & OVNBPF_P_LATER_FRAG) || (void *)(icmp + 1) > end)
+        return;
+    if (icmp->type == f->icmp_type && icmp->code == f->icmp_code)
+        return;
+    old = *(__u16 *)&icmp->type;
+    icmp->type = f->icmp_type;
+    icmp->code = f->icmp_code;
+    ovnbpf_csum_replace2(&icmp->csum, old, *(__u16 *)&icmp->type);
+}
+
 OVNBPF_INLINE void ovnbpf_rewrite_arp(void *data, void *end, const struct ovnbpf_flow *f)
 {
     struct ovnbpf_arp *arp = data + (f->l3_off & 0xff);
@@ -145,6 +164,8 @@ OVNBPF_INLINE void ovnbpf_rewrite(void *data, void *end, const struct ovnbpf_flo
     }
     if (f->present & (OVNBPF_P_TCP | OVNBPF_P_UDP | OVNBPF_P_SCTP))
         ovnbpf_rewrite_ports(data, end, f);
+    else if (f->present & (OVNBPF_P_ICMP4 | OVNBPF_P_ICMP6))
+        ovnbpf_rewrite_icmp(data, end, f);
 }
 
 #endif /* OVNBPF_REWRITE_H */

@@ -9,6 +9,11 @@ Each iteration:
      it in (hitless); otherwise only its map entries change;
   6. ack nb_cfg so `ovn-nbctl --wait=hv` returns.
 
+Between iterations it serves the punt path (controller/punt, OVN's pinctrl): events from
+the active pipeline's perf buffer (its fds are in the poller) go through the PuntHandler;
+generated packets are injected back (xdp_inject.c, live frames) and learned neighbours
+become MAC_Binding rows. Its counters are in the status file under "punt".
+
 A change that only touches ports, MACs, chassis or group members never recompiles (the
 `recompiles` counter proves it). Programs and maps outlive this process: killing it leaves
 the chassis forwarding; a restart adopts the pinned maps and replaces the programs
@@ -28,6 +33,8 @@ import ovs.poller
 
 from ..db.local_ovs import LocalOvs
 from ..db.southbound import Southbound, ssl_diagnose
+from ..punt.event import inject_header
+from ..punt.handler import PuntHandler
 from . import desired as D
 from .pipeline import PipelineBuilder
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
@@ -120,6 +127,9 @@ class Controller:
         self.sb_problem = None                 # why the Southbound is unreachable, if known
         self.sb_down_since = None
         self.next_probe = 0.0
+        self.punts = PuntHandler()             # bound to each step's snapshot and cookies
+        self.punt_events: list[bytes] = []
+        self.punt_status = {}
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -164,6 +174,7 @@ class Controller:
         self.datapath = self._serving(load)
         log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
                  uplink, "sending" if self.egress_on == "ingress" else "receiving")
+        self.datapath.open_punts(self.punt_events.append)
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
 
@@ -340,6 +351,7 @@ class Controller:
         self.datapath.set_mcast({k: Group(g.local_ports, g.remote_chassis, g.wire_key)
                                  for k, g in want.mcast.items()})
         self._lap("maps")
+        self.punts.update(state, compiled.cookies)
         if self.pipeline.install(compiled, serve=self._serving):
             self.counters.recompiles += 1
             log.info("pipeline %s installed: %s", compiled.shape_hash[:12],
@@ -389,11 +401,50 @@ class Controller:
             "egress_done_peers": sorted(want.egress_done),
             "chassis_ids": dict(sorted(self.ids.ids.items())),
             "problems": [{"uuid": u, "reason": r} for u, r in want.problems + compiled.problems],
+            "punt": self.punt_status,
         }
         if self.status_file:
             tmp = self.status_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.status, indent=1, default=str))
             tmp.replace(self.status_file)
+
+    # ---- the punt path ---------------------------------------------------------------------
+
+    def serve_punts(self):
+        """Handle every waiting punt event: inject what the actions generate, learn MACs."""
+        if self.datapath is None:
+            return
+        self.datapath.poll_punts()
+        if not self.punt_events:
+            return
+        events, self.punt_events[:] = list(self.punt_events), []
+        bindings = []
+        for data in events:
+            r = self.punts.handle_bytes(data)
+            bindings += r.bindings
+            for inj in r.injections:
+                try:
+                    self.datapath.inject(inject_header(inj.stage, inj.resume, inj.table, inj.meta)
+                                         + inj.frame)
+                    self.punts.counters["injected"] += 1
+                except OSError as e:
+                    self.punts.counters["inject_failed"] += 1
+                    log.warning("inject of %s (lflow %s) failed: %s", inj.keyword, inj.lflow, e)
+        if bindings:
+            try:
+                self.sb.put_mac_bindings(bindings)
+                self.punts.counters["mac_bindings_written"] += len(bindings)
+            except Exception as e:   # noqa: BLE001 - the SB may be away; learning retries on the next copy
+                self.punts.counters["mac_binding_write_failed"] += 1
+                log.warning("MAC_Binding write failed: %s", e)
+        self.punt_status = {"handled": dict(sorted(self.punts.counters.items())),
+                            "perf_lost": self.datapath.punts_lost}
+        if self.status:
+            self.status["punt"] = self.punt_status
+            if self.status_file:
+                tmp = self.status_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self.status, indent=1, default=str))
+                tmp.replace(self.status_file)
 
     def _lport(self, where):
         if isinstance(where, D.Local):
@@ -419,6 +470,9 @@ class Controller:
         self.ovs.idl.wait(poller)
         if self.sb:
             self.sb.idl.wait(poller)
+        if self.datapath is not None:
+            for fd in self.datapath.punt_fds():
+                poller.fd_wait(fd, ovs.poller.POLLIN)
         poller.timer_wait(timeout_ms)
         poller.block()
 
@@ -431,6 +485,10 @@ class Controller:
         while not self.stopping:
             self.ovs.run()
             self.sb.run()
+            try:
+                self.serve_punts()
+            except Exception:   # noqa: BLE001 - the slow path must not take the chassis down
+                log.exception("punt handling failed")
             if self.sb.connected() != connected:
                 connected = self.sb.connected()
                 self._connection_changed(connected)

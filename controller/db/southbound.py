@@ -277,7 +277,11 @@ class Southbound:
         while True:
             self.run()
             txn = ovs.db.idl.Transaction(self.idl)
-            build(txn)
+            try:
+                build(txn)
+            except Exception:
+                txn.abort()        # an open transaction would make the next idl.run() assert
+                raise
             status = txn.commit_block()
             if status in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
                 return
@@ -350,6 +354,25 @@ class Southbound:
                     p.chassis = []
                     p.up = [False]
         self._commit(build, "port claims")
+
+    def put_mac_bindings(self, bindings):
+        """Learned neighbours (put_arp/put_nd through the punt path), as ovn-controller
+        writes them: one MAC_Binding row per (logical_port, ip), its mac updated."""
+        def build(txn):
+            existing = {(r.logical_port, r.ip): r for r in self.idl.tables["MAC_Binding"].rows.values()}
+            dps = {str(d.uuid): d for d in self.idl.tables["Datapath_Binding"].rows.values()}
+            for b in bindings:
+                row = existing.get((b.logical_port, b.ip))
+                if row is None:
+                    if b.datapath not in dps:
+                        continue
+                    row = txn.insert(self.idl.tables["MAC_Binding"])
+                    row.logical_port, row.ip, row.datapath = b.logical_port, b.ip, dps[b.datapath]
+                    row.mac = b.mac
+                    existing[(b.logical_port, b.ip)] = row
+                elif row.mac != b.mac:
+                    row.mac = b.mac
+        self._commit(build, "MAC_Binding (learned neighbours)")
 
     def ack_nb_cfg(self, nb_cfg):
         """Tell northd we have applied SB state up to nb_cfg (makes `--wait=hv` return)."""

@@ -31,7 +31,7 @@ from .symbols import FLOW_MEMBERS, SymbolTable, default_symtab
 
 __all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "HEADER"]
 
-CODEGEN_VERSION = 2
+CODEGEN_VERSION = 3
 HEADER = Path(__file__).with_name("ovnbpf_pipeline.h")
 _CTYPE = {8: "__u8", 16: "__u16", 32: "__u32", 64: "__u64"}
 
@@ -191,7 +191,7 @@ def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
         args = ", ".join(["f"] + _arg_words(w, symtab, act.args))
         w.line(f"ovnbpf_{act.keyword}({args});")
     elif isinstance(act, A.Call) and act.keyword in _COPY:
-        w.line(f"OVNBPF_PUNT_COPY(f, {_COPY[act.keyword]});")
+        w.line(f"OVNBPF_PUNT_COPY(f, {_COPY[act.keyword]}, {entry.cookie});")
     elif isinstance(act, A.CtClear):
         w.line("/* ct_clear: the datapath keeps no conntrack state */")
     elif isinstance(act, Punt):
@@ -304,6 +304,8 @@ def emit_c(plan: Plan, symtab: SymbolTable | None = None,
                     "come from the plan's entries."))
     w.line('#include "flow.h"')
     w.line('#include "ovnbpf_pipeline.h"')
+    if tables is None:
+        w.line("#define OVNBPF_PIPELINE_HAS_RESUME 1")
     w.line()
     _emit_dp_record(w, plan, pl)
     selected = [(i, s) for i, s in enumerate(plan.shapes) if s.pipeline in pipelines
@@ -331,7 +333,10 @@ def emit_c(plan: Plan, symtab: SymbolTable | None = None,
             w.line("}")
         if tables is None:
             w.line()
-            w.line(f"static __always_inline int ovnbpf_pipeline_{pipeline}(struct ovnbpf_flow *f)")
+            w.line(_comment("Tables start..last; start > 0 resumes a packet the controller "
+                            "injected after a punt (bpf/xdp_inject.c)."))
+            w.line(f"static __always_inline int ovnbpf_pipeline_{pipeline}_from(struct ovnbpf_flow *f, "
+                   "__u32 start)")
             w.line("{")
             w.line("    struct ovnbpf_pl_key key;")
             w.line("    __u32 dp = f->dp;")
@@ -340,11 +345,21 @@ def emit_c(plan: Plan, symtab: SymbolTable | None = None,
             w.line()
             w.line("    if (!d)")
             w.line("        return OVNBPF_PL_DROP;  /* no logical flows for this datapath */")
+            w.line("    switch (start) {")
+            w.line("    default:")
+            w.line("        return OVNBPF_PL_DROP;  /* past the last table */")
             for table in range(last + 1):
-                w.line(f"    rc = ovnbpf_{pipeline}_t{table}(f, d, &key);")
-                w.line("    if (rc != OVNBPF_PL_NEXT)")
-                w.line("        return rc;")
+                w.line(f"    case {table}:")
+                w.line(f"        rc = ovnbpf_{pipeline}_t{table}(f, d, &key);")
+                w.line("        if (rc != OVNBPF_PL_NEXT)")
+                w.line("            return rc;")
+            w.line("    }")
             w.line("    return OVNBPF_PL_DROP;  /* next; past the last table */")
+            w.line("}")
+            w.line()
+            w.line(f"static __always_inline int ovnbpf_pipeline_{pipeline}(struct ovnbpf_flow *f)")
+            w.line("{")
+            w.line(f"    return ovnbpf_pipeline_{pipeline}_from(f, 0);")
             w.line("}")
     return "\n".join(w.lines) + "\n"
 

@@ -5,7 +5,10 @@
  * The generated file defines
  *     static __always_inline int ovnbpf_pipeline_ingress(struct ovnbpf_flow *f);
  *     static __always_inline int ovnbpf_pipeline_egress(struct ovnbpf_flow *f);
- * which run every table of that pipeline on *f and return a verdict:
+ * which run every table of that pipeline on *f, and (OVNBPF_PIPELINE_HAS_RESUME)
+ *     static __always_inline int ovnbpf_pipeline_ingress_from(struct ovnbpf_flow *f, __u32 t);
+ *     static __always_inline int ovnbpf_pipeline_egress_from(struct ovnbpf_flow *f, __u32 t);
+ * which start at table t (the controller resumes a punted packet there). They return:
  *     OVNBPF_PL_DROP          a logical flow dropped the packet (or no flow matched)
  *     OVNBPF_PL_OUTPUT        ingress: run egress for f->outport (a port or multicast key);
  *                             egress: deliver to f->outport
@@ -71,7 +74,7 @@
 #endif
 /* Send the controller a copy and go on (put_arp, put_nd, put_fdb: learning). */
 #ifndef OVNBPF_PUNT_COPY
-#define OVNBPF_PUNT_COPY(f, what) do { (void)(f); } while (0)
+#define OVNBPF_PUNT_COPY(f, what, cookie) do { (void)(f); (void)(cookie); } while (0)
 #endif
 #define OVNBPF_COPY_PUT_ARP 1
 #define OVNBPF_COPY_PUT_ND  2

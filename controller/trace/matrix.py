@@ -3,7 +3,8 @@
 For every VM port (a bound VIF with "MAC IP" in Port_Binding.mac): a packet to every other
 VM (L2 on the same switch, routed through the switch's router otherwise), a broadcast
 ARP for an unknown IP, ARP for the router IP, ICMP echo to the router IP, TTL=1 through
-the router, an unknown destination MAC, and a spoofed source MAC.
+the router, a routed packet to an address no MAC_Binding knows (the router ARPs for it),
+an unknown destination MAC, and a spoofed source MAC.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class Case:
     name: str
     datapath: str
     microflow: str
-    kind: str                 # l2, routed, bcast_arp, arp_router, ping_router, ttl1, unknown_mac, spoof
+    kind: str                 # l2, routed, bcast_arp, arp_router, ping_router, ttl1, arp_resolve,
+                              # unknown_mac, spoof
 
 
 def _mac_ip(port):
@@ -93,6 +95,10 @@ def lab_matrix(state) -> list[Case]:
                 cases.append(Case(f"{a.port} TTL=1 through the router", a.switch,
                                   f"{src} && eth.dst == {a.gw_mac} && ip4.src == {a.ip} && ip4.dst == {far.ip} "
                                   "&& ip.ttl == 1 && icmp4.type == 8", "ttl1"))
+                cases.append(Case(f"{a.port} to an unresolved next hop", a.switch,
+                                  f"{src} && eth.dst == {a.gw_mac} && ip4.src == {a.ip} && "
+                                  f"ip4.dst == {_unused_ip(far, taken)} && ip.ttl == 64 && icmp4.type == 8",
+                                  "arp_resolve"))
         peer = next((b for b in vms if b.switch == a.switch and b is not a), None)
         if peer is not None:
             l4 = f"ip4.src == {a.ip} && ip4.dst == {peer.ip} && ip.ttl == 64 && icmp4.type == 8"

@@ -73,6 +73,25 @@ def _set(fields: dict, name: str, value: int) -> None:
         fields[key] = value
 
 
+_L3_L4 = ("ip.ttl", "ip4.src", "ip4.dst", "ip6.src", "ip6.dst", "ip6.label", "ip.proto", "ip.dscp",
+          "ip.ecn", "ip.frag", "icmp4.type", "icmp4.code", "tcp.src", "tcp.dst", "tcp.flags",
+          "nd.target", "nd.sll", "nd.tll")
+
+
+def _generated(name: str, fields: dict) -> dict:
+    """The packet an action makes, before its nested actions run. ovn-trace prints only
+    the nested assignments; the new packet's own fields are implicit (ovn-sb(5)): `arp {}`
+    turns an IPv4 packet into an ARP request (op 1, sha = eth.src, spa = ip4.src,
+    tha = 0, tpa = ip4.dst) with no IP header left. Other actions keep the fields."""
+    if name != "arp":
+        return dict(fields)
+    out = dict(fields)
+    out.update({"eth.type": 0x0806, "arp.op": 1, "arp.sha": fields.get("eth.src", 0),
+                "arp.spa": fields.get("ip4.src", 0), "arp.tha": 0, "arp.tpa": fields.get("ip4.dst", 0)})
+    out.update(dict.fromkeys(_L3_L4, 0))
+    return out
+
+
 def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
     """(the OpenFlow line, delivered copies) from ovn-trace --minimal output."""
     flow_line = ""
@@ -87,7 +106,7 @@ def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
             flow_line = line[1:].strip()
         elif line.endswith("{"):
             name = line[:-1].strip()
-            stack.append((dict(fields), name if name in GENERATING_ACTIONS else generated))
+            stack.append((_generated(name, fields), name if name in GENERATING_ACTIONS else generated))
         elif line == "};":
             if len(stack) > 1:
                 stack.pop()

@@ -154,6 +154,8 @@ class ChassisView:
     uplink_device: str = ""
     listening: dict = field(default_factory=dict)     # port (or "uplink") -> socket on its peer
     cookies: dict = field(default_factory=dict)       # lflow cookie -> lflow uuid
+    handler: object = None                            # the controller's punt handler
+    punts: list = field(default_factory=list)         # punt events not handled yet
 
     def port_at(self, ifindex: int) -> str | None:
         return next((p for p, i in self.ifindex_of.items() if i == ifindex), None)
@@ -254,12 +256,15 @@ class Walker:
                 lports[key] = dpc.Patch(where.peer_dp, where.peer_port)
         dp.set_lports(lports)
         dp.set_vifs({ifindex_by_device[dev]: key for dev, key in want.vifs.items()})
+        dp.open_punts(view.punts.append)        # the build installed below gets a reader
         builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
         compiled = builder.compile(state, name, want)     # adds its synthetic groups to want
         dp.set_mcast({key: dpc.Group(g.local_ports, g.remote_chassis, g.wire_key)
                       for key, g in want.mcast.items()})
         builder.install(compiled)
         view.cookies = dict(getattr(compiled, "cookies", {}) or {})
+        from ..punt.handler import PuntHandler
+        view.handler = PuntHandler(state, view.cookies)
         return view
 
     def _run(self, view, program, data, ifindex):
@@ -284,15 +289,22 @@ class Walker:
         view.listening["uplink"] = self.box.listen(view.uplink_device + "p")
 
     def _live(self, view, port: str, frame: bytes) -> list[tuple[str, bytes]]:
-        """Send `frame` for real into the chassis from `port` (a VIF, or "uplink" for a
-        Geneve frame) and collect what comes out of its VIFs and uplink. Multicast needs
-        this: replication clones copies in TC, which a test run of XDP does not reach."""
+        """Send `frame` for real into the chassis from `port` (a VIF, "uplink" for a
+        Geneve frame, or "uplink:<action>" for a packet the controller injects, which
+        runs xdp_inject.c with live frames) and collect what comes out of its VIFs and
+        uplink. Multicast needs this: replication clones copies in TC, which a test run
+        of XDP does not reach."""
         self._arm(view)
         socks = {s: name for name, s in view.listening.items()}
         for s in socks:                                    # stale frames of an earlier run
             while select.select([s], [], [], 0)[0]:
                 s.recv(65535)
-        view.listening[port].send(frame)
+        if port.startswith("uplink:"):
+            from datapath import testrun
+            with self.box.inside():
+                testrun.run_live(view.datapath.prog_fd("inject"), frame, ingress_ifindex=view.uplink)
+        else:
+            view.listening[port].send(frame)
         got, start, last = [], time.monotonic(), time.monotonic()
         while time.monotonic() - last < QUIET_S and time.monotonic() - start < LIVE_LIMIT_S:
             ready, _, _ = select.select(list(socks), [], [], QUIET_S / 3)
@@ -318,6 +330,7 @@ class Walker:
                 result.drops.append(Drop(chassis, f"trace stopped after {MAX_COPIES} copies"))
                 break
             v = self.view(chassis)
+            generated = port.split(":", 1)[1] if program == "inject" else None
             ifindex = v.ifindex_of[port] if program == "vif" else v.uplink
             before = self._hits(v)
             run, out = self._run(v, program, data, ifindex)
@@ -331,26 +344,51 @@ class Walker:
             if kind == "local":
                 where = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
                 result.outputs.append(Output(where, chassis, tuple(frame_fields(run.packet).items()),
-                                             run.packet))
+                                             run.packet, generated_by=generated))
             elif kind == "remote":
                 self._tunnelled(result, chassis, run.packet, queue)
             elif kind == "drop":
                 result.drops.append(Drop(chassis, str(out.get("reason", "drop"))))
+            elif kind == "punt":
+                self._punted(result, v, chassis, queue)
             elif kind == "mcast":
-                copies = self._live(v, port if program == "vif" else "uplink", data)
+                copies = self._live(v, port if program in ("vif", "inject") else "uplink", data)
                 self._stages(result.passes[-1], v, before, self._hits(v))
                 result.passes[-1].steps.append(f"multicast, sent live: {len(copies)} copies came out")
                 for where, copy in copies:
                     if where == "uplink":
                         self._tunnelled(result, chassis, copy, queue, live=True)
                     else:
-                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()), copy))
+                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()),
+                                                     copy, generated_by=generated))
                 if not copies:
                     result.drops.append(Drop(chassis, "multicast: no copy came out"))
             else:
                 result.drops.append(Drop(chassis, f"program ended with {run.verdict_name}, "
                                          f"last_output {out}"))
         return result
+
+    def _punted(self, result, view, chassis, queue) -> None:
+        """The program handed the packet to the controller: run the controller's own punt
+        handler on the event, here, and go on with what it injects (xdp_inject.c)."""
+        from ..punt.event import inject_header
+        view.datapath.poll_punts()
+        events, view.punts[:] = list(view.punts), []
+        injected, outcomes = 0, []
+        for data in events:
+            r = view.handler.handle_bytes(data)
+            outcomes.append(r.outcome)
+            result.passes[-1].steps.append(f"controller: punt -> {r.outcome}"
+                                           + (f", {len(r.injections)} packet(s) injected"
+                                              if r.injections else ""))
+            for inj in r.injections:
+                injected += 1
+                queue.append((chassis, "inject",
+                              inject_header(inj.stage, inj.resume, inj.table, inj.meta) + inj.frame,
+                              "uplink:" + inj.keyword))
+        if not injected:
+            result.drops.append(Drop(chassis, "punted to the controller: "
+                                     + (", ".join(outcomes) or "no event came up")))
 
     def _hits(self, view) -> dict:
         if not self.stages:

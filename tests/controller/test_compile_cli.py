@@ -25,8 +25,9 @@ def test_compile_loads_and_new_ports_change_only_entries(make_lab, tmp_path):
     first = compile_json(lab, "hv1", "--out", str(tmp_path))
     assert first["datapaths"] == ["lr1", "ls1", "ls2"]
     assert sum(first["by_category"].values()) == first["total"] > 200
-    # every flow compiled but those needing conntrack or the controller
-    assert set(first["by_category"]) == {"compiled", "needs-conntrack", "needs-punt"}
+    # every flow compiled (punted ones through the controller's punt path) but conntrack's
+    assert set(first["by_category"]) == {"compiled", "needs-conntrack"}
+    assert 0 < first["via_punt"] < first["compiled"]
     assert all(u["uuid"] and u["stage"] and u["reason"] for u in first["unsupported"])
     program = first["program"]
     assert program["loaded"] is True and program["insns"] == sum(program["per_program"].values()) > 0
@@ -61,14 +62,15 @@ def test_unknown_chassis_is_a_clear_error(make_lab):
 
 
 def test_wider_topology_is_fully_classified_and_loads(make_lab):
-    """4 switches, 2 routers (one transit switch), 3 chassis: only conntrack and controller
-    punts are not compiled, and the program passes the verifier."""
+    """4 switches, 2 routers (one transit switch), 3 chassis: only conntrack is not compiled
+    (punts run through the controller's punt path), and the program passes the verifier."""
     from pathlib import Path
     topo = Path(__file__).resolve().parents[2] / "topologies" / "compiler-wide.yaml"
     lab = make_lab(str(topo), "tw")
     report = compile_json(lab, "hv1")
     assert report["datapaths"] == ["lr1", "lr2", "ls1", "ls2", "ls3", "ls4"]
     assert sum(report["by_category"].values()) == report["total"] > 500
-    assert set(report["by_category"]) == {"compiled", "needs-conntrack", "needs-punt"}
+    assert set(report["by_category"]) == {"compiled", "needs-conntrack"}
+    assert report["via_punt"] > 0
     assert report["program"]["loaded"] is True
     assert len(report["synthetic_groups"]) == 5   # one per router port on a switch
