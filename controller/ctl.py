@@ -55,14 +55,35 @@ def gather(status_path, top=10):
     status = json.loads(status_path.read_text())
     cookies = status.get("pipeline", {}).get("cookies", {})
     counters = live_counters(status["pin_dir"], [int(c) for c in cookies])
-    hits = sorted(counters.get("lflow_hits", {}).items(), key=lambda kv: -kv[1])[:top]
+    labels = status.get("pipeline", {}).get("lflows", {})
+    all_hits = counters.get("lflow_hits", {})
+    hits = sorted(all_hits.items(), key=lambda kv: -kv[1])[:top]
+
+    def lflow(c, n):
+        uuid = cookies.get(str(c), "?")
+        pipeline, table, stage, prio, match = labels.get(uuid, ("?", "?", "?", "?", "?"))
+        return {"cookie": c, "lflow": uuid, "hits": n, "pipeline": pipeline, "table": table,
+                "stage": stage, "priority": prio, "match": match}
     status["live"] = {
         "stats": counters.get("stats", {}),
         "drops": {k: v for k, v in counters.get("drops", {}).items() if v},
-        "lflows": [{"cookie": c, "lflow": cookies.get(str(c), "?"), "hits": n}
-                   for c, n in hits if n],
+        "lflows": [lflow(c, n) for c, n in hits if n],
+        "stages": stage_hits(all_hits, cookies, labels),
     }
     return status
+
+
+def stage_hits(hits, cookies, labels) -> list:
+    """Hits summed per (pipeline, table, stage), in pipeline order: how far packets got.
+    A packet counts once per lflow it ran, so a stage's figure is the packets through it."""
+    per = {}
+    for c, n in hits.items():
+        label = labels.get(cookies.get(str(c), ""))
+        if n and label:
+            key = (label[0] != "ingress", label[1], label[2])
+            per[key] = per.get(key, 0) + n
+    return [{"pipeline": "egress" if k[0] else "ingress", "table": k[1], "stage": k[2], "hits": n}
+            for k, n in sorted(per.items())]
 
 
 def format_text(s):
@@ -91,9 +112,14 @@ def format_text(s):
     lines.append("punt handler: " + (", ".join(f"{k} {v}" for k, v in punt.get("handled", {}).items())
                                      or "nothing handled yet")
                  + (f"; {punt['perf_lost']} events lost in the perf ring" if punt.get("perf_lost") else ""))
+    if live["stages"]:
+        lines.append("hits by stage (lflow runs; the flow cache's hits skip the pipeline):")
+        lines += [f"  {h['hits']:10d}  {h['pipeline']:7s} {h['table']:>2} {h['stage']}"
+                  for h in live["stages"]]
     if live["lflows"]:
         lines.append("top lflows by hits:")
-        lines += [f"  {h['hits']:10d}  {h['lflow']}" for h in live["lflows"]]
+        lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h['stage']} prio {h['priority']}: {h['match']}"
+                  for h in live["lflows"]]
     if s.get("problems"):
         lines.append(f"rows not used ({len(s['problems'])}):")
         lines += [f"  {p['uuid']}: {p['reason']}" for p in s["problems"][:20]]

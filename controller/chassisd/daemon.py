@@ -88,6 +88,13 @@ def device_names():
     return {name for _, name in socket.if_nameindex()}
 
 
+def _lflow_labels(state, uuids) -> dict:
+    """{uuid: [pipeline, table, stage, priority, match]} of the flows that have a cookie."""
+    wanted = set(uuids)
+    return {f.uuid: [f.pipeline, f.table_id, f.stage, f.priority, f.match[:100]]
+            for f in state.flows if f.uuid in wanted}
+
+
 @dataclass
 class Counters:
     iterations: int = 0
@@ -95,6 +102,7 @@ class Counters:
     map_updates: int = 0
     claims: int = 0
     nb_cfg: int = 0
+    unsettled: int = 0      # steps that waited for the SB to answer new monitor conditions
 
 
 class Controller:
@@ -292,7 +300,9 @@ class Controller:
                 log.warning("row %s: %s", uuid, reason)
 
     def seqnos(self):
-        return (self.ovs.idl.change_seqno, self.sb.idl.change_seqno)
+        # cond_seqno: an acknowledged condition change may bring no row, yet it settles
+        # the view the step waits for
+        return (self.ovs.idl.change_seqno, self.sb.idl.change_seqno, self.sb.idl.cond_seqno)
 
     def _lap(self, phase):
         now = time.perf_counter()
@@ -340,6 +350,14 @@ class Controller:
             log.info("VIF %s detached", dev)
 
         self._lap("vifs")
+        if not self.sb.conditions_settled():
+            # the server has not yet answered our latest monitor conditions: this snapshot
+            # may lack our ports or our datapaths' flows (right after a restart it has
+            # none). Program nothing, claim and release nothing; the answer steps again.
+            self.counters.unsettled += 1
+            log.debug("step %d: monitor conditions not yet acknowledged, datapath left as is",
+                      self.counters.iterations)
+            return
         compiled = self.pipeline.compile(state, cfg.system_id, want)
         self._report(compiled.problems)
         self._lap("compile")
@@ -393,6 +411,8 @@ class Controller:
                                       if k != "unsupported"},
                          "not_compiled": compiled.coverage.get("unsupported", []),
                          "cookies": {str(c): u for c, u in compiled.cookies.items()},
+                         # what ctl names beside each lflow's hits: stage, priority, match
+                         "lflows": _lflow_labels(state, compiled.cookies.values()),
                          **self.pipeline.last_install},
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},

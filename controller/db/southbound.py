@@ -171,6 +171,17 @@ class Southbound:
         if changed and self.conditional:
             self._apply_conditions()
 
+    def conditions_settled(self) -> bool:
+        """True when the server has acknowledged every monitor condition we asked for, so
+        a snapshot holds every row the current conditions select. Until then the view is
+        half-widened (a VIF's port but not yet its datapath's flows): programming from it
+        would take away what the chassis forwards now."""
+        if not self.conditional:
+            return True
+        return not self.idl.cond_changed and all(
+            t.condition_state.new is None and t.condition_state.requested is None
+            for t in self.idl.tables.values())
+
     def _apply_conditions(self):
         dps = sorted(self.local_datapaths)
         dp_refs = [["uuid", u] for u in dps]
