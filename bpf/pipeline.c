@@ -10,8 +10,10 @@
 #include "lib/flow.h"
 #include "lib/maps.h"
 #include "lib/stats.h"
-#include "lib/pipeline.h"
 #include "lib/output.h"
+/* before the pipeline, which may use OVNBPF_FC_NOCACHE */
+#include "lib/fcache.h"
+#include "lib/pipeline.h"
 
 #ifndef OVNBPF_GEN
 #define OVNBPF_GEN 0
@@ -28,6 +30,7 @@ OVNBPF_INLINE int ovnbpf_stage_next(struct xdp_md *ctx, struct ovnbpf_flow *f, i
         ovnbpf_pl_progs.call(ctx, OVNBPF_SLOT(OVNBPF_PL_STAGE_INGRESS));
         rc = OVNBPF_DROP_MISSED_TAIL_CALL;
     }
+    ovnbpf_fc_end(ctx, f, rc);   /* the run ends here: fill the flow cache if replayable */
     return ovnbpf_xdp_exit(f, rc);
 }
 
@@ -38,7 +41,7 @@ int ovnbpf_pl_ingress(struct xdp_md *ctx)
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
-    rc = ovnbpf_pipeline_verdict(ovnbpf_pipeline_ingress(f));
+    rc = ovnbpf_pipeline_verdict(ovnbpf_fc_verdict(ovnbpf_pipeline_ingress(f)));
     if (rc == 0)
         rc = ovnbpf_ingress_output(ctx, f);
     return ovnbpf_stage_next(ctx, f, rc);
@@ -51,7 +54,7 @@ int ovnbpf_pl_egress(struct xdp_md *ctx)
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
-    rc = ovnbpf_pipeline_verdict(ovnbpf_pipeline_egress(f));
+    rc = ovnbpf_pipeline_verdict(ovnbpf_fc_verdict(ovnbpf_pipeline_egress(f)));
     if (rc == 0)
         rc = ovnbpf_egress_output(ctx, f);
     return ovnbpf_stage_next(ctx, f, rc);
