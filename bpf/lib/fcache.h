@@ -11,6 +11,12 @@
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
+ *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc below)
+ *
+ * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
+ * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
+ * applies to hits too. When the run rewrote nothing, a hit leaves the parsed fields as
+ * they are: that relies on rewrite.h's contract that an unchanged field is not written.
  *
  * Life of an entry:
  *  - xdp_vif reads the epoch FIRST (before the VIF table or anything the pipeline reads),
