@@ -11,7 +11,7 @@
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
- *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc below)
+ *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v1 below)
  *
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
@@ -105,7 +105,9 @@ struct ovnbpf_fc_entry {
  * of this 72-byte key measured ~60 ns here, more than the rest of the hit path together.
  * Only the CPU that looks a slot up ever writes it (the fill runs in the same packet's
  * tail calls), so an entry is never read half written. */
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc, OVNBPF_FC_ENTRIES, 0);
+/* Pinned and shared by the entry and pipeline modules: the _v1 names change with the layout
+ * of their structs, so a controller of another layout never adopts them. */
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v1, OVNBPF_FC_ENTRIES, 0);
 
 /* ---- per-CPU: the run being watched ---- */
 struct ovnbpf_fc_state {
@@ -114,10 +116,10 @@ struct ovnbpf_fc_state {
     __u32 armed;       /* a VIF packet's pipeline run is in progress */
     __u32 cacheable;   /* cleared by any non-OUTPUT verdict or OVNBPF_FC_NOCACHE */
     __u32 frame_len;   /* as parsed: a run that changed the frame size is not replayable */
-    __u32 slot;        /* where the key lives in ovnbpf_fc */
+    __u32 slot;        /* where the key lives in ovnbpf_fc_v1 */
     __u32 _pad;
 };
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state, 1, 0);
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v1, 1, 0);
 
 /* ---- counters (per CPU; datapath/chassis.py reports them in stats as fcache_*) ---- */
 #define OVNBPF_FC_STAT_HIT  0
@@ -138,7 +140,7 @@ OVNBPF_INLINE void ovnbpf_fc_count(__u32 which)
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_state_get(void)
 {
     __u32 zero = 0;
-    return ovnbpf_fc_state.lookup(&zero);
+    return ovnbpf_fc_state_v1.lookup(&zero);
 }
 
 /* Pack the parsed fields of f (lossless for what parse.h fills; see ovnbpf_fc_lossless). */
@@ -295,7 +297,7 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
         return OVNBPF_FC_MISS;
     ovnbpf_fc_pack(&s->key, f, ctx->ingress_ifindex);
     s->slot = ovnbpf_fc_slot(&s->key);
-    v = ovnbpf_fc.lookup(&s->slot);
+    v = ovnbpf_fc_v1.lookup(&s->slot);
     if (v && v->epoch == s->epoch && v->type && ovnbpf_fc_key_eq(&v->key, &s->key)) {
         __u32 type = v->type, target = v->target;
 
@@ -365,7 +367,7 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
         return;   /* the frame changed size on its way out: not a rewrite we replay */
     if ((__u16)f->present != s->key.present || !ovnbpf_fc_lossless(f))
         return;
-    v = ovnbpf_fc.lookup(&s->slot);
+    v = ovnbpf_fc_v1.lookup(&s->slot);
     if (!v)
         return;
     __builtin_memcpy(&v->key, &s->key, sizeof(v->key));
