@@ -293,7 +293,8 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
 {
     struct ovnbpf_fc_entry *v;
 
-    if (!s || (f->present & (OVNBPF_P_ND_NS | OVNBPF_P_ND_NA)))
+    /* ND: options are not in the key; present bits above 15 would not fit in it */
+    if (!s || (f->present & (OVNBPF_P_ND_NS | OVNBPF_P_ND_NA | ~0xffffu)))
         return OVNBPF_FC_MISS;
     ovnbpf_fc_pack(&s->key, f, ctx->ingress_ifindex);
     s->slot = ovnbpf_fc_slot(&s->key);
@@ -395,6 +396,6 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
 #endif /* OVNBPF_FCACHE */
 
 /* Generated code: a side effect a replay would skip (a learning copy to the controller). */
-#define OVNBPF_FC_NOCACHE(f) ((void)(f), ovnbpf_fc_verdict(-1))
+#define OVNBPF_FC_NOCACHE(f) do { (void)(f); ovnbpf_fc_verdict(-1); } while (0)
 
 #endif /* OVNBPF_FCACHE_H */
