@@ -68,7 +68,7 @@ def setup(dp: Datapath) -> None:
     t.apply({VM3_MAC: tun})
 
 
-ROUNDS = 5   # each figure: the least of this many runs of repeat / ROUNDS
+ROUNDS = 20  # each figure: the least of this many runs of repeat / ROUNDS
 
 
 def _measure(dp: Datapath, cases: dict, repeat: int, out: dict) -> None:

@@ -16,7 +16,9 @@
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
  * applies to hits too. When the run rewrote nothing, a hit leaves the parsed fields as
- * they are: that relies on rewrite.h's contract that an unchanged field is not written.
+ * they are, and a local delivery skips the write-back (its counter, last-output record
+ * and redirect are ovnbpf_xdp_to_local()'s, minus the write-back): both rely on
+ * rewrite.h's contract that an unchanged field is not written.
  *
  * Life of an entry:
  *  - xdp_vif reads the epoch FIRST (before the VIF table or anything the pipeline reads),
@@ -311,6 +313,13 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
         f->outport = v->outport;
         f->hops = (__u8)v->hops;
         ovnbpf_fc_count(OVNBPF_FC_STAT_HIT);
+        if (type == OVNBPF_FC_LOCAL && !v->rewrites) {
+            /* ovnbpf_xdp_to_local() minus its write-back, which would compare every field
+             * with the packet and find nothing to write (~10 ns of a ~95 ns hit) */
+            ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
+            ovnbpf_last(OVNBPF_OUT_LOCAL, target, 0, f, 0);
+            return bpf_redirect(target, 0);
+        }
         if (type == OVNBPF_FC_LOCAL)
             return ovnbpf_xdp_to_local(ctx, f, target);
         {
