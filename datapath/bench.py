@@ -11,7 +11,8 @@ within one run: the machines are noisy). `python -m datapath.bench` prints the f
   ratio_*            pipeline / floor (cache on); ratio_*_nocache likewise
   fcache             the cache-on build's hit/miss/fill counters after the runs
 
-Each figure is the least of ROUNDS runs of repeat / ROUNDS repetitions (see _measure).
+Each figure is the least of ROUNDS runs of repeat / ROUNDS repetitions, the rounds going
+round-robin over the figures (see _measure).
 
 Test-run does not reset a frame between repetitions, so encapsulating programs are built
 with OVNBPF_BENCH_UNDO_ENCAP, which hands the 58 bytes back after the redirect decision
@@ -71,33 +72,42 @@ def setup(dp: Datapath) -> None:
 ROUNDS = 20  # each figure: the least of this many runs of repeat / ROUNDS
 
 
-def _measure(dp: Datapath, cases: dict, repeat: int, out: dict) -> None:
-    """The machines are shared: a run that another process disturbed only gets slower, so
-    the least of a few shorter runs is the figure closest to the program's own cost."""
-    for key, (fn, dst) in cases.items():
-        frame = _frame(dst)
-        first = testrun.run(dp.fd(fn), frame, ingress_ifindex=LO)   # also fills the cache
+def _measure(cases: dict, repeat: int) -> dict:
+    """{figure: (datapath, program, eth.dst)} -> {figure: ns}. The machines are shared: a
+    run another process disturbed only gets slower, so each figure is the least of ROUNDS
+    shorter runs, and the rounds go round-robin over all figures so that a busy moment
+    does not fall on one figure only."""
+    frames = {}
+    for key, (dp, fn, dst) in cases.items():
+        frames[key] = _frame(dst)
+        first = testrun.run(dp.fd(fn), frames[key], ingress_ifindex=LO)   # fills the cache
         if first.verdict != testrun.XDP_REDIRECT:
             raise RuntimeError(f"{key}: {fn} gave {first.verdict_name}, not a redirect")
-        out[key] = min(testrun.run(dp.fd(fn), frame, repeat=max(repeat // ROUNDS, 1),
-                                   ingress_ifindex=LO).duration_ns for _ in range(ROUNDS))
+    out = {key: float("inf") for key in cases}
+    for _ in range(ROUNDS):
+        for key, (dp, fn, _dst) in cases.items():
+            r = testrun.run(dp.fd(fn), frames[key], repeat=max(repeat // ROUNDS, 1),
+                            ingress_ifindex=LO)
+            out[key] = min(out[key], r.duration_ns)
+    return out
 
 
 def run(repeat: int = 10**6) -> dict:
-    """Both builds are loaded first, then measured back to back (cache on, then off, per
-    figure), so the two see the same machine load."""
+    """Both builds are loaded first, then measured in the same rounds (see _measure)."""
     dp = build(fcache=True)
     nc = None
     try:
         nc = build(fcache=False)
         setup(dp)
         setup(nc)
-        out: dict = {}
-        _measure(dp, {"floor_redirect_ns": ("obt_floor_redirect", VM2_MAC),
-                      "floor_encap_ns": ("obt_floor_encap", VM3_MAC)}, repeat, out)
-        for name, dst in (("l2", VM2_MAC), ("encap", VM3_MAC)):
-            _measure(dp, {f"pipeline_{name}_ns": ("ovnbpf_xdp_vif", dst)}, repeat, out)
-            _measure(nc, {f"pipeline_{name}_nocache_ns": ("ovnbpf_xdp_vif", dst)}, repeat, out)
+        out = _measure({
+            "floor_redirect_ns": (dp, "obt_floor_redirect", VM2_MAC),
+            "floor_encap_ns": (dp, "obt_floor_encap", VM3_MAC),
+            "pipeline_l2_ns": (dp, "ovnbpf_xdp_vif", VM2_MAC),
+            "pipeline_l2_nocache_ns": (nc, "ovnbpf_xdp_vif", VM2_MAC),
+            "pipeline_encap_ns": (dp, "ovnbpf_xdp_vif", VM3_MAC),
+            "pipeline_encap_nocache_ns": (nc, "ovnbpf_xdp_vif", VM3_MAC),
+        }, repeat)
         for suffix in ("", "_nocache"):
             out[f"ratio_l2{suffix}"] = round(
                 out[f"pipeline_l2{suffix}_ns"] / max(out["floor_redirect_ns"], 1), 2)
