@@ -12,8 +12,10 @@
 #include "lib/flow.h"
 #include "lib/maps.h"
 #include "lib/stats.h"
-#include "lib/pipeline.h"
 #include "lib/output.h"
+/* before the pipeline, which may use OVNBPF_FC_NOCACHE */
+#include "lib/fcache.h"
+#include "lib/pipeline.h"
 
 #ifndef OVNBPF_GEN
 #define OVNBPF_GEN 0
@@ -30,6 +32,7 @@ OVNBPF_INLINE int ovnbpf_stage_next(struct xdp_md *ctx, struct ovnbpf_flow *f, i
         ovnbpf_pl_progs.call(ctx, OVNBPF_SLOT(OVNBPF_PL_STAGE_INGRESS));
         rc = OVNBPF_DROP_MISSED_TAIL_CALL;
     }
+    ovnbpf_fc_end(ctx, f, rc);   /* the run ends here: fill the flow cache if replayable */
     return ovnbpf_xdp_exit(f, rc);
 }
 
@@ -52,6 +55,7 @@ OVNBPF_INLINE int ovnbpf_run_stage(struct xdp_md *ctx, struct ovnbpf_flow *f, __
         rc = ovnbpf_pipeline_ingress_from(f, start);
     else
         rc = ovnbpf_pipeline_egress_from(f, start);
+    rc = ovnbpf_fc_verdict(rc);   /* anything but OUTPUT (a punt too) is not replayable */
     rc = ovnbpf_punt_finish(ctx, f, rc, stage);
     if (rc == OVNBPF_PL_PUNTED)
         return XDP_DROP;      /* the controller has it now (counted as a punt) */

@@ -15,6 +15,7 @@
 #include "lib/parse.h"
 #include "lib/last.h"
 #include "lib/dispatch.h"
+#include "lib/fcache.h"
 
 #define OVNBPF_INJECT_MAGIC 0x6f766e69u   /* "ovni" */
 #define OVNBPF_MAX_HOPS_INJECT 8          /* lib/output.h OVNBPF_MAX_HOPS */
@@ -90,5 +91,8 @@ int ovnbpf_xdp_inject(struct xdp_md *ctx)
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
+    /* a controller packet never fills the flow cache: drop any arm left on this CPU by
+     * a VIF packet whose run ended in a punt */
+    ovnbpf_fc_begin();
     return ovnbpf_xdp_exit(f, ovnbpf_from_controller(ctx, f));
 }

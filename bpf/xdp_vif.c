@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: a frame sent by a VM, seen by XDP on the chassis-side veth of its VIF.
- * parse -> set dp/inport -> tail call into the active pipeline's ingress stage. */
+ * parse -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
+ * the active pipeline's ingress stage. */
 #include "lib/common.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
@@ -8,6 +9,7 @@
 #include "lib/parse.h"
 #include "lib/last.h"
 #include "lib/dispatch.h"
+#include "lib/fcache.h"
 
 OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
@@ -31,6 +33,7 @@ OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
 
 int ovnbpf_xdp_vif(struct xdp_md *ctx)
 {
+    struct ovnbpf_fc_state *fc = ovnbpf_fc_begin();   /* epoch first: see fcache.h */
     struct ovnbpf_flow *f = ovnbpf_flow_get();
     int rc;
 
@@ -38,6 +41,10 @@ int ovnbpf_xdp_vif(struct xdp_md *ctx)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
     rc = ovnbpf_from_vif(ctx, f);
     if (rc == 0)
+        rc = ovnbpf_fc_lookup(ctx, f, fc);
+    if (rc == OVNBPF_FC_MISS) {
         rc = ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_INGRESS);
+        ovnbpf_fc_disarm(fc);
+    }
     return ovnbpf_xdp_exit(f, rc);
 }

@@ -2,8 +2,14 @@
 
 Two sources: the controller's status file (pipeline shape hash and generation, map sizes,
 tunnels, coverage, rows it could not use) and the live per-CPU counters in the pinned maps
-(forwarding events, drops by reason, per-lflow hits), read directly from bpffs so it works
-even while the controller is down.
+(forwarding events, flow cache hits/misses/fills, drops by reason, per-lflow hits), read
+directly from bpffs so it works even while the controller is down.
+
+Per-lflow hits count pipeline runs, i.e. flow cache misses (bpf/lib/fcache.h): a packet
+replayed from the cache runs no logical flow. Like OVS's OpenFlow statistics, which lag
+its datapath flow cache, they show which flows decide traffic, not how many packets each
+one saw; `fcache_hit` in the forwarding line counts the rest. `ovnbpf trace` bypasses the
+cache and shows every lflow.
 """
 import json
 import sys
@@ -117,7 +123,7 @@ def format_text(s):
         lines += [f"  {h['hits']:10d}  {h['pipeline']:7s} {h['table']:>2} {h['stage']}"
                   for h in live["stages"]]
     if live["lflows"]:
-        lines.append("top lflows by hits:")
+        lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
         lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h['stage']} prio {h['priority']}: {h['match']}"
                   for h in live["lflows"]]
     if s.get("problems"):

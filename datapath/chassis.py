@@ -14,6 +14,7 @@
     info = dp.install_pipeline(header, entries)  # hitless: {"gen", "insns", "build_s", "fill_s"}
     dp.update_pipeline_entries(entries)          # -> (added, changed, removed), no rebuild
     dp.counters()                                # {"stats", "drops", "lflow_hits"}
+    dp.fcache.bypass = True                      # flow cache off (ovnbpf trace); .bump()
     dp.prog_fd("vif" | "tunnel" | "loop" | "inject")  # for BPF_PROG_TEST_RUN
     dp.open_punts(callback)                      # callback(bytes) per punt event (perf buffer)
     dp.punt_fds(); dp.poll_punts()               # for a poll loop; poll calls the callback
@@ -66,6 +67,7 @@ STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
          "punt", "punt_copy", "inject")                  # enum ovnbpf_stat, bpf/lib/maps.h
 EGRESS_ON = ("egress", "ingress")
 OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass", 6: "punt"}
+FCACHE_STATS = ("fcache_hit", "fcache_miss", "fcache_fill")   # OVNBPF_FC_STAT_*, fcache.h
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
 MAX_LFLOWS = 65536
 LOOP_MTU = 3500          # veth with XDP: at most a page; VIF MTU for multicast <= 3442
@@ -188,6 +190,10 @@ def read_counters(map_fd, cookies=None) -> dict:
     maps; map_fd(name) gives each map's fd (a loaded module's, or a pinned map's).
     cookies: the lflow cookies to read (default: every slot)."""
     stats = M.percpu_u64_all(map_fd("ovnbpf_stats"), len(STATS))
+    try:   # pins made before the flow cache existed have no such map
+        fc = M.percpu_u64_all(map_fd("ovnbpf_fc_stats"), len(FCACHE_STATS))
+    except Exception:   # KeyError (a module without it), BpfError (no such pin)
+        fc = [0] * len(FCACHE_STATS)
     drops = M.percpu_u64_all(map_fd("ovnbpf_drops"), DROP_MAX)
     hits_fd = map_fd("ovnbpf_lflow_hits")
     if cookies is None:
@@ -195,7 +201,7 @@ def read_counters(map_fd, cookies=None) -> dict:
     else:
         hits = {c: M.percpu_u64_sum(hits_fd, c) for c in cookies}
     names = {-d.value: d.name for d in Drop}
-    return {"stats": dict(zip(STATS, stats)),
+    return {"stats": {**dict(zip(STATS, stats)), **dict(zip(FCACHE_STATS, fc))},
             "drops": {names.get(i, f"UNKNOWN({-i})"): n for i, n in enumerate(drops) if n},
             "lflow_hits": {i: n for i, n in hits.items() if n}}
 
@@ -207,8 +213,11 @@ class ChassisDatapath:
         self.entries = Datapath.build(BuildSpec(functions=ENTRY_FUNCTIONS, pipeline=None,
                                                 pin_dir=pin_dir), reuse=False)
         self.att = Attachments()
-        self.maps = {n: M.handle(n, self.entries.map_fd(n)) for n in M.SPECS
-                     if n != "ovnbpf_pl_l2"}
+        # the flow cache (bpf/lib/fcache.h): every write to a map the datapath or the
+        # pipeline reads bumps its epoch, so no cached outcome outlives the state it came from
+        self.fcache = M.FcacheControl(self.entries.map_fd("ovnbpf_fc_ctl"))
+        self.maps = {n: M.handle(n, self.entries.map_fd(n), on_write=self.fcache.bump)
+                     for n in M.SPECS if n != "ovnbpf_pl_l2"}
         self.attached = M.MapHandle(self.entries.map_fd("ovnbpf_attached"), "hash", M.U32,
                                     M.U32)
         self.pipeline: _Pipeline | None = None
@@ -405,6 +414,7 @@ class ChassisDatapath:
             raise
         self._open_punt_buffer(new)      # before the flip: the first punt has a reader
         self.entries.table("ovnbpf_pl_active")[ctypes.c_int(0)] = ctypes.c_uint(gen)
+        self.fcache.bump()             # after the flip: a run that saw the old build is stale
         old, self.pipeline = self.pipeline, new
         if gen != active:
             time.sleep(GRACE_S)        # let packets already in the old generation finish
@@ -433,7 +443,8 @@ class ChassisDatapath:
             h = pl.maps.get(name)
             if h is None:
                 try:
-                    h = pl.maps[name] = M.RawMapHandle(pl.module.map_fd(name))
+                    h = pl.maps[name] = M.RawMapHandle(pl.module.map_fd(name),
+                                                       on_write=self.fcache.bump)
                 except KeyError:
                     raise KeyError(f"pipeline entries name map {name!r}, which "
                                    f"{pl.module.spec.pipeline} does not declare") from None

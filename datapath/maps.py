@@ -75,10 +75,53 @@ SPECS: dict[str, tuple[str, Codec, Codec]] = {
 }
 
 
+class FcacheControl:
+    """The flow cache's control word (bpf/lib/fcache.h: ovnbpf_fc_ctl[0] = {epoch, flags}).
+    `bump()` after a map write makes every cached outcome a miss; `bypass` turns lookups
+    and fills off (ovnbpf trace)."""
+
+    BYPASS = 1                    # OVNBPF_FC_BYPASS
+    _codec = Codec("<II")
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def _read(self) -> tuple[int, int]:
+        kb = ffi.new("uint32_t *", 0)
+        vb = ffi.new("uint8_t[]", self._codec.size)
+        check(lib.bpf_map_lookup_elem(self.fd, kb, vb), "bpf_map_lookup_elem")
+        return self._codec.unpack(bytes(vb))
+
+    def _write(self, epoch: int, flags: int) -> None:
+        kb = ffi.new("uint32_t *", 0)
+        vb = ffi.from_buffer(self._codec.pack((epoch & 0xFFFFFFFF, flags)))
+        check(lib.bpf_map_update_elem(self.fd, kb, vb, 0), "bpf_map_update_elem")
+
+    @property
+    def epoch(self) -> int:
+        return self._read()[0]
+
+    def bump(self) -> None:
+        epoch, flags = self._read()
+        self._write(epoch + 1, flags)
+
+    @property
+    def bypass(self) -> bool:
+        return bool(self._read()[1] & self.BYPASS)
+
+    @bypass.setter
+    def bypass(self, on: bool) -> None:
+        epoch, flags = self._read()
+        self._write(epoch + 1, (flags | self.BYPASS) if on else (flags & ~self.BYPASS))
+
+
 class MapHandle:
-    def __init__(self, fd: int, kind: str, key: Codec, value: Codec):
+    """`on_write` (e.g. FcacheControl.bump) runs after every write that changed the map."""
+
+    def __init__(self, fd: int, kind: str, key: Codec, value: Codec, on_write=None):
         self.fd, self.kind, self.key, self.value = fd, kind, key, value
         self.installed: dict = {}
+        self.on_write = on_write
 
     def get(self, k):
         kb = ffi.from_buffer(self.key.pack(k))
@@ -108,8 +151,13 @@ class MapHandle:
         count = ffi.new("uint32_t *", len(items))
         opts = ffi.new("struct bpf_map_batch_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
-        check(lib.bpf_map_update_batch(self.fd, ffi.from_buffer(keys), ffi.from_buffer(vals),
-                                       count, opts), "bpf_map_update_batch")
+        try:
+            check(lib.bpf_map_update_batch(self.fd, ffi.from_buffer(keys),
+                                           ffi.from_buffer(vals), count, opts),
+                  "bpf_map_update_batch")
+        finally:   # even a partial write changed the map
+            if self.on_write is not None:
+                self.on_write()
 
     def _delete(self, keys: list) -> None:
         if not keys:
@@ -123,6 +171,8 @@ class MapHandle:
         opts = ffi.new("struct bpf_map_batch_opts *")
         opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
         rc = lib.bpf_map_delete_batch(self.fd, ffi.from_buffer(buf), count, opts)
+        if self.on_write is not None:
+            self.on_write()
         if rc < 0 and rc != -2:   # ENOENT: already gone is fine for a delete
             check(rc, "bpf_map_delete_batch")
 
@@ -148,15 +198,15 @@ class RawMapHandle(MapHandle):
     """A map whose layout only its producer knows (generated pipeline maps): keys and
     values are bytes, applied as a desired-state diff like any other handle."""
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, on_write=None):
         info = map_info(fd)
         super().__init__(fd, "hash" if info.type != 2 else "array",
-                         Codec(f"{info.key_size}s"), Codec(f"{info.value_size}s"))
+                         Codec(f"{info.key_size}s"), Codec(f"{info.value_size}s"), on_write)
 
 
-def handle(name: str, fd: int) -> MapHandle:
+def handle(name: str, fd: int, on_write=None) -> MapHandle:
     kind, k, v = SPECS[name]
-    return MapHandle(fd, kind, k, v)
+    return MapHandle(fd, kind, k, v, on_write)
 
 
 def open_pinned(pin_dir: str, name: str) -> MapHandle:

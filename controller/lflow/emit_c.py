@@ -191,6 +191,7 @@ def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
         args = ", ".join(["f"] + _arg_words(w, symtab, act.args))
         w.line(f"ovnbpf_{act.keyword}({args});")
     elif isinstance(act, A.Call) and act.keyword in _COPY:
+        w.line("OVNBPF_FC_NOCACHE(f);")
         w.line(f"OVNBPF_PUNT_COPY(f, {_COPY[act.keyword]}, {entry.cookie});")
     elif isinstance(act, A.CtClear):
         w.line("/* ct_clear: the datapath keeps no conntrack state */")

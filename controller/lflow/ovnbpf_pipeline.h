@@ -76,6 +76,11 @@
 #ifndef OVNBPF_PUNT_COPY
 #define OVNBPF_PUNT_COPY(f, what, cookie) do { (void)(f); (void)(cookie); } while (0)
 #endif
+/* A side effect that replaying a cached outcome would skip (the learning copies above):
+ * the datapath's flow cache (bpf/lib/fcache.h) must not cache this run. */
+#ifndef OVNBPF_FC_NOCACHE
+#define OVNBPF_FC_NOCACHE(f) do { (void)(f); } while (0)
+#endif
 #define OVNBPF_COPY_PUT_ARP 1
 #define OVNBPF_COPY_PUT_ND  2
 #define OVNBPF_COPY_PUT_FDB 3

@@ -54,7 +54,9 @@ def env():
     pin = f"/sys/fs/bpf/obt-{secrets.token_hex(4)}"
     dp = Datapath.build(BuildSpec(pin_dir=pin))
     try:
-        yield Env(dp, {n: M.handle(n, dp.map_fd(n)) for n in M.SPECS})
+        # every write bumps the flow cache's epoch, as ChassisDatapath's handles do
+        fc = M.FcacheControl(dp.map_fd("ovnbpf_fc_ctl"))
+        yield Env(dp, {n: M.handle(n, dp.map_fd(n), on_write=fc.bump) for n in M.SPECS})
     finally:
         dp.close(unpin=True)
 
