@@ -83,7 +83,7 @@ def up_central(topo, subnet, log=print):
              f"ptcp:{NB_PORT}:{central_ip(subnet)}"])
         logical.create(central, topo)
         central.nbctl("--wait=sb", "sync")
-    log(f"[central] NB {central.nb_remote} and {nb_tcp_remote(subnet)}, SB {central.sb_tcp_remote}: "
+    log(f"[central] NB {central.nb_remote} and {nb_tcp_remote(subnet)}, SB {central.sb_chassis_remote}: "
         f"{len(topo.switches)} switches, {len(topo.routers)} routers, {len(topo.vms)} ports")
 
 

@@ -105,7 +105,7 @@ class MininetLab:
         state.info.update(central=str(central.rundir), sb_cluster=topo.sb_cluster)
         for p in central.pidfiles():
             state.record("pidfiles", str(p))
-        nodes = plan.chassis_nodes(central.sb_tcp_remote)
+        nodes = plan.chassis_nodes(central.sb_chassis_remote)
         for node in nodes:
             state.record("netns", node.netns)
             for d in node.daemon_names():
