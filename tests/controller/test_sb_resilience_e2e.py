@@ -20,28 +20,11 @@ from controller.lab.central import SB_PORT
 from controller.lab.lab import Lab
 from controller.lab.proc import run, wait_for
 
+from tests.controller.traffic import background_ping, loss, status
+
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
 CHASSIS = ("hv1", "hv2")
-
-
-def status(lab, hv):
-    node = next(n for n in lab.nodes() if n.name == hv)
-    return json.loads(node.status_file.read_text())
-
-
-def background_ping(lab, vm, ip, count, interval=0.01):
-    ns = lab.plan().vm_netns(vm)
-    return subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-c", str(count), "-i",
-                             str(interval), "-W", "1", "-q", str(ip)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def loss(proc):
-    out = proc.communicate(timeout=120)[0]
-    line = next(l for l in out.splitlines() if "packets transmitted" in l)
-    sent, received = int(line.split()[0]), int(line.split()[3])
-    return sent, sent - received
 
 
 def ebpf_topology(tmp, name, kinds=None, **extra):

@@ -1,0 +1,24 @@
+"""Helpers the controller e2e tests share: a chassis' status file, a background ping in a
+VM, and its loss count."""
+import json
+import subprocess
+
+
+def status(lab, hv):
+    node = next(n for n in lab.nodes() if n.name == hv)
+    return json.loads(node.status_file.read_text())
+
+
+def background_ping(lab, vm, ip, count, interval=0.01):
+    ns = lab.plan().vm_netns(vm)
+    return subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-c", str(count), "-i",
+                             str(interval), "-W", "1", "-q", str(ip)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def loss(proc):
+    """(sent, lost) from ping's summary line, once it has exited."""
+    out = proc.communicate(timeout=120)[0]
+    line = next(l for l in out.splitlines() if "packets transmitted" in l)
+    sent, received = int(line.split()[0]), int(line.split()[3])
+    return sent, sent - received
