@@ -183,10 +183,6 @@ def _fake_mac(chassis_id: int) -> str:
     return f"02:0b:00:00:{chassis_id >> 8 & 0xFF:02x}:{chassis_id & 0xFF:02x}"
 
 
-def _fake_mac(chassis_id: int) -> str:
-    return f"02:0b:00:00:{chassis_id >> 8 & 0xFF:02x}:{chassis_id & 0xFF:02x}"
-
-
 class Walker:
     """Loads each chassis once (a pipeline build takes seconds) and traces any number of
     packets of one Southbound snapshot. Use as a context manager: close() removes all."""
