@@ -88,13 +88,6 @@ def device_names():
     return {name for _, name in socket.if_nameindex()}
 
 
-def _lflow_labels(state, uuids) -> dict:
-    """{uuid: [pipeline, table, stage, priority, match]} of the flows that have a cookie."""
-    wanted = set(uuids)
-    return {f.uuid: [f.pipeline, f.table_id, f.stage, f.priority, f.match[:100]]
-            for f in state.flows if f.uuid in wanted}
-
-
 @dataclass
 class Counters:
     iterations: int = 0
@@ -412,7 +405,7 @@ class Controller:
                          "not_compiled": compiled.coverage.get("unsupported", []),
                          "cookies": {str(c): u for c, u in compiled.cookies.items()},
                          # what ctl names beside each lflow's hits: stage, priority, match
-                         "lflows": _lflow_labels(state, compiled.cookies.values()),
+                         "lflows": compiled.lflow_labels,
                          **self.pipeline.last_install},
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},

@@ -20,6 +20,14 @@ from . import desired as D
 log = logging.getLogger("ovnbpf.pipeline")
 
 
+def lflow_labels(state, uuids) -> dict:
+    """{uuid: [pipeline, table, stage, priority, match]} of the flows that have a cookie:
+    what `ovnbpf ctl` names beside their hit counters. Made once per fresh compile."""
+    wanted = set(uuids)
+    return {f.uuid: [f.pipeline, f.table_id, f.stage, f.priority, f.match[:100]]
+            for f in state.flows if f.uuid in wanted}
+
+
 class PipelineBuilder:
     def __init__(self, datapath, workdir):
         self.datapath = datapath
@@ -60,6 +68,7 @@ class PipelineBuilder:
                            port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                            keys=result.group_keys)
         result.problems = [(w.split(":")[0].replace("lflow ", ""), w) for w in result.warnings]
+        result.lflow_labels = lflow_labels(state, result.cookies.values())
         self._last = (inp, result)
         return result
 
