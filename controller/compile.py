@@ -84,6 +84,8 @@ class CompileResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     plan: object = None
+    # what controller/incremental.py needs to apply later changes to this result
+    internals: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict:
         """The JSON-friendly part (no C text, no bytes)."""
@@ -144,25 +146,43 @@ def _through_punt(a) -> bool:
                                         if act.category == A.PUNT)
 
 
-def _coverage(flows, analyses):
+def flow_coverage(f, a) -> tuple:
+    """One compiler flow's part of the coverage report: (stage, category, missing record
+    or None, through the punt path)."""
+    category = a.category if a.error is None else A.UNSUPPORTED
+    reasons = a.reasons if a.error is None else (a.error,)
+    via = a.error is None and _through_punt(a)
+    if via:
+        category = A.COMPILED
+    missing = None
+    if category != A.COMPILED:
+        missing = {"uuid": f.uuid, "datapath": f.datapath, "stage": f.stage,
+                   "category": category, "reason": "; ".join(reasons)}
+    return f.stage, category, missing, via
+
+
+def coverage_report(items) -> dict:
+    """The report from flow_coverage() items (any order: missing flows are sorted)."""
     by_category = collections.Counter()
     per_stage = collections.defaultdict(collections.Counter)
     missing = []
-    via_punt = 0
-    for f, a in zip(flows, analyses):
-        category = a.category if a.error is None else A.UNSUPPORTED
-        reasons = a.reasons if a.error is None else (a.error,)
-        if a.error is None and _through_punt(a):
-            category, via_punt = A.COMPILED, via_punt + 1
+    via_punt = total = 0
+    for stage, category, miss, via in items:
+        total += 1
+        via_punt += via
         by_category[category] += 1
-        per_stage[f.stage][category] += 1
-        if category != A.COMPILED:
-            missing.append({"uuid": f.uuid, "datapath": f.datapath, "stage": f.stage,
-                            "category": category, "reason": "; ".join(reasons)})
-    return {"total": len(flows), "compiled": by_category.get(A.COMPILED, 0), "via_punt": via_punt,
+        per_stage[stage][category] += 1
+        if miss is not None:
+            missing.append(miss)
+    missing.sort(key=lambda m: (m["uuid"], m["datapath"]))
+    return {"total": total, "compiled": by_category.get(A.COMPILED, 0), "via_punt": via_punt,
             "by_category": dict(sorted(by_category.items())),
             "per_stage": {s: dict(sorted(c.items())) for s, c in sorted(per_stage.items())},
             "unsupported": missing}
+
+
+def _coverage(flows, analyses):
+    return coverage_report(flow_coverage(f, a) for f, a in zip(flows, analyses))
 
 
 def coverage(flows, env=None):
@@ -249,6 +269,7 @@ def compile_state(state, chassis_name: str, *,
 
     entries = encode_entries(plan, port_key, dp_keys.__getitem__, cookie, symtab, layout=layout)
     helpers, warnings = helper_entries(state, local)
+    helper_warnings = list(warnings)
     entries.update(helpers)
     t4 = time.monotonic()
     report = _coverage(flows, analyses)
@@ -263,9 +284,12 @@ def compile_state(state, chassis_name: str, *,
     shape_lflows = {s: list(u) for s, u in shape_lflows.items()}
     timings = {"select_s": t1 - t0, "plan_s": t2 - t1, "emit_s": t3 - t2, "encode_s": t4 - t3,
                "total_s": time.monotonic() - t0}
+    internals = {"flows": flows, "analyses": analyses, "local": local, "bound": bound,
+                 "layout": layout, "ports": ports, "dp_keys": dp_keys, "symtab": symtab,
+                 "helper_warnings": helper_warnings}
     return CompileResult(source, header_text(), plan.shape_hash, entries, groups, group_keys,
                          cookies, report, shape_lflows, warnings,
-                         {k: round(v, 4) for k, v in timings.items()}, plan)
+                         {k: round(v, 4) for k, v in timings.items()}, plan, internals)
 
 
 # ---- proving it loads ---------------------------------------------------------------------------

@@ -406,6 +406,10 @@ class Controller:
                          "cookies": {str(c): u for c, u in compiled.cookies.items()},
                          # what ctl names beside each lflow's hits: stage, priority, match
                          "lflows": compiled.lflow_labels,
+                         # full compile_state() runs vs changes applied as deltas, and
+                         # why the last full one was needed (controller/incremental.py)
+                         "compiles": dict(self.pipeline.incremental.counters,
+                                          last_full=self.pipeline.incremental.last_full),
                          **self.pipeline.last_install},
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},

@@ -1,5 +1,7 @@
 """The controller's side of the compiler: SB snapshot -> pipeline (C + map entries) -> the
-datapath, rebuilding the program only when the flow shapes change.
+datapath, rebuilding the program only when the flow shapes change. Compiles go through
+controller/incremental.py: a change it can apply exactly costs time in proportion to the
+change; anything else is a full compile_state().
 
 The shape hash is the recompile decision: equal hash = same C, so only entries are written
 into the running generation's maps; a new hash = build a new generation off the packet path
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 from .. import compile as C
+from ..incremental import IncrementalCompiler
 from ..lflow.plan import AnalysisCache
 from . import desired as D
 
@@ -38,6 +41,8 @@ class PipelineBuilder:
         self.group_keys = C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31)
         self.cookies = C.StableIds(1, 65536)
         self._last = None          # (compiler input, result) of the last compile
+        # a port, MAC or flow change within the running shapes is a delta, not a compile
+        self.incremental = IncrementalCompiler(self.cache, self.group_keys, self.cookies)
 
     def compile(self, state, chassis_name, want):
         """Compile with our own claims as the bindings (the SB may not show them yet).
@@ -59,9 +64,7 @@ class PipelineBuilder:
                                port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                                keys=result.group_keys)
             return result
-        result = C.compile_state(inp, chassis_name,
-                                 synthetic_key=self.group_keys, cookie=self.cookies,
-                                 cache=self.cache)
+        result = self.incremental.compile(inp, chassis_name)
         self.group_keys.keep_only(result.groups)
         self.cookies.keep_only(result.cookies.values())
         D.synthetic_groups(want, {n: g.definition() for n, g in result.groups.items()},

@@ -15,7 +15,7 @@ from .layout import KEY_WORDS, VAL_WORDS, pack_words, pipeline_layout
 from .plan import Plan
 from .symbols import SymbolTable, default_symtab
 
-__all__ = ["encode_entries", "plan_cookies", "FLOWS_MAP", "DPS_MAP", "KEY_FMT", "VAL_FMT"]
+__all__ = ["encode_entries", "flow_record", "param_words", "plan_cookies", "FLOWS_MAP", "DPS_MAP", "KEY_FMT", "VAL_FMT"]
 
 FLOWS_MAP = "ovnbpf_pl_flows"
 DPS_MAP = "ovnbpf_pl_dps"
@@ -33,6 +33,21 @@ def _value(param, port_key) -> int:
     if isinstance(param, ast.StrConst):
         return port_key(param.value)
     return param.value
+
+
+def param_words(lay, params, port_key) -> list[int]:
+    """The value words of one entry: its template constants, packed per the shape layout."""
+    return pack_words(lay.params, [_value(p, port_key) for p in params], lay.val_words)
+
+
+def flow_record(shape, lay, index: int, dp: int, key: tuple, vwords: list[int], cookie: int,
+                port_key) -> tuple[bytes, bytes]:
+    """One ovnbpf_pl_flows record: shape `index` (its place in the plan), datapath key `dp`,
+    the entry's key values (port names resolved through port_key) and value words."""
+    keys = [port_key(v) if kf.mask is None else v for kf, v in zip(shape.key, key)]
+    kwords = pack_words(lay.key, keys, KEY_WORDS)
+    return (struct.pack(KEY_FMT, index, dp, *kwords),
+            struct.pack(VAL_FMT, cookie, 0, *(vwords + [0] * (VAL_WORDS - len(vwords)))))
 
 
 def encode_entries(plan: Plan, port_key: Callable[[str], int],
@@ -54,20 +69,15 @@ def encode_entries(plan: Plan, port_key: Callable[[str], int],
         dp = datapath_key(entry.datapath)
         record = dps.setdefault(dp, {"bits": [0] * pl.shape_words, "cookies": {}, "words": {}})
         record["bits"][entry.shape // 64] |= 1 << (entry.shape % 64)
-        values = [_value(p, port_key) for p in entry.params]
-        vwords = pack_words(lay.params, values, lay.val_words)
+        vwords = param_words(lay, entry.params, port_key)
         if lay.keyless:
             record["cookies"][pl.keyless_slot[entry.shape]] = cookie(entry.lflow)
             base = pl.keyless_word[entry.shape]
             for j, word in enumerate(vwords):
                 record["words"][base + j] = word
             continue
-        shape = plan.shapes[entry.shape]
-        keys = [port_key(v) if kf.mask is None else v for kf, v in zip(shape.key, entry.key)]
-        kwords = pack_words(lay.key, keys, KEY_WORDS)
-        flows.append((struct.pack(KEY_FMT, entry.shape, dp, *kwords),
-                      struct.pack(VAL_FMT, cookie(entry.lflow), 0,
-                                  *(vwords + [0] * (VAL_WORDS - len(vwords))))))
+        flows.append(flow_record(plan.shapes[entry.shape], lay, entry.shape, dp, entry.key,
+                                 vwords, cookie(entry.lflow), port_key))
     fmt = pl.dp_record_fmt()
     n_cookies, n_words = max(pl.n_keyless, 1), max(pl.keyless_words, 1)
     records = []

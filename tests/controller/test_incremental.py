@@ -1,0 +1,78 @@
+"""The incremental compiler against the full one, on Southbound contents written by real
+ovn-northd: after every NB change, the result IncrementalCompiler returns (a delta where
+it can, a full compile where it must) equals what compile_state() returns for the same
+snapshot, map entry for map entry."""
+import pytest
+
+from controller import compile as C
+from controller.incremental import IncrementalCompiler
+from controller.lflow.plan import AnalysisCache
+
+pytestmark = pytest.mark.root       # ovsdb-server + ovn-northd processes
+
+
+def _as_full(result, state, allocators):
+    groups, cookies = allocators
+    full = C.compile_state(state, "hv1", synthetic_key=groups, cookie=cookies,
+                           cache=AnalysisCache())
+    for name in set(result.entries) | set(full.entries):
+        assert sorted(result.entries.get(name, [])) == sorted(full.entries.get(name, [])), name
+    assert result.shape_hash == full.shape_hash
+    assert result.cookies == full.cookies
+    assert result.coverage == full.coverage
+    assert result.groups == full.groups and result.group_keys == full.group_keys
+    assert sorted(result.warnings) == sorted(full.warnings)
+    assert ({s: set(u) for s, u in result.shape_lflows.items()}
+            == {s: set(u) for s, u in full.shape_lflows.items()})
+
+
+def test_every_delta_equals_a_full_compile(ovn_central):
+    c = ovn_central
+    c.nbctl("ls-add", "ls1", "--", "ls-add", "ls2",
+            "--", "lsp-add", "ls1", "p1", "--", "lsp-set-addresses", "p1", "0a:00:00:00:01:01 10.0.1.1",
+            "--", "lsp-add", "ls2", "p3", "--", "lsp-set-addresses", "p3", "0a:00:00:00:02:03 10.0.2.3",
+            "--", "lr-add", "lr1",
+            "--", "lrp-add", "lr1", "lrp1", "02:00:00:00:01:ff", "10.0.1.254/24",
+            "--", "lrp-add", "lr1", "lrp2", "02:00:00:00:02:ff", "10.0.2.254/24",
+            "--", "lsp-add", "ls1", "ls1-lr1", "--", "lsp-set-type", "ls1-lr1", "router",
+            "--", "lsp-set-addresses", "ls1-lr1", "router",
+            "--", "lsp-set-options", "ls1-lr1", "router-port=lrp1",
+            "--", "lsp-add", "ls2", "ls2-lr1", "--", "lsp-set-type", "ls2-lr1", "router",
+            "--", "lsp-set-addresses", "ls2-lr1", "router",
+            "--", "lsp-set-options", "ls2-lr1", "router-port=lrp2")
+    c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
+    c.sbctl("chassis-add", "hv2", "geneve", "192.0.2.2")
+    c.nbctl("--wait=sb", "sync")
+    c.sbctl("lsp-bind", "p1", "hv1")
+    c.sbctl("lsp-bind", "p3", "hv2")
+
+    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    inc = IncrementalCompiler(AnalysisCache(), *allocators)
+    kinds = []
+
+    def check(*change, sb=False):
+        if change:
+            (c.sbctl if sb else c.nbctl)(*change)
+        c.nbctl("--wait=sb", "sync")
+        state = C.snapshot(c.sb_remote)
+        before = dict(inc.counters)
+        result = inc.compile(state, "hv1")
+        allocators[0].keep_only(result.groups)
+        allocators[1].keep_only(result.cookies.values())
+        kinds.append("delta" if inc.counters["delta"] > before["delta"] else "full")
+        _as_full(result, state, allocators)
+
+    check()                                                       # the first: full
+    check("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
+    check("lsp-bind", "p2", "hv1", sb=True)                       # bound here: residence
+    check("lsp-set-addresses", "p2", "0a:00:00:00:01:22 10.0.1.22")
+    check("lsp-add", "ls2", "p4", "--", "lsp-set-addresses", "p4", "0a:00:00:00:02:04 10.0.2.4")
+    check("lsp-bind", "p4", "hv2", sb=True)
+    check("lsp-set-port-security", "p1", "0a:00:00:00:01:01 10.0.1.1")
+    check("lsp-del", "p2")                                        # a port removed
+    check("acl-add", "ls1", "from-lport", "1001", "ip4 && udp.dst == 53", "drop")  # new shapes
+    check("lsp-add", "ls1", "p5", "--", "lsp-set-addresses", "p5", "0a:00:00:00:01:05 10.0.1.5")
+    assert kinds[0] == "full"
+    # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
+    assert kinds[1:7] == ["delta"] * 6, kinds
+    assert kinds[7] == "full" and kinds[-1] == "delta", kinds
