@@ -3,6 +3,10 @@
 - port latency: `ovn-nbctl lsp-add` of a port whose VIF already exists -> the first echo
   reply that VIF receives from a VM on the same switch, for an ovnbpf chassis and for a
   reference ovs chassis in the same lab (ms; min/median/max over N trials each);
+- the same split in two: `sb_ms`, lsp-add -> the port's Port_Binding row reaching an SB
+  client of the bench's own (ovn-nbctl, ovn-northd and the SB: the same for both kinds,
+  and no chassis' doing), and `chassis_ms`, that moment -> the first echo reply: what
+  the chassis itself takes (its SB session, its programming, the datapath);
 - recompiles the ovnbpf chassis did during those trials (ports are map updates: 0);
 - SB bytes a chassis receives with conditional monitoring (its related datapaths) and
   without (everything), in the same lab;
@@ -58,8 +62,43 @@ def add_arguments(p):
 OTHER_TENANTS = 4        # switches no chassis of the bench hosts, 4 ports each
 
 
-def _one_trial(lab, chassis, target, index):
-    """Plug a VIF, then create its logical port; ms until it gets an echo reply."""
+class SbWatch:
+    """When each Port_Binding row first reaches an SB client: a thread with its own IDL
+    session on Port_Binding.logical_port only, so its updates are small and prompt."""
+
+    def __init__(self, remote):
+        import threading
+        import ovs.db.idl
+        from controller.db.southbound import SB_SCHEMA
+        helper = ovs.db.idl.SchemaHelper(location=SB_SCHEMA)
+        helper.register_columns("Port_Binding", ["logical_port"])
+        self.idl = ovs.db.idl.Idl(remote, helper)
+        self.seen: dict[str, float] = {}
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, name="sb-watch", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import ovs.poller
+        while not self.stop:
+            self.idl.run()
+            now = time.time()
+            for row in self.idl.tables["Port_Binding"].rows.values():
+                self.seen.setdefault(row.logical_port, now)
+            poller = ovs.poller.Poller()
+            self.idl.wait(poller)
+            poller.timer_wait(50)
+            poller.block()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.idl.close()
+
+
+def _one_trial(lab, chassis, target, index, watch=None):
+    """Plug a VIF, then create its logical port; (ms until it gets an echo reply, ms of
+    that after its Port_Binding reached the SB watch), or None."""
     from controller.lab import topology
     from controller.lab.netns import run
     name = f"b{chassis[-1]}{index}"
@@ -83,7 +122,10 @@ def _one_trial(lab, chassis, target, index):
     out, _ = probe.communicate(timeout=30)
     if probe.returncode != 0:
         return None
-    return (float(out.strip()) - t0) * 1000.0
+    reply = float(out.strip())
+    sb = watch.seen.get(vm.port) if watch else None
+    return (reply - t0) * 1000.0, (sb - t0) * 1000.0 if sb else None, \
+        (reply - sb) * 1000.0 if sb else None
 
 
 def _summary(values):
@@ -150,15 +192,25 @@ def bench(args):
                                         .status_file.read_text())
             before = status()["counters"]["recompiles"]
             ovnbpf, reference = [], []
-            for i in range(trials):      # interleaved: both kinds see the same conditions
-                ovnbpf.append(_one_trial(lab, "hv1", "vm1", i))
-                reference.append(_one_trial(lab, "hv2", "vm3", i))
-            recompiles = status()["counters"]["recompiles"] - before
+            watch = SbWatch(lab.central().sb_remote)
+            try:
+                for i in range(trials):      # interleaved: both kinds see the same conditions
+                    ovnbpf.append(_one_trial(lab, "hv1", "vm1", i, watch))
+                    reference.append(_one_trial(lab, "hv2", "vm3", i, watch))
+            finally:
+                watch.close()
+            after = status()
+            recompiles = after["counters"]["recompiles"] - before
+            compiles = after.get("pipeline", {}).get("compiles", {})
             sb, resync, resync_full = _sb_bytes(lab)
         finally:
             lab.down(log=lambda *_: None)
-    return {"ovnbpf_ms": _summary(ovnbpf), "reference_ms": _summary(reference),
-            "recompiles": recompiles, "sb_bytes": sb, "resync_bytes": resync,
+    col = lambda trials, i: [t[i] if t else None for t in trials]  # noqa: E731
+    return {"ovnbpf_ms": _summary(col(ovnbpf, 0)), "reference_ms": _summary(col(reference, 0)),
+            "sb_ms": _summary(col(ovnbpf, 1) + col(reference, 1)),
+            "chassis_ms": {"ovnbpf": _summary(col(ovnbpf, 2)),
+                           "reference": _summary(col(reference, 2))},
+            "compiles": compiles, "recompiles": recompiles, "sb_bytes": sb, "resync_bytes": resync,
             "resync_full": resync_full, "sb_cluster": sb_cluster}
 
 

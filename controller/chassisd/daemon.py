@@ -131,6 +131,8 @@ class Controller:
         self.punts = PuntHandler()             # bound to each step's snapshot and cookies
         self.punt_events: list[bytes] = []
         self.punt_status = {}
+        self.status_pending = None             # when the status changed, unwritten since
+        self._cfg, self._cfg_seqno = None, None      # the config, as of that local DB seqno
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -227,6 +229,14 @@ class Controller:
                            "pid": os.getpid(), "pin_dir": self.pin_dir}
         self.status["sb"] = self._sb_status()
         self.status["counters"] = dict(vars(self.counters))
+        self._flush_status()
+
+    STATUS_STALE_S = 1.0     # a busy loop still writes the status file this often
+
+    def _flush_status(self):
+        """Write the status file now (a few ms of JSON: the loop calls this when idle,
+        so it never delays programming a change that is waiting)."""
+        self.status_pending = None
         if self.status_file:
             tmp = self.status_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.status, indent=1, default=str))
@@ -309,7 +319,10 @@ class Controller:
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
         self.seen = self.seqnos()
-        cfg = self.ovs.config()
+        if self._cfg_seqno != self.ovs.idl.change_seqno:     # else the same rows: same config
+            self._cfg = self.ovs.config()
+            self._cfg_seqno = self.ovs.idl.change_seqno
+        cfg = self._cfg
         present = device_names()
         devices = {v.iface_id: v.name for v in cfg.vifs if v.name in present}
         self._lap("config")
@@ -420,10 +433,8 @@ class Controller:
             "problems": [{"uuid": u, "reason": r} for u, r in want.problems + compiled.problems],
             "punt": self.punt_status,
         }
-        if self.status_file:
-            tmp = self.status_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.status, indent=1, default=str))
-            tmp.replace(self.status_file)
+        if self.status_pending is None:
+            self.status_pending = time.monotonic()
 
     # ---- the punt path ---------------------------------------------------------------------
 
@@ -458,10 +469,8 @@ class Controller:
                             "perf_lost": self.datapath.punts_lost}
         if self.status:
             self.status["punt"] = self.punt_status
-            if self.status_file:
-                tmp = self.status_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(self.status, indent=1, default=str))
-                tmp.replace(self.status_file)
+            if self.status_pending is None:
+                self.status_pending = time.monotonic()
 
     def _lport(self, where):
         if isinstance(where, D.Local):
@@ -521,7 +530,12 @@ class Controller:
                 if self.unresolved:
                     self.seen = None
                     self._block(100)
+                if (self.status_pending is not None
+                        and time.monotonic() - self.status_pending > self.STATUS_STALE_S):
+                    self._flush_status()
                 continue
+            if self.status_pending is not None:
+                self._flush_status()
             self._block(1000 if connected else 200)
         log.info("exiting (programs and maps stay loaded)")
 

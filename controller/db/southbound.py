@@ -93,6 +93,7 @@ class Southbound:
         self.sync_bytes = []       # per connection: bytes received until monitoring resumed
         self._synced = False
         self._rows = {}            # table -> {uuid: frozen row}: converted once per change
+        self._tuples = {}          # table -> its rows' tuple in the last snapshot
         self._snapshot = None      # the last snapshot, returned again while nothing changed
         if conditional:
             self._apply_conditions()
@@ -220,19 +221,35 @@ class Southbound:
         dirty, self.idl.dirty = self.idl.dirty, set()
         if self._snapshot is not None and not dirty and not self.idl.cleared:
             return self._snapshot    # the same object: callers may skip work by identity
-        if self.idl.cleared or any(name == "Logical_DP_Group" for name, _ in dirty):
+        tables = {name for name, _ in dirty}
+        if self.idl.cleared or "Logical_DP_Group" in tables:
             self._rows.clear()       # a flow's datapaths come from its group's row
+            self._tuples.clear()
             self.idl.cleared = False
-        chassis = tuple(sorted((rows.Chassis(
-            uuid=str(c.uuid), name=c.name, hostname=c.hostname,
-            encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options)) for e in c.encaps)),
-            other_config=rows.frozen_map(c.other_config))
-            for c in t["Chassis"].rows.values()), key=lambda c: c.name))
-        datapaths = tuple(sorted((rows.DatapathBinding(
-            uuid=str(d.uuid), tunnel_key=d.tunnel_key,
-            name=d.external_ids.get("name", d.external_ids.get("name2", "")),
-            is_router="logical-router" in d.external_ids)
-            for d in t["Datapath_Binding"].rows.values()), key=lambda d: d.tunnel_key))
+        last = self._tuples
+
+        def unchanged(*names):
+            # a table none of whose rows changed keeps its tuple: the same object, so
+            # callers comparing snapshots (the incremental compiler) skip it by identity
+            return names[0] in last and not tables.intersection(names)
+        if unchanged("Chassis", "Encap"):
+            chassis = last["Chassis"]
+        else:
+            chassis = last["Chassis"] = tuple(sorted((rows.Chassis(
+                uuid=str(c.uuid), name=c.name, hostname=c.hostname,
+                encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options))
+                                    for e in c.encaps)),
+                other_config=rows.frozen_map(c.other_config))
+                for c in t["Chassis"].rows.values()), key=lambda c: c.name))
+
+        if unchanged("Datapath_Binding"):
+            datapaths = last["Datapath_Binding"]
+        else:
+            datapaths = last["Datapath_Binding"] = tuple(sorted((rows.DatapathBinding(
+                uuid=str(d.uuid), tunnel_key=d.tunnel_key,
+                name=d.external_ids.get("name", d.external_ids.get("name2", "")),
+                is_router="logical-router" in d.external_ids)
+                for d in t["Datapath_Binding"].rows.values()), key=lambda d: d.tunnel_key))
         def port(p):
             dp = _ref(p.datapath)
             ch = _ref(p.chassis)
@@ -261,10 +278,16 @@ class Southbound:
             dp = _ref(b.datapath)
             return rows.MACBinding(str(b.uuid), b.logical_port, b.ip, b.mac, str(dp.uuid) if dp else "")
 
-        ports = self._converted("Port_Binding", port, dirty)
-        flows = self._converted("Logical_Flow", flow, dirty)
-        mcast = self._converted("Multicast_Group", group, dirty)
-        macb = self._converted("MAC_Binding", binding, dirty)
+        key = lambda r: r.uuid  # noqa: E731 - deterministic order
+
+        def table(name, convert):
+            if not unchanged(name):
+                last[name] = tuple(sorted(self._converted(name, convert, dirty), key=key))
+            return last[name]
+        ports = table("Port_Binding", port)
+        flows = table("Logical_Flow", flow)
+        mcast = table("Multicast_Group", group)
+        macb = table("MAC_Binding", binding)
         fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
         glob = next(iter(t["SB_Global"].rows.values()), None)
         nb_cfg = glob.nb_cfg if glob else 0
@@ -273,10 +296,9 @@ class Southbound:
         if glob and glob.options.get("svc_monitor_mac"):
             address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
         port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
-        key = lambda r: r.uuid  # noqa: E731 - deterministic order
-        self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=tuple(sorted(ports, key=key)),
-                            flows=tuple(sorted(flows, key=key)), mcast_groups=tuple(sorted(mcast, key=key)),
-                            mac_bindings=tuple(sorted(macb, key=key)), fdbs=tuple(sorted(fdbs, key=key)),
+        self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=ports,
+                            flows=flows, mcast_groups=mcast,
+                            mac_bindings=macb, fdbs=tuple(sorted(fdbs, key=key)),
                             nb_cfg=nb_cfg, address_sets=rows.frozen_sets(address_sets),
                             port_groups=rows.frozen_sets(port_groups))
         return self._snapshot
