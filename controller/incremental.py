@@ -38,6 +38,7 @@ from .lflow.encode import DPS_MAP, FLOWS_MAP, flow_record, param_words
 from .lflow.flows import LogicalFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.sbmaps import helper_entries
+from .lflow.template import TemplateStore
 from .local_datapaths import related_datapaths
 
 __all__ = ["IncrementalCompiler"]
@@ -74,8 +75,10 @@ class IncrementalCompiler:
         self.synthetic_key = synthetic_key
         self.cookie = cookie
         self.index: _Index | None = None
-        self.counters = {"full": 0, "delta": 0}
+        self.counters = {"full": 0, "delta": 0, "templated": 0, "template_mismatch": 0}
         self.last_full = "first compile"       # why the last full compile was needed
+        self.templates = TemplateStore()
+        self.speculated = []     # templated analyses not yet checked against real ones
 
     def compile(self, state, chassis_name: str) -> C.CompileResult:
         if self.index is not None:
@@ -95,6 +98,25 @@ class IncrementalCompiler:
         self.index = self._build_index(state, chassis_name, result)
         return result
 
+    def verify(self) -> bool:
+        """Check every templated analysis since the last call against a real one (run
+        it after programming: the first packet does not wait for it). False: one
+        differed; its form is never templated again, the cache holds the real analysis
+        and the next compile is a full one."""
+        speculated, self.speculated = self.speculated, []
+        ok = True
+        for f, form, guess, symtab, env, bound in speculated:
+            real = P.analyze_flow(f, symtab, env, bound.__contains__)
+            if real != guess:
+                ok = False
+                self.templates.refuse(form)
+                self.cache.put(f, real)
+                self.counters["template_mismatch"] += 1
+        if not ok:
+            self.index = None
+            self.last_full = "a templated analysis differed from the real one"
+        return ok
+
     # ---- the index of a full result ------------------------------------------------------
 
     def _build_index(self, state, chassis_name, result) -> _Index:
@@ -110,6 +132,8 @@ class IncrementalCompiler:
         coverage = {}
         for f, a in zip(it["flows"], it["analyses"]):
             coverage[(f.uuid, f.datapath)] = C.flow_coverage(f, a)
+            if P._cacheable(f):
+                self.templates.offer(f.pipeline, f.match, f.actions, a)
             done = memo.contributions.get(f)
             contribs = done[1] if done is not None and done[0] is a else []
             per_row[f.uuid].append((f, a, contribs))
@@ -300,7 +324,20 @@ class IncrementalCompiler:
             f = LogicalFlow(datapath=names.get(dp, dp), pipeline=row.pipeline, table=row.table_id,
                             stage=row.stage, priority=row.priority, match=row.match,
                             actions=row.actions, uuid=row.uuid)
-            a = self.cache.get(f, lambda f=f: P.analyze_flow(f, symtab, env, bound.__contains__))
+            a = self.cache.peek(f)
+            if a is None and P._cacheable(f):
+                # a copy of a known flow with other names/addresses: its analysis from the
+                # template now, checked against a real one once the datapath is programmed
+                form, a = self.templates.instantiate(f.pipeline, f.match, f.actions)
+                if a is not None:
+                    self.cache.put(f, a)
+                    self.speculated.append((f, form, a, symtab, env, bound))
+                    self.counters["templated"] += 1
+            if a is None:
+                a = self.cache.get(f, lambda f=f: P.analyze_flow(f, symtab, env,
+                                                                 bound.__contains__))
+                if P._cacheable(f):
+                    self.templates.offer(f.pipeline, f.match, f.actions, a)
             if a.error is not None:
                 raise _Full(f"lflow {row.uuid}: its match is not compiled")
             contribs = P._contributions(f, a, self.cache)

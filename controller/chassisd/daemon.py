@@ -314,7 +314,7 @@ class Controller:
 
     def step(self):
         self.counters.iterations += 1
-        self.timings = {}
+        self.timings = {"rx": getattr(self, "rx_ms", 0.0)}
         self._t = t0 = time.perf_counter()
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
@@ -383,6 +383,12 @@ class Controller:
         else:
             self.counters.map_updates += 1
         self._lap("install")
+        if not self.pipeline.verify():
+            # a templated analysis was wrong: the entries just written may be too; compile
+            # again from real analyses at once (the loop steps again)
+            log.error("a templated lflow analysis differed from the real one; compiling in full")
+            self.seen = None
+        self._lap("verify")
 
         if want.claims != self.claims:
             self.sb.set_claims(want.claims)
@@ -509,8 +515,10 @@ class Controller:
         connected = True
         self.resyncs_seen = self.sb.full_resyncs
         while not self.stopping:
+            t = time.perf_counter()
             self.ovs.run()
             self.sb.run()
+            self.rx_ms = round((time.perf_counter() - t) * 1000, 2)  # reading DB updates
             try:
                 self.serve_punts()
             except Exception:   # noqa: BLE001 - the slow path must not take the chassis down

@@ -75,6 +75,14 @@ class PipelineBuilder:
         self._last = (inp, result)
         return result
 
+    def verify(self) -> bool:
+        """Check the analyses the last compile took from templates (lflow/template.py)
+        against real ones. False: one differed, and the next compile is a full one."""
+        if self.incremental.verify():
+            return True
+        self._last = None
+        return False
+
     def _write(self, compiled):
         base = self.workdir
         if base.exists():   # keep the sources of the running generation only

@@ -189,12 +189,29 @@ class AnalysisCache:
         self.shape_ids: dict[tuple, int] = {}
         self.shape_info: list[tuple] = []     # by id: (identity, order key, describe())
 
-    def get(self, flow: LogicalFlow, compute: Callable[[], Analysis]) -> Analysis:
+    def _ident(self, flow: LogicalFlow):
         ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
         if not _cacheable(flow):
             if self.context is None:
-                return compute()
+                return None
             ident += (self.context,)
+        return ident
+
+    def peek(self, flow: LogicalFlow) -> Analysis | None:
+        ident = self._ident(flow)
+        return self.data.get(ident) if ident is not None else None
+
+    def put(self, flow: LogicalFlow, analysis: Analysis) -> None:
+        ident = self._ident(flow)
+        if ident is not None:
+            if len(self.data) >= self.limit:
+                self.data.clear()
+            self.data[ident] = analysis
+
+    def get(self, flow: LogicalFlow, compute: Callable[[], Analysis]) -> Analysis:
+        ident = self._ident(flow)
+        if ident is None:
+            return compute()
         hit = self.data.get(ident)
         if hit is not None:
             self.hits += 1

@@ -61,6 +61,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
         allocators[1].keep_only(result.cookies.values())
         kinds.append("delta" if inc.counters["delta"] > before["delta"] else "full")
         _as_full(result, state, allocators)
+        assert inc.verify()             # every templated analysis equals the real one
 
     check()                                                       # the first: full
     check("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
@@ -76,3 +77,33 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
     assert kinds[7] == "full" and kinds[-1] == "delta", kinds
+    # a new port's flows are copies of other ports' with new names: analyses from templates
+    assert inc.counters["templated"] >= 4 and inc.counters["template_mismatch"] == 0
+
+
+def test_a_wrong_template_is_caught_and_costs_a_full_compile(ovn_central):
+    c = ovn_central
+    c.nbctl("ls-add", "ls1", "--", "lsp-add", "ls1", "p1",
+            "--", "lsp-set-addresses", "p1", "0a:00:00:00:01:01 10.0.1.1")
+    c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
+    c.nbctl("--wait=sb", "sync")
+    c.sbctl("lsp-bind", "p1", "hv1")
+    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    inc = IncrementalCompiler(AnalysisCache(), *allocators)
+    inc.compile(C.snapshot(c.sb_remote), "hv1")
+    # poison every template: each now claims the flow is dropped whatever it matched
+    for form, (literals, a) in list(inc.templates.forms.items()):
+        inc.templates.forms[form] = (literals, a.__class__(a.category, a.reasons, a.dnf, ()))
+    c.nbctl("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
+    c.nbctl("--wait=sb", "sync")
+    state = C.snapshot(c.sb_remote)
+    inc.compile(state, "hv1")
+    assert inc.counters["templated"] > 0
+    assert not inc.verify()
+    assert inc.counters["template_mismatch"] > 0 and inc.index is None
+    before = inc.counters["full"]
+    result = inc.compile(state, "hv1")          # the next compile: full, from real analyses
+    assert inc.counters["full"] == before + 1
+    allocators[1].keep_only(result.cookies.values())
+    _as_full(result, state, allocators)
+    assert inc.verify()
