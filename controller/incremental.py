@@ -28,6 +28,7 @@ would return for the same snapshot with the same cookie and group allocators
 from __future__ import annotations
 
 import collections
+import collections.abc
 import dataclasses
 import time
 
@@ -146,6 +147,7 @@ class IncrementalCompiler:
         for who in owners.values():
             uuid_keys[min(who)] += 1       # the planner keeps the first flow in uuid order
         encoded = self._encode_all(plan, result, it, sid_index)
+        it["datapath_names"] = result.coverage["datapaths"]
         rows = {r.uuid: r for r in state.flows}
         return _Index(chassis_name, state, result, frozenset(it["local"]), frozenset(it["bound"]),
                       {d.uuid: d.name for d in state.datapaths},
@@ -359,12 +361,15 @@ class IncrementalCompiler:
         planner_warnings = base.warnings[len(base.internals["helper_warnings"]):]
         internals = dict(base.internals, ports=names, helper_warnings=list(warnings),
                          bound=ix.bound)
-        report = C.coverage_report(ix.coverage.values())
-        report["datapaths"] = base.coverage["datapaths"]     # the local datapaths: the same
+        # the coverage report and shape -> lflows are for the status and the CLI, not for
+        # programming: made from a copy of the index when first read, after the maps
+        items, local_names = list(ix.coverage.values()), base.internals["datapath_names"]
+        owners, sid_index = list(ix.owners.items()), ix.sid_index
+        report = Deferred(lambda: dict(C.coverage_report(items), datapaths=local_names))
         result = C.CompileResult(base.source, base.header, base.shape_hash, entries, groups,
                                  base.group_keys, cookies, report,
-                                 _shape_lflows(ix), warnings + planner_warnings, {},
-                                 base.plan, internals)
+                                 Deferred(lambda: _shape_lflows(owners, sid_index)),
+                                 warnings + planner_warnings, {}, base.plan, internals)
         ix.result = result
         return result
 
@@ -386,8 +391,33 @@ def _dp_uuid(state, name):
     return next((d.uuid for d in state.datapaths if d.name == name), None)
 
 
-def _shape_lflows(ix) -> dict[int, list[str]]:
+def _shape_lflows(owners, sid_index) -> dict[int, list[str]]:
     out = collections.defaultdict(dict)
-    for (sid, _, _), who in ix.owners.items():
-        out[ix.sid_index[sid]][min(who)] = None
+    for (sid, _, _), who in owners:
+        out[sid_index[sid]][min(who)] = None
     return {s: list(u) for s, u in sorted(out.items())}
+
+
+class Deferred(collections.abc.Mapping):
+    """A read-only dict made by `make()` on first use."""
+
+    def __init__(self, make):
+        self._make, self._data = make, None
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            self._data, self._make = self._make(), None
+        return self._data
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        return repr(self.data)

@@ -237,6 +237,9 @@ class Controller:
         """Write the status file now (a few ms of JSON: the loop calls this when idle,
         so it never delays programming a change that is waiting)."""
         self.status_pending = None
+        for key, value in self.status.items():
+            if callable(value):                 # a part made only when written
+                self.status[key] = value()
         if self.status_file:
             tmp = self.status_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.status, indent=1, default=str))
@@ -418,18 +421,20 @@ class Controller:
             "sb": self._sb_status(),
             "counters": dict(vars(self.counters)),
             "last_step_ms": dict(self.timings),
-            "pipeline": {"shape_hash": self.pipeline.active_hash,
-                         "coverage": {k: v for k, v in compiled.coverage.items()
-                                      if k != "unsupported"},
-                         "not_compiled": compiled.coverage.get("unsupported", []),
-                         "cookies": {str(c): u for c, u in compiled.cookies.items()},
-                         # what ctl names beside each lflow's hits: stage, priority, match
-                         "lflows": compiled.lflow_labels,
-                         # full compile_state() runs vs changes applied as deltas, and
-                         # why the last full one was needed (controller/incremental.py)
-                         "compiles": dict(self.pipeline.incremental.counters,
-                                          last_full=self.pipeline.incremental.last_full),
-                         **self.pipeline.last_install},
+            # made when the file is written (the loop's idle time): O(flows) of JSON
+            "pipeline": lambda hash=self.pipeline.active_hash, install=self.pipeline.last_install,
+            compiles=dict(self.pipeline.incremental.counters,
+                          last_full=self.pipeline.incremental.last_full): {
+                "shape_hash": hash,
+                "coverage": {k: v for k, v in compiled.coverage.items() if k != "unsupported"},
+                "not_compiled": compiled.coverage.get("unsupported", []),
+                "cookies": {str(c): u for c, u in compiled.cookies.items()},
+                # what ctl names beside each lflow's hits: stage, priority, match
+                "lflows": dict(compiled.lflow_labels),
+                # full compile_state() runs vs changes applied as deltas, and why the last
+                # full one was needed (controller/incremental.py)
+                "compiles": compiles,
+                **install},
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},
             "tunnels": {str(cid): ip for cid, ip in sorted(want.tunnels.items())},

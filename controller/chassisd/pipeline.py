@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .. import compile as C
-from ..incremental import IncrementalCompiler
+from ..incremental import Deferred, IncrementalCompiler
 from ..lflow.plan import AnalysisCache
 from . import desired as D
 
@@ -71,7 +71,8 @@ class PipelineBuilder:
                            port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                            keys=result.group_keys)
         result.problems = [(w.split(":")[0].replace("lflow ", ""), w) for w in result.warnings]
-        result.lflow_labels = lflow_labels(state, result.cookies.values())
+        uuids = list(result.cookies.values())      # labels are for the status: made when read
+        result.lflow_labels = Deferred(lambda: lflow_labels(state, uuids))
         self._last = (inp, result)
         return result
 

@@ -205,16 +205,20 @@ class Southbound:
 
     def _converted(self, table, convert, dirty):
         """The frozen rows of `table`, converting only rows changed since the last call
-        (reading IDL columns is the expensive part of a snapshot)."""
-        cache = self._rows.get(table, {})
-        fresh = {}
-        for uuid, row in self.idl.tables[table].rows.items():
-            frozen = cache.get(uuid)
-            if frozen is None or (table, uuid) in dirty:
-                frozen = convert(row)
-            fresh[uuid] = frozen
-        self._rows[table] = fresh
-        return list(fresh.values())
+        (reading IDL columns is the expensive part of a snapshot): O(changed rows)."""
+        rows = self.idl.tables[table].rows
+        cache = self._rows.get(table)
+        if cache is None:
+            cache = self._rows[table] = {uuid: convert(row) for uuid, row in rows.items()}
+        else:
+            for name, uuid in dirty:
+                if name == table:
+                    row = rows.get(uuid)
+                    if row is None:
+                        cache.pop(uuid, None)      # deleted
+                    else:
+                        cache[uuid] = convert(row)
+        return cache.values()
 
     def snapshot(self):
         t = self.idl.tables
@@ -296,11 +300,16 @@ class Southbound:
         if glob and glob.options.get("svc_monitor_mac"):
             address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
         port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
+
+        def same(name, value):     # an equal value keeps the last snapshot's object
+            if last.get(name) != value:
+                last[name] = value
+            return last[name]
         self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=ports,
-                            flows=flows, mcast_groups=mcast,
-                            mac_bindings=macb, fdbs=tuple(sorted(fdbs, key=key)),
-                            nb_cfg=nb_cfg, address_sets=rows.frozen_sets(address_sets),
-                            port_groups=rows.frozen_sets(port_groups))
+                            flows=flows, mcast_groups=mcast, mac_bindings=macb,
+                            fdbs=same("FDB", tuple(sorted(fdbs, key=key))), nb_cfg=nb_cfg,
+                            address_sets=same("Address_Set", rows.frozen_sets(address_sets)),
+                            port_groups=same("Port_Group", rows.frozen_sets(port_groups)))
         return self._snapshot
 
     # ---- writes (only rows this chassis owns) --------------------------------------------
