@@ -420,6 +420,9 @@ class ChassisDatapath:
             time.sleep(GRACE_S)        # let packets already in the old generation finish
             self._clear_slots(active)
         if old is not None:
+            if self.punt_callback is not None:
+                # punts the old build submitted before the flip still reach the controller
+                old.module.bpf.perf_buffer_consume()
             old.module.close(unpin=False)
         return {"gen": gen, "insns": module.verified_insns(), "build_s": round(build_s, 3),
                 "fill_s": round(fill_s, 4)}

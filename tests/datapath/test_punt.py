@@ -147,3 +147,15 @@ def test_an_injected_packet_that_punts_again_says_how_deep_it_is(chassis):
     dp.poll_punts()
     [ev] = [decode_event(b) for b in got]
     assert ev.flow["punt_depth"] == 2 and ev.flow["dp"] == DP
+
+
+def test_punts_waiting_at_a_pipeline_swap_still_reach_the_controller(chassis):
+    """Events the old build submitted but the controller had not read yet are delivered
+    when a new build replaces it, not lost with the old perf buffer."""
+    from controller.punt.event import CONSUME, decode_event
+    _, _, dp, _ = chassis
+    got = []
+    dp.open_punts(got.append)
+    run(dp, "vif", frame())                     # punted, not polled
+    dp.install_pipeline(HEADER, {})             # a new generation: the old buffer goes
+    assert [(e.kind, e.cookie) for e in map(decode_event, got)] == [(CONSUME, 7)]
