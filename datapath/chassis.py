@@ -327,6 +327,12 @@ class ChassisDatapath:
         self.config = self.config._replace(flags=flags)
         self.maps["ovnbpf_config"].apply({0: self.config})
 
+    def set_punt_rate(self, per_second: float, burst: int = 100) -> None:
+        """At most `per_second` punts per second per CPU, `burst` back to back; the rest
+        are counted drops (PUNT_RATE). per_second 0: no limit."""
+        interval = 0 if per_second <= 0 else max(1, int(1e9 / per_second))
+        self.maps["ovnbpf_punt_rate"].apply({0: M.PuntRate(interval, max(1, burst))})
+
     def attach_uplink(self, ifname: str) -> None:
         ifindex, mac = self._link(ifname)
         self._attach(ifindex, ATTACH_UPLINK)

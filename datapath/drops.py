@@ -60,6 +60,7 @@ class Drop(IntEnum):
     FIB_TOO_BIG = -45
     PUNT_LOST = -46
     INJECT_BAD_HEADER = -47
+    PUNT_RATE = -48
 
 
 _ENUM_LINE = re.compile(r"^\s*OVNBPF_DROP_([A-Z0-9_]+)\s*=\s*(-\d+)\s*,")

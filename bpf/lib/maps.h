@@ -43,6 +43,20 @@ struct ovnbpf_config {
 #define OVNBPF_CFG_EGRESS_ON_INGRESS (1u << 1) /* run egress before encap (lib/split.h) */
 OVNBPF_MAP("array", __u32, struct ovnbpf_config, ovnbpf_config, 1, 0);
 
+/* ---- the punt meter: how often a CPU may hand packets to the controller ----
+ * A flood of packets that punt (TTL 1, ARP for the router, ...) must not starve the
+ * controller's Southbound work: past the meter they are dropped and counted (PUNT_RATE).
+ * GCRA per CPU (ovnbpf_punt_tat: the theoretical arrival time of the next punt): a punt
+ * is allowed while fewer than `burst` punts are ahead of now. interval_ns 0 = no limit.
+ * Written by the controller (`--punt-rate`, `--punt-burst`). */
+struct ovnbpf_punt_rate {
+    __u64 interval_ns; /* 1e9 / punts per second (per CPU) */
+    __u32 burst;       /* punts allowed back to back */
+    __u32 _pad;
+};
+OVNBPF_MAP("array", __u32, struct ovnbpf_punt_rate, ovnbpf_punt_rate, 1, 0);
+OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_punt_tat, 1, 0);
+
 /* ---- ifindex of a chassis-side VIF veth -> which logical port it is ---- */
 struct ovnbpf_vif {
     __u32 dp;          /* datapath tunnel key */

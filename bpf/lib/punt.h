@@ -9,9 +9,10 @@
  * field as they are at that point) followed by the frame's bytes as they were parsed (the
  * pipeline's changes are in the event's flow, not yet in the bytes).
  *
- * Bounded: each CPU's perf ring has a fixed size. If the controller does not keep up, the
- * kernel refuses the event and we count DROP_PUNT_LOST; with no controller listening at
- * all, DROP_NEED_CONTROLLER. Nothing waits. Userspace mirror: controller/punt/event.py.
+ * Bounded: a meter per CPU (ovnbpf_punt_rate, lib/maps.h) lets through at most its rate
+ * and counts the rest as DROP_PUNT_RATE; each CPU's perf ring has a fixed size. If the
+ * controller does not keep up, the kernel refuses the event and we count DROP_PUNT_LOST;
+ * with no controller listening at all, DROP_NEED_CONTROLLER. Nothing waits. Userspace mirror: controller/punt/event.py.
  *
  * The perf map belongs to each pipeline build (not pinned): the controller opens the
  * buffer of every build it installs (datapath/chassis.py). */
@@ -79,6 +80,25 @@ OVNBPF_INLINE void ovnbpf_punt_copy(struct ovnbpf_flow *f, __u32 what, __u32 coo
 #define OVNBPF_PUNT(f, cookie) ovnbpf_punt_note((f), (cookie))
 #define OVNBPF_PUNT_COPY(f, what, cookie) ovnbpf_punt_copy((f), (what), (cookie))
 
+/* The punt meter (lib/maps.h): 1 if this CPU may punt now (and the punt is counted in). */
+OVNBPF_INLINE int ovnbpf_punt_allowed(void)
+{
+    __u32 zero = 0;
+    struct ovnbpf_punt_rate *r = ovnbpf_punt_rate.lookup(&zero);
+    __u64 *tat = ovnbpf_punt_tat.lookup(&zero);
+    __u64 now;
+
+    if (!r || !r->interval_ns || !tat)
+        return 1;
+    now = bpf_ktime_get_ns();
+    if (*tat < now)
+        *tat = now;
+    if (*tat - now + r->interval_ns > (__u64)r->burst * r->interval_ns)
+        return 0;                         /* `burst` punts already ahead of now */
+    *tat += r->interval_ns;
+    return 1;
+}
+
 /* Submit one event with the frame. 0, or a drop reason. */
 OVNBPF_INLINE int ovnbpf_punt_submit(struct xdp_md *ctx, struct ovnbpf_punt_event *ev,
                                      __u32 kind, __u32 stage)
@@ -86,6 +106,8 @@ OVNBPF_INLINE int ovnbpf_punt_submit(struct xdp_md *ctx, struct ovnbpf_punt_even
     __u64 len = (__u64)((long)ctx->data_end - (long)ctx->data);
     int rc;
 
+    if (!ovnbpf_punt_allowed())
+        return OVNBPF_DROP_PUNT_RATE;
     if (len > OVNBPF_PUNT_MAX_BYTES)
         len = OVNBPF_PUNT_MAX_BYTES;
     ev->magic = OVNBPF_PUNT_MAGIC;

@@ -21,6 +21,12 @@ def add_arguments(p):
                    "(the one hosting the egress port, as OVN; the default) or ingress (the "
                    "sender, before encap, marking the Geneve option; only toward chassis that "
                    "advertise they accept the mark, i.e. other ovnbpf chassis)")
+    p.add_argument("--punt-rate", type=int, default=1000, metavar="PPS",
+                   help="at most PPS packets per second per CPU go to the controller (ICMP "
+                   "errors, ARP/ND, learning); the rest are dropped and counted as PUNT_RATE, "
+                   "so a flood cannot starve the Southbound work (default 1000; 0: no limit)")
+    p.add_argument("--punt-burst", type=int, default=100, metavar="N",
+                   help="punts allowed back to back before the rate applies (default 100)")
     p.add_argument("--run-dir", help="where generated pipeline sources are kept "
                    "(default /run/ovnbpf/<system-id>)")
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
@@ -62,7 +68,7 @@ def run(args):
     try:   # errors found before detaching reach the terminal
         ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
                          status_file=args.status_file, run_dir=args.run_dir,
-                         egress_on=args.egress_on)
+                         egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst))
     except RuntimeError as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1

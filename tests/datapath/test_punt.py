@@ -159,3 +159,30 @@ def test_punts_waiting_at_a_pipeline_swap_still_reach_the_controller(chassis):
     run(dp, "vif", frame())                     # punted, not polled
     dp.install_pipeline(HEADER, {})             # a new generation: the old buffer goes
     assert [(e.kind, e.cookie) for e in map(decode_event, got)] == [(CONSUME, 7)]
+
+
+def test_a_punt_flood_is_metered_and_the_rest_counted(chassis):
+    """Past the meter's burst, punts are dropped as PUNT_RATE: the controller gets `burst`
+    events out of a flood, not the flood. Rate 0 turns the meter off again."""
+    _, _, dp, _ = chassis
+    got = []
+    dp.open_punts(got.append)
+    dp.poll_punts()
+    got.clear()
+    before = dp.counters()["drops"].get("PUNT_RATE", 0)
+    from datapath.chassis import current_cpu
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {current_cpu()})   # one CPU, one bucket
+    dp.set_punt_rate(0.01, burst=3)            # one per 100 s: the test runs well inside it
+    try:
+        outs = [run(dp, "vif", frame())[1] for _ in range(10)]
+    finally:
+        dp.set_punt_rate(0)
+        os.sched_setaffinity(0, allowed)
+    dp.poll_punts()
+    assert len(got) == 3
+    assert [o["reason"] for o in outs if o["type"] == "drop"] == ["PUNT_RATE"] * 7
+    assert dp.counters()["drops"]["PUNT_RATE"] == before + 7
+    run(dp, "vif", frame())                    # no limit again
+    dp.poll_punts()
+    assert len(got) == 4
