@@ -1,0 +1,101 @@
+"""The local config diff (controller/chassisd/reconfig.py): which change becomes which
+action, pure, no DB; and the remote check against sockets that do not answer."""
+from dataclasses import replace
+
+import pytest
+
+from controller.chassisd.reconfig import (CHASSIS, PROBE, RENAME, SESSION, applied,
+                                          check_remote, plan)
+from controller.db.local_ovs import ConfigError, Vif, config_from_rows
+
+IDS = {"system-id": "hv1", "ovn-remote": "tcp:192.0.2.1:6642,tcp:192.0.2.2:6642",
+       "ovn-encap-type": "geneve", "ovn-encap-ip": "192.0.2.11", "hostname": "hv1"}
+SSL = ("k.pem", "c.pem", "ca.pem")
+BASE = config_from_rows(IDS, None, [])
+
+
+def cfg(ssl=None, vifs=(), **ids):
+    return config_from_rows({**IDS, **{k.replace("_", "-"): v for k, v in ids.items()}},
+                            ssl, vifs)
+
+
+def kinds(new, old=BASE):
+    return [c.kind for c in plan(old, new)]
+
+
+@pytest.mark.parametrize("new, expected", [
+    (cfg(), []),
+    (cfg(vifs=[("vm1-p", "lsp-vm1")]), []),                               # VIFs are not config
+    (cfg(ovn_remote="tcp:192.0.2.2:6642,tcp:192.0.2.1:6642"), []),        # a reorder
+    (cfg(ovn_remote="unix:/run/sb.sock"), [SESSION]),
+    (cfg(ovn_remote="tcp:192.0.2.1:6642"), [SESSION]),                    # a member less
+    (cfg(ovn_remote_probe_interval="30000"), [PROBE]),
+    (cfg(ovn_remote="unix:/run/sb.sock", ovn_remote_probe_interval="30000"), [SESSION]),
+    (cfg(ovn_encap_ip="192.0.2.99"), [CHASSIS]),
+    (cfg(hostname="other"), [CHASSIS]),
+    (cfg(system_id="hv9"), [RENAME]),
+    (cfg(system_id="hv9", ovn_encap_ip="192.0.2.99"), [RENAME]),         # one transaction
+    (cfg(ovn_remote="unix:/run/sb.sock", system_id="hv9"), [SESSION, RENAME]),
+    (cfg(ovn_remote="unix:/run/sb.sock", ovn_encap_ip="192.0.2.99"), [SESSION, CHASSIS]),
+])
+def test_what_changed_becomes_which_action(new, expected):
+    assert kinds(new) == expected
+
+
+def test_ssl_files_changed_is_a_session_change():
+    old = cfg(ssl=SSL, ovn_remote="ssl:192.0.2.1:6642")
+    new = cfg(ssl=("k2.pem", "c2.pem", "ca.pem"), ovn_remote="ssl:192.0.2.1:6642")
+    changes = plan(old, new)
+    assert [c.kind for c in changes] == [SESSION]
+    assert "SSL table" in changes[0].what and "k2.pem" in changes[0].what
+
+
+def test_the_log_says_what_changed():
+    (c,) = plan(BASE, cfg(system_id="hv9", ovn_encap_ip="192.0.2.99"))
+    assert "system-id hv1 -> hv9" in c.what and "ovn-encap-ip 192.0.2.11 -> 192.0.2.99" in c.what
+
+
+def test_applied_takes_only_the_fields_of_its_kind():
+    new = cfg(ovn_remote="unix:/run/sb.sock", ovn_encap_ip="192.0.2.99", system_id="hv9",
+              ovn_remote_probe_interval="30000")
+    a = applied(BASE, new, SESSION)
+    assert (a.remote, a.probe_interval_ms, a.encap_ip, a.system_id) == \
+        ("unix:/run/sb.sock", 30000, "192.0.2.11", "hv1")
+    a = applied(BASE, new, CHASSIS)
+    assert (a.remote, a.encap_ip, a.system_id) == (BASE.remote, "192.0.2.99", "hv1")
+    a = applied(BASE, new, RENAME)
+    assert (a.remote, a.encap_ip, a.system_id) == (BASE.remote, "192.0.2.99", "hv9")
+    a = applied(BASE, new, PROBE)
+    assert (a.remote, a.probe_interval_ms) == (BASE.remote, 30000)
+    # applying every planned change reaches the new config (VIFs aside)
+    a = BASE
+    for c in plan(BASE, new):
+        a = applied(a, new, c.kind)
+    assert replace(a, vifs=()) == replace(new, vifs=())
+
+
+@pytest.mark.parametrize("ids, match", [
+    ({"ovn-encap-type": "vxlan"}, "only geneve is supported"),
+    ({"ovn-encap-ip": ""}, "lacks ovn-encap-ip"),
+    ({"ovn-remote-probe-interval": "soon"}, "not an integer"),
+    ({"ovn-remote": "ssl:192.0.2.1:6642"}, "SSL table"),
+])
+def test_bad_new_values_never_reach_plan(ids, match):
+    """An invalid config is refused whole (ConfigError) before any diff: the daemon keeps
+    the last good one (reconfig.Reconfig.run)."""
+    with pytest.raises(ConfigError, match=match):
+        config_from_rows({**IDS, **ids}, None, [])
+
+
+def test_check_remote_says_why_no_member_answers(tmp_path):
+    problem = check_remote(f"unix:{tmp_path}/nothing.sock,tcp:127.0.0.1:1", timeout=0.5)
+    assert f"unix:{tmp_path}/nothing.sock" in problem and "tcp:127.0.0.1:1" in problem
+    assert "refused" in problem.lower() or "no such file" in problem.lower()
+    assert "SSL table is empty" in check_remote("ssl:127.0.0.1:1", ())
+
+
+def test_vifs_survive_an_invalid_config():
+    """What the step keeps using while the rest of the config is refused."""
+    from controller.db.local_ovs import vifs_from_rows
+    assert vifs_from_rows([("b", "lsp-b"), ("br-int", None), ("a", "lsp-a")]) == \
+        (Vif("a", "lsp-a"), Vif("b", "lsp-b"))
