@@ -141,7 +141,30 @@ class Refused(Exception):
 
 
 class Deferred(Exception):
-    """The change needs the Southbound, which is away: it is applied on return."""
+    """Not yet: the change needs the Southbound, which is away (applied on return), or
+    the new remote is still being checked. `soon`: look again on the next iteration."""
+
+    def __init__(self, why, soon=False):
+        super().__init__(why)
+        self.soon = soon
+
+
+class _Check:
+    """check_remote() in a thread: a remote that drops packets takes seconds to time out,
+    and the loop keeps stepping and serving punts meanwhile."""
+
+    def __init__(self, remote, ssl):
+        import threading
+        self.target = (remote, ssl)
+        self.result = None
+        self.thread = threading.Thread(target=self._run, name="remote-check", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.result = check_remote(*self.target)
+
+    def done(self):
+        return not self.thread.is_alive()
 
 
 class Reconfig:
@@ -159,6 +182,7 @@ class Reconfig:
         self.retry_at = 0.0
         self.changes = 0                 # changes applied since start
         self.last = []                   # the latest few: {"change", "result"}
+        self.check = None                # _Check of a new remote, while it runs
 
     def current(self):
         """The config a step uses: the active one with the VIFs of now."""
@@ -188,12 +212,16 @@ class Reconfig:
         did = False
         problems = []
         self.waiting = []
+        retry = RETRY_S
         for change in plan(self.active, new):
             try:
                 self._apply(change, new)
             except Deferred as e:
                 self.waiting.append(change.kind)
-                problems.append(str(e))
+                if e.soon:
+                    retry = 0.0
+                else:
+                    problems.append(str(e))
                 continue
             except Refused as e:
                 self.waiting.append(change.kind)
@@ -211,7 +239,7 @@ class Reconfig:
             self.changes += 1
             self._record(change, "applied")
             did = True
-        self.retry_at = time.monotonic() + RETRY_S
+        self.retry_at = time.monotonic() + retry
         self._problem("; ".join(problems) or None)
         if did:
             self.ctl._save_status()
@@ -241,7 +269,11 @@ class Reconfig:
         if change.kind == SESSION:
             if sb.connected():
                 # a session that works is not given up for one that does not
-                problem = self.ctl._serving(lambda: check_remote(new.remote, new.ssl))
+                if self.check is None or self.check.target != (new.remote, new.ssl):
+                    self.check = _Check(new.remote, new.ssl)
+                if not self.check.done():
+                    raise Deferred("checking that the new remote answers", soon=True)
+                problem, self.check = self.check.result, None
                 if problem:
                     raise Refused(f"{problem}; staying connected to {sb.member()}")
             if new.ssl:

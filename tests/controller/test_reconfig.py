@@ -99,3 +99,20 @@ def test_vifs_survive_an_invalid_config():
     from controller.db.local_ovs import vifs_from_rows
     assert vifs_from_rows([("b", "lsp-b"), ("br-int", None), ("a", "lsp-a")]) == \
         (Vif("a", "lsp-a"), Vif("b", "lsp-b"))
+
+
+def test_ctl_shows_the_config_in_effect_and_what_was_not_applied():
+    from controller.ctl import format_text
+    st = {"chassis": "hv1", "pid": 1, "pin_dir": "/x", "counters": {"recompiles": 0, "map_updates": 0},
+          "sb": {"remote": "tcp:a:1", "connected": True, "member": "tcp:a:1", "rx_bytes": 0,
+                 "connections": 1},
+          "config": {"system_id": "hv1", "remote": "tcp:a:1", "ssl": [], "probe_interval_ms": None,
+                     "encap_type": "geneve", "encap_ip": "192.0.2.11", "hostname": "hv1",
+                     "uplink": "uplink", "problem": "ovn-encap-type='vxlan': only geneve",
+                     "waiting": [], "changes": 2, "last": []},
+          "live": {"stats": {}, "drops": {}, "stages": [], "lflows": []}}
+    text = format_text(st)
+    assert "config: system-id hv1, encap geneve 192.0.2.11 on uplink, probe interval default" in text
+    assert "2 change(s) applied" in text and "NOT APPLIED: ovn-encap-type='vxlan'" in text
+    del st["config"]
+    assert "config:" not in format_text(st), "a status file from before this key"

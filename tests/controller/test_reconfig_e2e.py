@@ -1,9 +1,13 @@
 """`ovnbpf controller` follows its local config at run time, as ovn-controller does
-(controller/chassisd/reconfig.py): ovn-remote, the probe interval, ovn-encap-ip, a refused
-encap type, system-id. One two-chassis lab (both ovnbpf, real ovsdb-servers, northd,
-ovn-nbctl); pings cross the eBPF datapath only. Every test puts hv1's config back."""
+(controller/chassisd/reconfig.py): ovn-remote, the SSL table, the probe interval,
+ovn-encap-ip, a refused encap type, system-id. One two-chassis lab (both ovnbpf, an SB
+reachable over ssl: and its unix socket; real ovsdb-servers, northd, ovn-nbctl); pings
+cross the eBPF datapath only. Every test puts hv1's config back."""
 import ipaddress
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +26,8 @@ pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 def lab(tmp_path_factory):
     lab = Lab("cf1")
     try:
-        lab.up(str(ebpf_topology(tmp_path_factory.mktemp("cf1"), "cf1")), log=lambda *_: None)
+        lab.up(str(ebpf_topology(tmp_path_factory.mktemp("cf1"), "cf1", sb_ssl=True)),
+               log=lambda *_: None)
         yield lab
     finally:
         lab.down(log=lambda *_: None)
@@ -67,6 +72,10 @@ def test_probe_interval_is_applied_to_the_live_session(lab):
         assert "probes every 30000 ms" in line
         assert status(lab, "hv1")["config"]["probe_interval_ms"] == 30000
         assert status(lab, "hv1")["sb"]["connections"] == before, "no reconnect for that"
+        ctl = subprocess.run([str(Path(sys.executable).with_name("ovnbpf")), "ctl", "--lab",
+                              lab.name, "--chassis", "hv1"], capture_output=True, text=True,
+                             timeout=30).stdout
+        assert "config: system-id hv1, encap geneve" in ctl and "probe interval 30000" in ctl
     finally:
         node.vsctl("remove", "Open_vSwitch", ".", "external_ids", "ovn-remote-probe-interval")
     wait_for(lambda: status(lab, "hv1")["config"]["probe_interval_ms"] is None, timeout=10,
@@ -74,12 +83,12 @@ def test_probe_interval_is_applied_to_the_live_session(lab):
 
 
 def test_ovn_remote_change_reconnects_without_losing_a_packet(lab):
-    """tcp: -> the same SB's unix socket, under 100 pps across chassis; then back."""
+    """ssl: -> the same SB's unix socket, under 100 pps across chassis; then back."""
     node = hv1(lab)
     central = lab.central()
-    tcp = external_id(node, "ovn-remote")
+    ssl = external_id(node, "ovn-remote")
     unix = central.sb_remote
-    assert tcp.startswith("tcp:") and unix.startswith("unix:")
+    assert ssl.startswith("ssl:") and unix.startswith("unix:")
     before = status(lab, "hv1")
     probe = background_ping(lab, "vm1", "10.0.1.13", count=600)
     try:
@@ -96,7 +105,7 @@ def test_ovn_remote_change_reconnects_without_losing_a_packet(lab):
             probe.kill()
             probe.wait()
     after = status(lab, "hv1")
-    print(f"\n[figure] ovn-remote {tcp} -> {unix} under 100 pps: {sent} sent, {lost} lost; "
+    print(f"\n[figure] ovn-remote {ssl} -> {unix} under 100 pps: {sent} sent, {lost} lost; "
           f"monitoring the new remote {took:.2f} s after the change; connections "
           f"{before['sb']['connections']} -> {after['sb']['connections']}, full resyncs "
           f"{before['sb']['full_resyncs']} -> {after['sb']['full_resyncs']}, sync bytes "
@@ -107,9 +116,9 @@ def test_ovn_remote_change_reconnects_without_losing_a_packet(lab):
     assert after["sb"]["full_resyncs"] == before["sb"]["full_resyncs"] + 1, \
         "a single ovsdb-server keeps no history: the resync is counted as a full one"
     assert new_port_works(lab, "vm9", 9, chassis="hv1"), "a port added after the change works"
-    set_ids(node, ovn_remote=tcp)
-    wait_for(lambda: (s := status(lab, "hv1")["sb"])["connected"] and s["remote"] == tcp,
-             timeout=20, interval=0.05, what="hv1 back on tcp")
+    set_ids(node, ovn_remote=ssl)
+    wait_for(lambda: (s := status(lab, "hv1")["sb"])["connected"] and s["remote"] == ssl,
+             timeout=20, interval=0.05, what="hv1 back on ssl")
 
 
 def test_a_remote_that_does_not_answer_is_refused_and_the_session_stays(lab):
@@ -237,3 +246,37 @@ def test_system_id_change_moves_our_ports_to_the_new_chassis(lab):
     wait_for(lambda: port_chassis(lab, "lsp-vm1") == "hv1", timeout=10, interval=0.05,
              what="lsp-vm1 bound to hv1 again")
     assert lab.ping("vm3", "10.0.1.11")
+
+
+def test_ssl_table_changes_a_wrong_ca_is_refused_a_new_certificate_applied(lab, tmp_path):
+    """The SSL table names another PKI's files: refused with the reason, the session
+    stays. Then a new key and certificate from the lab's CA (a rotation): reconnects."""
+    node = hv1(lab)
+    central = lab.central()
+    right = [str(p) for p in central.ssl_files("hv1")]
+    other = tmp_path / "other-pki"
+    central.make_ca(pki=other, cn="some other CA")
+    wrong = [str(p) for p in central.issue_cert("hv1", pki=other)]
+    rotated = [str(p) for p in central.issue_cert("cfhv1-rotated")]
+    before = status(lab, "hv1")["sb"]
+    at = log_size(node)
+    try:
+        node.vsctl("set-ssl", *wrong)
+        line = wait_for(lambda: log_line(node, "local config:", at), timeout=15, interval=0.1,
+                        what="the refusal in the log")
+        print(f"\n[log] {line}")
+        assert "SSL table" in line and "refuse the server's certificate" in line
+        st = status(lab, "hv1")
+        assert st["sb"]["connected"] and st["sb"]["connections"] == before["connections"]
+        assert st["config"]["ssl"] == right and "certificate" in st["config"]["problem"]
+        assert lab.ping("vm1", "10.0.1.13")
+        node.vsctl("set-ssl", *rotated)
+        wait_for(lambda: (s := status(lab, "hv1"))["config"]["ssl"] == rotated
+                 and s["sb"]["connected"] and s["sb"]["connections"] > before["connections"],
+                 timeout=20, interval=0.05, what="hv1 reconnected with the new certificate")
+        assert status(lab, "hv1")["config"]["problem"] is None
+        assert lab.ping("vm1", "10.0.1.13")
+    finally:
+        node.vsctl("set-ssl", *right)
+    wait_for(lambda: (s := status(lab, "hv1"))["config"]["ssl"] == right and s["sb"]["connected"],
+             timeout=20, interval=0.05, what="hv1 back on its own certificate")
