@@ -176,7 +176,8 @@ class Reconfig:
         self.active = ctl.cfg            # the config in effect (the last good one)
         self.uplink = uplink             # the underlay device the datapath decapsulates on
         self.pinned_uplink = bool(ctl.uplink)   # --uplink given: the encap IP does not move it
-        self.seqno = ctl.ovs.idl.change_seqno
+        self.seqno = None                # the first run() diffs: start() read the config
+                                         # seconds ago (before the entry programs' build)
         self.problem = None              # why the newest local config is not (all) in effect
         self.waiting = []                # kinds of change not applied yet
         self.retry_at = 0.0

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.lab import topology
+from controller.lab import netns
 from controller.lab.chassis import UPLINK
 from controller.lab.lab import Lab
-from controller.lab.proc import wait_for
+from controller.lab.proc import run, wait_for
 
 from tests.controller.traffic import background_ping, loss, status
 from tests.controller.test_sb_resilience_e2e import ebpf_topology, new_port_works
@@ -280,3 +280,52 @@ def test_ssl_table_changes_a_wrong_ca_is_refused_a_new_certificate_applied(lab, 
         node.vsctl("set-ssl", *right)
     wait_for(lambda: (s := status(lab, "hv1"))["config"]["ssl"] == right and s["sb"]["connected"],
              timeout=20, interval=0.05, what="hv1 back on its own certificate")
+
+
+def test_encap_ip_on_another_device_moves_the_underlay(lab):
+    """The encap IP picks the underlay device: a new IP on a second uplink (its own veth
+    into the underlay bridge, the route to hv2 through it) moves decapsulation there."""
+    node = hv1(lab)
+    plan = lab.plan()
+    old = external_id(node, "ovn-encap-ip")
+    net = ipaddress.IPv4Interface(f"{old}/{node.prefixlen}").network
+    new = str(net.network_address + 202)
+    hv2_ip = next(n.encap_ip for n in lab.nodes() if n.name == "hv2")
+    root_dev, dev = f"{lab.name}-u9", "uplink2"
+
+    def xdp_on(name):
+        return "xdp" in node.run(["ip", "-d", "link", "show", "dev", name])
+
+    sysctl = "net.ipv4.conf.all.arp_ignore"
+    arp_ignore = node.run(["sysctl", "-n", sysctl]).strip()
+    netns.veth_pair(root_dev, dev, peer_netns=node.netns)
+    try:
+        # only the device holding an address answers ARP for it (no ARP flux), and
+        # the route to hv2 leaves through the new device
+        node.run(["sysctl", "-qw", f"{sysctl}=1"])
+        run(["ip", "link", "set", root_dev, "master", plan.bridge, "up"])
+        run(["ethtool", "-K", root_dev, "gro", "on"])
+        netns.tx_checksum_off(dev, node.netns)
+        node.run(["ip", "link", "set", dev, "up"])
+        node.run(["ip", "addr", "add", f"{new}/{node.prefixlen}", "dev", dev])
+        node.run(["ip", "route", "add", f"{hv2_ip}/32", "dev", dev, "src", new])
+        set_ids(node, ovn_encap_ip=new)
+        wait_for(lambda: status(lab, "hv1")["config"]["uplink"] == dev, timeout=10,
+                 interval=0.05, what="hv1's underlay moved to uplink2")
+        wait_for(lambda: new in status(lab, "hv2")["tunnels"].values(), timeout=10,
+                 interval=0.05, what="hv2's tunnel to the new IP")
+        assert encap_of(lab, "hv1") == new
+        assert xdp_on(dev) and not xdp_on(UPLINK)
+        assert lab.ping("vm1", "10.0.1.13", count=3) and lab.ping("vm3", "10.0.1.11", count=3)
+        assert lab.ping("vm5", "10.0.2.16"), "routed, hv2 -> hv1"
+    finally:
+        node.run(["ip", "route", "del", f"{hv2_ip}/32"], check=False)
+        node.run(["sysctl", "-qw", f"{sysctl}={arp_ignore}"], check=False)
+        set_ids(node, ovn_encap_ip=old)
+        try:
+            wait_for(lambda: status(lab, "hv1")["config"]["uplink"] == UPLINK, timeout=10,
+                     interval=0.05, what="hv1's underlay back on uplink")
+        finally:
+            netns.link_del(root_dev)
+    assert xdp_on(UPLINK) and encap_of(lab, "hv1") == old
+    assert lab.ping("vm1", "10.0.1.13") and lab.ping("vm3", "10.0.1.11")
