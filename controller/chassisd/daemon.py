@@ -2,6 +2,7 @@
 
 Each iteration:
   1. read the local config (system-id, ovn-remote, encap) and VIFs (iface-id Interfaces);
+     changes to the config are followed between iterations (reconfig.py);
   2. snapshot the Southbound; narrow its monitor conditions to the related datapaths;
   3. claim/release Port_Bindings for our VIFs;
   4. desired state (desired.py) -> datapath maps, as diffs;
