@@ -165,7 +165,7 @@ class Southbound:
         random.shuffle(remotes)     # as Session.open_multiple: spread chassis over members
         s.remotes, s.next_remote = remotes, 0
         s.pick_remote()             # the name of the next connection (also while backing off)
-        s.reconnect.set_backoff_free_tries(len(remotes))
+        s.reset_backoff()           # each new member gets a try without waiting
         self.set_probe_interval(probe_interval_ms)
         self.idl.force_reconnect()
 

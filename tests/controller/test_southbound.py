@@ -115,3 +115,48 @@ def test_conditional_monitoring_bytes_50_switches_one_local(ovn_central, capsys)
     finally:
         full.close()
         cond.close()
+
+
+def test_set_remote_reconnects_to_another_address_keeping_the_replica(ovn_central):
+    """ovn-remote changed at run time (controller/chassisd/reconfig.py): the same server
+    at another address; a single ovsdb-server keeps no history, so a counted full resync."""
+    from controller.lab.proc import run
+    _topology(ovn_central)
+    sb = _connect(ovn_central)
+    try:
+        sb.register_chassis("geneve", "192.0.2.11")
+        before = len(sb.snapshot().datapaths)
+        other = f"unix:{ovn_central.rundir}/sb-other.sock"
+        run(["ovs-appctl", "-t", f"{ovn_central.rundir}/sb.ctl", "ovsdb-server/add-remote",
+             f"p{other}"])
+        sb.set_remote(other, probe_interval_ms=30000)
+        sb.run_until(lambda: sb.connected() and sb.connections == 2, what="the new address")
+        assert sb.member() == other
+        assert sb.full_resyncs == 1 and len(sb.snapshot().datapaths) == before == 2
+        assert sb.probe_interval() == 0, "unix: remotes never probe, as in OVS"
+        sb.set_claims(set())          # writes go to the new connection
+    finally:
+        sb.close()
+
+
+def test_rename_chassis_moves_our_ports_and_removes_the_old_rows(ovn_central):
+    """system-id changed: one transaction registers the new name, moves the bindings,
+    deletes the old Chassis, Encap and Chassis_Private."""
+    _topology(ovn_central)
+    sb = _connect(ovn_central)
+    try:
+        sb.register_chassis("geneve", "192.0.2.11")
+        sb.set_local(ifaces={"p1a"})
+        sb.run_until(lambda: sb.snapshot().port_named("p1a") is not None, what="p1a's binding")
+        sb.set_claims({"p1a"})
+        sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis == "hv1", what="claim")
+        sb.rename_chassis("hv9", "geneve", "192.0.2.12", hostname="host9")
+        sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis == "hv9", what="moved")
+        assert sb.chassis_name == "hv9"
+        names = lambda t: ovn_central.sbctl("--bare", "--columns=name", "list", t).split()  # noqa: E731
+        assert names("Chassis") == ["hv9"] and names("Chassis_Private") == ["hv9"]
+        enc = ovn_central.sbctl("--bare", "--columns=chassis_name,ip", "list", "Encap").split()
+        assert enc == ["hv9", "192.0.2.12"]
+        assert ovn_central.sbctl("--bare", "--columns=hostname", "list", "Chassis").strip() == "host9"
+    finally:
+        sb.close()
