@@ -241,13 +241,17 @@ class Reconfig:
             self._record(change, "applied")
             did = True
         self.retry_at = time.monotonic() + retry
-        self._problem("; ".join(problems) or None)
+        if problems or retry:
+            # (while a new remote is being checked, what was said before still stands)
+            self._problem("; ".join(problems) or None)
         if did:
             self.ctl._save_status()
         return did
 
     def _record(self, change, result):
-        self.last = (self.last + [{"change": change.what, "result": result}])[-5:]
+        entry = {"change": change.what, "result": result}
+        if not self.last or self.last[-1] != entry:      # a retry refused again: once
+            self.last = (self.last + [entry])[-5:]
 
     def _problem(self, problem):
         if problem and problem != self.problem:

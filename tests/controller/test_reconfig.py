@@ -116,3 +116,104 @@ def test_ctl_shows_the_config_in_effect_and_what_was_not_applied():
     assert "2 change(s) applied" in text and "NOT APPLIED: ovn-encap-type='vxlan'" in text
     del st["config"]
     assert "config:" not in format_text(st), "a status file from before this key"
+
+
+# ---- Reconfig against fakes: what stays in effect when a value is bad ---------------------
+
+class FakeOvs:
+    def __init__(self, ids, ssl=None):
+        self.ids, self.ssl = dict(ids), ssl
+        self.idl = type("Idl", (), {"change_seqno": 1})()
+
+    def set(self, **ids):
+        self.ids.update({k.replace("_", "-"): v for k, v in ids.items()})
+        self.idl.change_seqno += 1
+
+    def config(self):
+        return config_from_rows(self.ids, self.ssl, [("vm1-p", "lsp-vm1")])
+
+    def vifs(self):
+        return (Vif("vm1-p", "lsp-vm1"),)
+
+
+class FakeSb:
+    def __init__(self):
+        self.up, self.calls = True, []
+
+    def connected(self):
+        return self.up
+
+    def member(self):
+        return "tcp:192.0.2.1:6642"
+
+    def set_remote(self, remote, probe):
+        self.calls.append(("set_remote", remote, probe))
+
+    def register_chassis(self, *a, **kw):
+        self.calls.append(("register", *a))
+
+    def rename_chassis(self, *a, **kw):
+        self.calls.append(("rename", *a))
+
+
+class FakeCtl:
+    def __init__(self, ovs):
+        self.ovs, self.sb, self.uplink = ovs, FakeSb(), "eth0"    # --uplink: pinned
+        self.cfg = ovs.config()
+        self.datapath = None
+        self.claims = self.acked = "x"
+
+    def _save_status(self):
+        pass
+
+
+def reconfig_for(**ids):
+    from controller.chassisd.reconfig import Reconfig
+    ctl = FakeCtl(FakeOvs({**IDS, **ids}))
+    r = Reconfig(ctl, "eth0")
+    assert r.run() is False and r.problem is None       # nothing changed since start
+    return ctl, r
+
+
+def test_invalid_values_keep_the_last_good_config(caplog):
+    ctl, r = reconfig_for()
+    ctl.ovs.set(ovn_encap_type="vxlan", ovn_encap_ip="192.0.2.99")
+    assert r.run() is False
+    assert "only geneve" in r.problem and r.active.encap_ip == "192.0.2.11"
+    assert "the last good config stays in effect" in caplog.text
+    assert ctl.sb.calls == [] and r.current().vifs == (Vif("vm1-p", "lsp-vm1"),)
+    ctl.ovs.set(ovn_encap_type="geneve")                 # fixed: the new IP applies now
+    assert r.run() is True
+    assert r.problem is None and r.active.encap_ip == "192.0.2.99"
+    assert ctl.sb.calls == [("register", "geneve", "192.0.2.99")]
+    assert ctl.claims is None and ctl.acked is None, "claims and nb_cfg ack checked again"
+    assert r.status()["changes"] == 1 and r.status()["last"][-1]["result"] == "applied"
+
+
+def test_a_remote_that_does_not_answer_is_refused_while_connected():
+    import time
+    ctl, r = reconfig_for()
+    ctl.ovs.set(ovn_remote="tcp:127.0.0.1:1")
+    deadline = time.monotonic() + 5
+    while not r.problem:                     # the check runs in a thread
+        r.run()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert "refused" in r.problem and "staying connected to tcp:192.0.2.1:6642" in r.problem
+    assert r.active.remote == IDS["ovn-remote"] and r.waiting == ["session"]
+    assert ctl.sb.calls == []
+
+
+def test_while_disconnected_a_new_remote_applies_at_once_and_chassis_changes_wait():
+    ctl, r = reconfig_for()
+    ctl.sb.up = False
+    ctl.ovs.set(ovn_remote="unix:/run/other.sock", system_id="hv9")
+    assert r.run() is True
+    assert ctl.sb.calls == [("set_remote", "unix:/run/other.sock", None)]
+    assert r.active.remote == "unix:/run/other.sock" and r.active.system_id == "hv1"
+    assert r.waiting == ["rename"] and "waiting for the Southbound" in r.problem
+    ctl.sb.up = True
+    r.retry_at = 0                           # (the retry timer, not waited for here)
+    assert r.run() is True
+    assert ctl.sb.calls[-1] == ("rename", "hv9", "geneve", "192.0.2.11")
+    assert r.active.system_id == "hv9" and r.problem is None and r.waiting == []
