@@ -184,10 +184,16 @@ class Reconfig:
         self.changes = 0                 # changes applied since start
         self.last = []                   # the latest few: {"change", "result"}
         self.check = None                # _Check of a new remote, while it runs
+        self._current, self._current_key = None, None
 
     def current(self):
-        """The config a step uses: the active one with the VIFs of now."""
-        return replace(self.active, vifs=self.ctl.ovs.vifs())
+        """The config a step uses: the active one with the VIFs of now. Read again only
+        when the local DB or the active config changed (a step reads it every time)."""
+        key = (self.ctl.ovs.idl.change_seqno, id(self.active))
+        if key != self._current_key:
+            self._current = replace(self.active, vifs=self.ctl.ovs.vifs())
+            self._current_key = key
+        return self._current
 
     def status(self):
         a = self.active

@@ -217,3 +217,15 @@ def test_while_disconnected_a_new_remote_applies_at_once_and_chassis_changes_wai
     assert r.run() is True
     assert ctl.sb.calls[-1] == ("rename", "hv9", "geneve", "192.0.2.11")
     assert r.active.system_id == "hv9" and r.problem is None and r.waiting == []
+
+
+def test_current_is_read_again_only_when_the_local_db_or_the_config_changed():
+    ctl, r = reconfig_for()
+    reads = []
+    ctl.ovs.vifs = lambda: reads.append(1) or (Vif("vm1-p", "lsp-vm1"),)
+    first = r.current()
+    assert r.current() is first and len(reads) == 1
+    ctl.ovs.set(hostname="other")
+    assert r.current() is not first and len(reads) == 2
+    r.run()                                           # applies: a new active config
+    assert r.current().hostname == "other" and len(reads) == 3
