@@ -35,6 +35,7 @@ from ..db.southbound import ssl_diagnose
 log = logging.getLogger("ovnbpf.controller")
 
 RETRY_S = 5.0            # a refused or deferred change is tried again this often
+CHECK_WAIT_S = 0.2       # the loop waits this long for a new remote's answer, at most once
 
 
 # ---- what changed -> what to do (pure) ---------------------------------------------------
@@ -282,6 +283,9 @@ class Reconfig:
                 # a session that works is not given up for one that does not
                 if self.check is None or self.check.target != (new.remote, new.ssl):
                     self.check = _Check(new.remote, new.ssl)
+                    # a server that answers does so in milliseconds: switch in this
+                    # iteration; a slow one is looked at again on the next ones
+                    self.check.thread.join(CHECK_WAIT_S)
                 if not self.check.done():
                     raise Deferred("checking that the new remote answers", soon=True)
                 problem, self.check = self.check.result, None

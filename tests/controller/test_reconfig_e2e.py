@@ -46,6 +46,15 @@ def set_ids(node, **ids):
                *(f'external_ids:{k.replace("_", "-")}="{v}"' for k, v in ids.items()))
 
 
+def reconnected(lab, change, what):
+    """Make `change`, then wait until hv1 has a newer SB connection and is monitoring (the
+    status file may still say connected for a moment after the switch began)."""
+    before = status(lab, "hv1")["sb"]["connections"]
+    change()
+    wait_for(lambda: (s := status(lab, "hv1")["sb"])["connected"] and s["connections"] > before,
+             timeout=20, interval=0.05, what=what)
+
+
 def log_line(node, text, after=0):
     """The first line of the node's controller log (from byte `after`) holding `text`."""
     data = (node.rundir / "ovnbpf-controller.log").read_text()[after:]
@@ -116,9 +125,7 @@ def test_ovn_remote_change_reconnects_without_losing_a_packet(lab):
     assert after["sb"]["full_resyncs"] == before["sb"]["full_resyncs"] + 1, \
         "a single ovsdb-server keeps no history: the resync is counted as a full one"
     assert new_port_works(lab, "vm9", 9, chassis="hv1"), "a port added after the change works"
-    set_ids(node, ovn_remote=ssl)
-    wait_for(lambda: (s := status(lab, "hv1")["sb"])["connected"] and s["remote"] == ssl,
-             timeout=20, interval=0.05, what="hv1 back on ssl")
+    reconnected(lab, lambda: set_ids(node, ovn_remote=ssl), "hv1 back on ssl")
 
 
 def test_a_remote_that_does_not_answer_is_refused_and_the_session_stays(lab):
@@ -277,9 +284,8 @@ def test_ssl_table_changes_a_wrong_ca_is_refused_a_new_certificate_applied(lab, 
         assert status(lab, "hv1")["config"]["problem"] is None
         assert lab.ping("vm1", "10.0.1.13")
     finally:
-        node.vsctl("set-ssl", *right)
-    wait_for(lambda: (s := status(lab, "hv1"))["config"]["ssl"] == right and s["sb"]["connected"],
-             timeout=20, interval=0.05, what="hv1 back on its own certificate")
+        reconnected(lab, lambda: node.vsctl("set-ssl", *right), "hv1 back on its own certificate")
+    assert status(lab, "hv1")["config"]["ssl"] == right
 
 
 def test_encap_ip_on_another_device_moves_the_underlay(lab):
