@@ -111,6 +111,14 @@ def format_text(s):
              f"chassis (--egress-on={s.get('egress_on', 'egress')})" +
              (", egress-done bit toward " + (", ".join(f"chassis#{c}" for c in s.get("egress_done_peers", []))
                                              or "no chassis") if s.get("egress_on") == "ingress" else "")]
+    c = s.get("config")
+    if c:       # the local config in effect (controller/chassisd/reconfig.py)
+        lines.append(f"config: system-id {c['system_id']}, encap {c['encap_type']} {c['encap_ip']} "
+                     f"on {c['uplink']}, probe interval "
+                     f"{c['probe_interval_ms'] if c['probe_interval_ms'] is not None else 'default'}"
+                     + (", SSL " + ", ".join(c["ssl"]) if c.get("ssl") else "")
+                     + f"; {c['changes']} change(s) applied at run time"
+                     + (f"; NOT APPLIED: {c['problem']}" if c.get("problem") else ""))
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
     lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))

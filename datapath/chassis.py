@@ -338,6 +338,11 @@ class ChassisDatapath:
         self._attach(ifindex, ATTACH_UPLINK)
         self.uplink = (ifindex, mac)
 
+    def detach_uplink(self, ifname: str) -> None:
+        """The encap IP moved to another device (attach_uplink() it first): this one
+        stops decapsulating."""
+        self.detach_vif(ifname)
+
     def attach_vif(self, ifname: str) -> int:
         ifindex, _ = self._link(ifname)
         self._attach(ifindex, ATTACH_VIF)

@@ -2,6 +2,7 @@
 
 Each iteration:
   1. read the local config (system-id, ovn-remote, encap) and VIFs (iface-id Interfaces);
+     changes to the config are followed between iterations (reconfig.py);
   2. snapshot the Southbound; narrow its monitor conditions to the related datapaths;
   3. claim/release Port_Bindings for our VIFs;
   4. desired state (desired.py) -> datapath maps, as diffs;
@@ -37,6 +38,7 @@ from ..punt.event import inject_header
 from ..punt.handler import PuntHandler
 from . import desired as D
 from .pipeline import PipelineBuilder
+from .reconfig import Reconfig
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
@@ -133,7 +135,7 @@ class Controller:
         self.punt_events: list[bytes] = []
         self.punt_status = {}
         self.status_pending = None             # when the status changed, unwritten since
-        self._cfg, self._cfg_seqno = None, None      # the config, as of that local DB seqno
+        self.reconfig = None                   # follows the local config (reconfig.py)
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -182,6 +184,7 @@ class Controller:
         self.datapath.open_punts(self.punt_events.append)
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
+        self.reconfig = Reconfig(self, uplink)
 
     def _wait_southbound(self, timeout=30.0):
         """Wait for the first Southbound connection, saying why it does not come: the
@@ -231,6 +234,7 @@ class Controller:
                            "pid": os.getpid(), "pin_dir": self.pin_dir}
         self.status["sb"] = self._sb_status()
         self.status["counters"] = dict(vars(self.counters))
+        self.status["config"] = self.reconfig.status() if self.reconfig else None
         self._flush_status()
 
     STATUS_STALE_S = 1.0     # a busy loop still writes the status file this often
@@ -324,10 +328,7 @@ class Controller:
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
         self.seen = self.seqnos()
-        if self._cfg_seqno != self.ovs.idl.change_seqno:     # else the same rows: same config
-            self._cfg = self.ovs.config()
-            self._cfg_seqno = self.ovs.idl.change_seqno
-        cfg = self._cfg
+        cfg = self.reconfig.current()      # the last good config (re-read on a local DB change)
         present = device_names()
         devices = {v.iface_id: v.name for v in cfg.vifs if v.name in present}
         self._lap("config")
@@ -421,6 +422,7 @@ class Controller:
         self.status = {
             "chassis": cfg.system_id, "pid": os.getpid(), "pin_dir": self.pin_dir,
             "sb": self._sb_status(),
+            "config": self.reconfig.status(),
             "counters": dict(vars(self.counters)),
             "last_step_ms": dict(self.timings),
             # made when the file is written (the loop's idle time): O(flows) of JSON
@@ -527,6 +529,8 @@ class Controller:
             self.ovs.run()
             self.sb.run()
             self.rx_ms = round((time.perf_counter() - t) * 1000, 2)  # reading DB updates
+            if self.reconfig.run():    # a local config change was applied: step again
+                self.seen = None
             try:
                 self.serve_punts()
             except Exception:   # noqa: BLE001 - the slow path must not take the chassis down

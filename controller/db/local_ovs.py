@@ -57,10 +57,14 @@ def config_from_rows(ovs_row_ids, ssl_row, interfaces):
             raise ConfigError("ovn-remote uses ssl: but the SSL table has no private key, "
                               "certificate and CA certificate")
         ssl = tuple(ssl_row)
-    vifs = tuple(sorted((Vif(name, iid) for name, iid in interfaces if iid), key=lambda v: v.name))
     return ChassisConfig(system_id=ids["system-id"], remote=remote, encap_type=encap_type,
                          encap_ip=ids["ovn-encap-ip"], probe_interval_ms=probe_ms, ssl=ssl,
-                         vifs=vifs, hostname=ids.get("hostname", ""))
+                         vifs=vifs_from_rows(interfaces), hostname=ids.get("hostname", ""))
+
+
+def vifs_from_rows(interfaces):
+    """(name, iface-id or None) pairs -> this chassis' VIFs, sorted by name."""
+    return tuple(sorted((Vif(name, iid) for name, iid in interfaces if iid), key=lambda v: v.name))
 
 
 class LocalOvs:
@@ -81,14 +85,20 @@ class LocalOvs:
     def synced(self):
         return self.idl.state == self.idl.IDL_S_MONITORING
 
+    def _interfaces(self):
+        return [(i.name, i.external_ids.get("iface-id")) for i in self.idl.tables["Interface"].rows.values()]
+
     def config(self):
         root = next(iter(self.idl.tables["Open_vSwitch"].rows.values()), None)
         if root is None:
             raise ConfigError("the local Open_vSwitch DB has no Open_vSwitch row (run ovs-vsctl init)")
         ssl = root.ssl[0] if root.ssl else None
         ssl_row = (ssl.private_key, ssl.certificate, ssl.ca_cert) if ssl else None
-        interfaces = [(i.name, i.external_ids.get("iface-id")) for i in self.idl.tables["Interface"].rows.values()]
-        return config_from_rows(rows.frozen_map(root.external_ids), ssl_row, interfaces)
+        return config_from_rows(rows.frozen_map(root.external_ids), ssl_row, self._interfaces())
+
+    def vifs(self):
+        """The VIFs alone: still readable when the rest of the config is invalid."""
+        return vifs_from_rows(self._interfaces())
 
     def close(self):
         self.idl.close()

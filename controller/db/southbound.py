@@ -6,15 +6,18 @@ snapshots (rows.SBState).
 The IDL uses monitor_cond_since, so a reconnect (server restart, Raft leader change)
 resumes from the last transaction id when the server still has that history.
 """
+import random
 import time
 import uuid as uuidlib
 
 import ovs.db.idl
 import ovs.poller
+import ovs.stream
 
 from . import rows
 
 SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
+DEFAULT_PROBE_MS = 5000        # ovs.reconnect's default, and ovn-controller's for ovn-remote
 
 COLUMNS = {
     "SB_Global": ["nb_cfg", "options"],
@@ -150,6 +153,34 @@ class Southbound:
             if time.monotonic() > deadline:
                 raise SouthboundError(f"timed out after {timeout:.0f} s waiting for {what}")
             self.wait(50)
+
+    def set_remote(self, remote, probe_interval_ms=None):
+        """Point the session at other remote(s) (comma-separated Raft members) and
+        reconnect now. The replica stays: the IDL asks the new server with
+        monitor_cond_since from our last transaction id, so a member of the same cluster
+        resumes, and a server without that history sends everything (a counted full
+        resync). ovn-controller does the same through ovsdb_idl_set_remote()."""
+        s = self.idl._session       # the Python IDL has no set_remote of its own
+        remotes = self.idl._parse_remotes(remote)
+        random.shuffle(remotes)     # as Session.open_multiple: spread chassis over members
+        s.remotes, s.next_remote = remotes, 0
+        s.pick_remote()             # the name of the next connection (also while backing off)
+        s.reset_backoff()           # each new member gets a try without waiting
+        self.set_probe_interval(probe_interval_ms)
+        self.idl.force_reconnect()
+
+    def set_probe_interval(self, probe_interval_ms):
+        """The inactivity probe of the live session (None: the OVS default, 5 s; 0: off).
+        unix: remotes never probe, as in OVS."""
+        r = self.idl._session.reconnect
+        if not ovs.stream.stream_or_pstream_needs_probes(r.get_name()):
+            r.set_probe_interval(0)
+        else:
+            r.set_probe_interval(DEFAULT_PROBE_MS if probe_interval_ms is None
+                                 else probe_interval_ms)
+
+    def probe_interval(self):
+        return self.idl._session.reconnect.get_probe_interval()
 
     def connected(self):
         """True once the initial contents arrived and updates are flowing."""
@@ -334,37 +365,70 @@ class Southbound:
     def _own_chassis(self):
         return next((c for c in self.idl.tables["Chassis"].rows.values() if c.name == self.chassis_name), None)
 
+    def _write_chassis(self, txn, name, encap_type, encap_ip, hostname):
+        """Our Chassis `name` with exactly one Encap (type, ip), and its Chassis_Private:
+        created, or updated in place. Returns the Chassis row."""
+        ch = next((c for c in self.idl.tables["Chassis"].rows.values() if c.name == name), None)
+        current = []
+        if ch is None:
+            ch = txn.insert(self.idl.tables["Chassis"], new_uuid=uuidlib.uuid4())
+            ch.name = name
+        else:
+            current = list(ch.encaps)
+        ch.hostname = hostname or name
+        if [(e.type, e.ip) for e in current] != [(encap_type, encap_ip)]:
+            for e in current:
+                e.delete()
+            enc = txn.insert(self.idl.tables["Encap"])
+            enc.type, enc.ip, enc.chassis_name = encap_type, encap_ip, name
+            enc.options = {"csum": "true"}
+            ch.encaps = [enc]
+        # rows.EGRESS_DONE_FEATURE: we accept the egress-done bit (bpf/lib/split.h), so
+        # chassis in ingress mode may send it to us; ovn-controller never sets the key
+        ch.other_config = {"datapath-type": "", "ovn-bridge-mappings": "",
+                           "iface-types": "", "is-interconn": "false",
+                           rows.EGRESS_DONE_FEATURE: "true"}
+        priv = next((p for p in self.idl.tables["Chassis_Private"].rows.values()
+                     if p.name == name), None)
+        if priv is None:
+            priv = txn.insert(self.idl.tables["Chassis_Private"])
+            priv.name = name
+        priv.chassis = ch
+        return ch
+
     def register_chassis(self, encap_type, encap_ip, hostname=None):
         """Create or update our Chassis, its Encap and Chassis_Private (never others')."""
         def build(txn):
-            ch = self._own_chassis()
-            current = []
-            if ch is None:
-                ch = txn.insert(self.idl.tables["Chassis"], new_uuid=uuidlib.uuid4())
-                ch.name = self.chassis_name
-            else:
-                current = list(ch.encaps)
-            ch.hostname = hostname or self.chassis_name
-            if [(e.type, e.ip) for e in current] != [(encap_type, encap_ip)]:
-                for e in current:
-                    e.delete()
-                enc = txn.insert(self.idl.tables["Encap"])
-                enc.type, enc.ip, enc.chassis_name = encap_type, encap_ip, self.chassis_name
-                enc.options = {"csum": "true"}
-                ch.encaps = [enc]
-            # rows.EGRESS_DONE_FEATURE: we accept the egress-done bit (bpf/lib/split.h), so
-            # chassis in ingress mode may send it to us; ovn-controller never sets the key
-            ch.other_config = {"datapath-type": "", "ovn-bridge-mappings": "",
-                               "iface-types": "", "is-interconn": "false",
-                               rows.EGRESS_DONE_FEATURE: "true"}
-            priv = next((p for p in self.idl.tables["Chassis_Private"].rows.values()
-                         if p.name == self.chassis_name), None)
-            if priv is None:
-                priv = txn.insert(self.idl.tables["Chassis_Private"])
-                priv.name = self.chassis_name
-            priv.chassis = ch
+            self._write_chassis(txn, self.chassis_name, encap_type, encap_ip, hostname)
         self._commit(build, f"register chassis {self.chassis_name}")
         self.run_until(lambda: self._own_chassis() is not None, what="our Chassis row")
+
+    def rename_chassis(self, new_name, encap_type, encap_ip, hostname=None):
+        """system-id changed: register Chassis `new_name` (Encap, Chassis_Private), move
+        the ports bound to our old Chassis to it, and delete the old rows, in one
+        transaction, so peers never see our ports unbound. (ovn-controller registers the
+        new name and claims its VIFs for it too, but leaves the old rows behind for
+        `ovn-sbctl chassis-del`.)"""
+        old_name = self.chassis_name
+
+        def build(txn):
+            new = self._write_chassis(txn, new_name, encap_type, encap_ip, hostname)
+            old = next((c for c in self.idl.tables["Chassis"].rows.values()
+                        if c.name == old_name), None)
+            for p in self.idl.tables["Port_Binding"].rows.values():
+                bound = _ref(p.chassis)
+                if bound is not None and bound.name == old_name:
+                    p.chassis = new
+            for p in list(self.idl.tables["Chassis_Private"].rows.values()):
+                if p.name == old_name:
+                    p.delete()
+            if old is not None:
+                for e in old.encaps:
+                    e.delete()
+                old.delete()
+        self._commit(build, f"rename chassis {old_name} -> {new_name}")
+        self.chassis_name = new_name
+        self.run_until(lambda: self._own_chassis() is not None, what="our new Chassis row")
 
     def unregister_chassis(self):
         def build(txn):

@@ -115,3 +115,105 @@ def test_conditional_monitoring_bytes_50_switches_one_local(ovn_central, capsys)
     finally:
         full.close()
         cond.close()
+
+
+def test_set_remote_reconnects_to_another_address_keeping_the_replica(ovn_central):
+    """ovn-remote changed at run time (controller/chassisd/reconfig.py): the same server
+    at another address; a single ovsdb-server keeps no history, so a counted full resync."""
+    from controller.lab.proc import run
+    _topology(ovn_central)
+    sb = _connect(ovn_central)
+    try:
+        sb.register_chassis("geneve", "192.0.2.11")
+        before = len(sb.snapshot().datapaths)
+        other = f"unix:{ovn_central.rundir}/sb-other.sock"
+        run(["ovs-appctl", "-t", f"{ovn_central.rundir}/sb.ctl", "ovsdb-server/add-remote",
+             f"p{other}"])
+        sb.set_remote(other, probe_interval_ms=30000)
+        sb.run_until(lambda: sb.connected() and sb.connections == 2, what="the new address")
+        assert sb.member() == other
+        assert sb.full_resyncs == 1 and len(sb.snapshot().datapaths) == before == 2
+        assert sb.probe_interval() == 0, "unix: remotes never probe, as in OVS"
+        sb.set_claims(set())          # writes go to the new connection
+    finally:
+        sb.close()
+
+
+def test_rename_chassis_moves_our_ports_and_removes_the_old_rows(ovn_central):
+    """system-id changed: one transaction registers the new name, moves the bindings,
+    deletes the old Chassis, Encap and Chassis_Private."""
+    _topology(ovn_central)
+    sb = _connect(ovn_central)
+    try:
+        sb.register_chassis("geneve", "192.0.2.11")
+        sb.set_local(ifaces={"p1a"})
+        sb.run_until(lambda: sb.snapshot().port_named("p1a") is not None, what="p1a's binding")
+        sb.set_claims({"p1a"})
+        sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis == "hv1", what="claim")
+        sb.rename_chassis("hv9", "geneve", "192.0.2.12", hostname="host9")
+        sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis == "hv9", what="moved")
+        assert sb.chassis_name == "hv9"
+        names = lambda t: ovn_central.sbctl("--bare", "--columns=name", "list", t).split()  # noqa: E731
+        assert names("Chassis") == ["hv9"] and names("Chassis_Private") == ["hv9"]
+        enc = ovn_central.sbctl("--bare", "--columns=chassis_name,ip", "list", "Encap").split()
+        assert enc == ["hv9", "192.0.2.12"]
+        assert ovn_central.sbctl("--bare", "--columns=hostname", "list", "Chassis").strip() == "host9"
+    finally:
+        sb.close()
+
+
+def _free_port_run(n):
+    """A base port with base+1..base+n free on 127.0.0.1 (Raft peers of a private cluster)."""
+    import socket
+    for base in range(19400, 19900, 10):
+        socks = []
+        try:
+            for i in range(1, n + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port run for the Raft cluster")
+
+
+@pytest.fixture
+def raft_central():
+    """A private 3-member Raft SB (+ NB, northd) in a temp dir, stopped by PID at the end."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    from controller.lab.central import Central
+    rundir = Path(tempfile.mkdtemp(prefix="cfr-", dir="/tmp"))
+    central = Central(rundir, sb_cluster=3, raft_port_base=_free_port_run(3))
+    try:
+        central.start()
+        yield central
+    finally:
+        central.stop()
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
+def test_set_remote_to_another_raft_member_resumes_without_a_full_resync(raft_central):
+    """ovn-remote moved to another member of the same cluster: monitor_cond_since resumes
+    from our last transaction id (no full resync), and writes go through the new member."""
+    _topology(raft_central)
+    sb1, sb2 = (f"unix:{raft_central.rundir}/{n}.sock" for n in ("sb1", "sb2"))
+    sb = Southbound(sb1, "hv1")
+    try:
+        sb.run_until(sb.connected, what="sb1")
+        sb.register_chassis("geneve", "192.0.2.11")
+        datapaths = sb.snapshot().datapaths
+        sb.set_remote(sb2)
+        sb.run_until(lambda: sb.connected() and sb.connections == 2, what="sb2")
+        assert sb.member() == sb2 and sb.full_resyncs == 0
+        assert sb.snapshot().datapaths == datapaths
+        sb.register_chassis("geneve", "192.0.2.13")
+        assert "192.0.2.13" in raft_central.sbctl("--bare", "--columns=ip", "list", "Encap")
+        print(f"\n[figure] sb1 -> sb2: sync bytes per connection {sb.sync_bytes}")
+    finally:
+        sb.close()
