@@ -152,6 +152,10 @@ class Controller:
     def start(self):
         self._wait(self.ovs.synced, f"the local OVS DB {self.ovs_db}")
         self.cfg = self.ovs.config()
+        from ..db import fastjson
+        if fastjson.active() != "C":
+            log.warning("OVSDB JSON is parsed in Python (no ovs._json: install "
+                        "python3-openvswitch): every SB update costs several times more")
         log.info("chassis %s: ovn-remote %s, encap %s %s", self.cfg.system_id, self.cfg.remote,
                  self.cfg.encap_type, self.cfg.encap_ip)
         if self.cfg.ssl:
