@@ -59,7 +59,8 @@ class _Index:
     bound: frozenset
     names: dict                        # datapath uuid -> name
     port_keys: dict                    # Port_Binding name -> tunnel key
-    rows: dict                         # lflow uuid -> SB row
+    rows: dict                         # id(SB row) -> SB row: the snapshot's flow rows
+    resident: dict                     # lflow uuid -> SB row, rows testing chassis residence
     per_row: dict                      # lflow uuid -> [(compiler flow, analysis, contributions)]
     owners: dict                       # (sid, dp, key) -> {lflow uuid: params}
     stages: dict                       # sid -> Counter(stage)
@@ -68,6 +69,8 @@ class _Index:
     coverage: dict                     # (lflow uuid, dp) -> flow_coverage() item
     sid_index: dict                    # sid -> shape index in the program
     uuid_keys: collections.Counter     # lflow uuid -> keys it owns (cookie while > 0)
+    cookies: dict                      # cookie -> lflow uuid, of those
+    records: dict                      # (sid, dp, key) -> its ovnbpf_pl_flows record
 
 
 class IncrementalCompiler:
@@ -148,11 +151,13 @@ class IncrementalCompiler:
             uuid_keys[min(who)] += 1       # the planner keeps the first flow in uuid order
         encoded = self._encode_all(plan, result, it, sid_index)
         it["datapath_names"] = result.coverage["datapaths"]
-        rows = {r.uuid: r for r in state.flows}
         return _Index(chassis_name, state, result, frozenset(it["local"]), frozenset(it["bound"]),
                       {d.uuid: d.name for d in state.datapaths},
-                      {p.logical_port: p.tunnel_key for p in state.ports}, rows, dict(per_row),
-                      owners, dict(stages), dp_shapes, encoded, coverage, sid_index, uuid_keys)
+                      {p.logical_port: p.tunnel_key for p in state.ports}, _by_id(state.flows),
+                      {r.uuid: r for r in state.flows if "is_chassis_resident" in r.match},
+                      dict(per_row), owners, dict(stages), dp_shapes, encoded, coverage,
+                      sid_index, uuid_keys, dict(result.cookies),
+                      {k: r for k, r in encoded.items() if r is not None})
 
     def _encode_all(self, plan, result, it, sid_index):
         """(sid, dp, key) -> the record encode_entries wrote for it (same order)."""
@@ -197,21 +202,32 @@ class IncrementalCompiler:
             if local != ix.local:
                 raise _Full("the related datapaths changed")
 
-        # which flow rows changed (rows are immutable; an unchanged one is the same object)
-        rows = {r.uuid: r for r in state.flows}
-        changed = [u for u, r in ix.rows.items() if rows.get(u) is not r and rows.get(u) != r]
-        changed += [u for u in rows if u not in ix.rows]
+        # which flow rows changed: rows are immutable and an unchanged one is the same
+        # object (southbound.py), so set operations on identities (in C) find them
+        rows = ix.rows if state.flows is old.flows else _by_id(state.flows)
+        new_rows = [rows[i] for i in rows.keys() - ix.rows.keys()]
+        gone = [ix.rows[i] for i in ix.rows.keys() - rows.keys()]
+        present = {r.uuid: r for r in new_rows}
+        same = {r.uuid for r in gone if present.get(r.uuid) == r}    # equal, not identical
+        gone = [r for r in gone if r.uuid not in same]
+        for u in same:
+            del present[u]
+        resident = dict(ix.resident)
+        for r in gone:
+            resident.pop(r.uuid, None)
+        resident.update((r.uuid, r) for r in new_rows if "is_chassis_resident" in r.match)
+        changed = list(dict.fromkeys([r.uuid for r in gone] + list(present)))
         if bound != ix.bound:       # residence tests read the set of ports bound here
-            changed += [u for u, r in rows.items()
-                        if "is_chassis_resident" in r.match and u not in changed]
+            present.update((u, r) for u, r in resident.items() if u not in present)
+            changed += [u for u in resident if u not in changed]
 
         it = ix.result.internals
         symtab = it["symtab"]
         env = C.sb_env(state)
         self.cache.context = (state.address_sets, state.port_groups, bound)
         try:
-            added = {u: self._plan_row(rows[u], local, ix.names, symtab, env, bound, ix.sid_index)
-                     for u in changed if u in rows}
+            added = {u: self._plan_row(r, local, ix.names, symtab, env, bound, ix.sid_index)
+                     for u, r in present.items()}
         finally:
             self.cache.context = None
 
@@ -299,9 +315,12 @@ class IncrementalCompiler:
             if who:
                 ix.owners[ident] = who
                 ix.encoded[ident] = records[ident]
+                if records[ident] is not None:
+                    ix.records[ident] = records[ident]
             else:
                 ix.owners.pop(ident, None)
                 ix.encoded.pop(ident, None)
+                ix.records.pop(ident, None)
         for sid, delta in stage_delta.items():
             ix.stages.setdefault(sid, collections.Counter()).update(delta)
         for key, d in dp_shapes.items():
@@ -313,8 +332,12 @@ class IncrementalCompiler:
             ix.per_row[u] = planned
             for f, a, _ in planned:
                 ix.coverage[(u, f.datapath)] = C.flow_coverage(f, a)
-        ix.uuid_keys = collections.Counter({u: n for u, n in ix.uuid_keys.items() if n > 0})
-        ix.rows, ix.state, ix.bound, ix.port_keys = rows, state, bound, port_keys
+        for u, c in cookie_of.items():
+            ix.cookies[c] = u
+        for u in [u for u in ix.uuid_keys if ix.uuid_keys[u] <= 0]:
+            del ix.uuid_keys[u]
+            ix.cookies.pop(self.cookie(u), None)
+        ix.rows, ix.resident, ix.state, ix.bound, ix.port_keys = rows, resident, state, bound, port_keys
         return self._result(state, local, names, groups)
 
     def _plan_row(self, row, local, names, symtab, env, bound, sid_index):
@@ -352,10 +375,9 @@ class IncrementalCompiler:
         ix = self.index
         base = ix.result
         helpers, warnings = helper_entries(state, local)
-        entries = {FLOWS_MAP: [r for r in ix.encoded.values() if r is not None],
-                   DPS_MAP: base.entries[DPS_MAP]}
+        entries = {FLOWS_MAP: list(ix.records.values()), DPS_MAP: base.entries[DPS_MAP]}
         entries.update(helpers)
-        cookies = {self.cookie(u): u for u in ix.uuid_keys}
+        cookies = dict(ix.cookies)
         # the planner's warnings stay those of the last full compile: a delta neither
         # skips a match nor resolves a tie (either one makes it a full compile)
         planner_warnings = base.warnings[len(base.internals["helper_warnings"]):]
@@ -372,6 +394,10 @@ class IncrementalCompiler:
                                  warnings + planner_warnings, {}, base.plan, internals)
         ix.result = result
         return result
+
+
+def _by_id(rows) -> dict:
+    return dict(zip(map(id, rows), rows))
 
 
 def _synthetic_groups(groups, state) -> dict:

@@ -65,8 +65,22 @@ def canonical(text: str):
     return "".join(parts), tuple(literals)
 
 
+_FIELDS: dict[type, tuple] = {}      # a type -> its dataclass init fields, () if none
+_LEAVES = (bool, float, type(None))
+
+
+def _fields(t) -> tuple:
+    names = _FIELDS.get(t)
+    if names is None:
+        names = _FIELDS[t] = (tuple(f.name for f in dataclasses.fields(t) if f.init)
+                              if dataclasses.is_dataclass(t) else ())
+    return names
+
+
 def _substitute(obj, smap, imap, hit):
     t = type(obj)
+    if t in _LEAVES:
+        return obj
     if t is str:
         if obj in smap:
             hit.add(obj)
@@ -85,16 +99,15 @@ def _substitute(obj, smap, imap, hit):
     if t is dict:
         return {_substitute(k, smap, imap, hit): _substitute(v, smap, imap, hit)
                 for k, v in obj.items()}
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        changes = {}
-        for f in dataclasses.fields(obj):
-            if f.init:
-                old = getattr(obj, f.name)
-                new = _substitute(old, smap, imap, hit)
-                if new is not old:
-                    changes[f.name] = new
-        return dataclasses.replace(obj, **changes) if changes else obj
-    return obj
+    if t is type:
+        return obj
+    changes = {}
+    for name in _fields(t):
+        old = getattr(obj, name)
+        new = _substitute(old, smap, imap, hit)
+        if new is not old:
+            changes[name] = new
+    return dataclasses.replace(obj, **changes) if changes else obj
 
 
 class TemplateStore:
