@@ -82,15 +82,17 @@ class SbWatch:
 
     def _run(self):
         import ovs.poller
+        woke = time.time()
         while not self.stop:
             self.idl.run()
-            now = time.time()
+            # a row's time is when its update became readable, not when we had parsed it
             for row in self.idl.tables["Port_Binding"].rows.values():
-                self.seen.setdefault(row.logical_port, now)
+                self.seen.setdefault(row.logical_port, woke)
             poller = ovs.poller.Poller()
             self.idl.wait(poller)
             poller.timer_wait(50)
             poller.block()
+            woke = time.time()
 
     def close(self):
         self.stop = True
