@@ -195,9 +195,12 @@ class IncrementalCompiler:
         for name, key in ix.port_keys.items():
             if port_keys.get(name) != key:
                 raise _Full(f"port {name} removed or renumbered")
+        if state.chassis is not old.chassis and chassis_name not in {c.name for c in state.chassis}:
+            raise _Full("our Chassis row is gone")      # compile_state says so, as an error
         bound = frozenset(p.logical_port for p in state.ports if p.chassis == chassis_name)
         local = ix.local
-        if bound != ix.bound:
+        if bound != ix.bound or state.ports != old.ports:
+            # a port bound here, or a new patch port, can make another datapath related
             local = frozenset(related_datapaths(state.ports, bound))
             if local != ix.local:
                 raise _Full("the related datapaths changed")

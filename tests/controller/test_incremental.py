@@ -2,6 +2,8 @@
 ovn-northd: after every NB change, the result IncrementalCompiler returns (a delta where
 it can, a full compile where it must) equals what compile_state() returns for the same
 snapshot, map entry for map entry."""
+import dataclasses
+
 import pytest
 
 from controller import compile as C
@@ -31,7 +33,11 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     c.nbctl("ls-add", "ls1", "--", "ls-add", "ls2",
             "--", "lsp-add", "ls1", "p1", "--", "lsp-set-addresses", "p1", "0a:00:00:00:01:01 10.0.1.1",
             "--", "lsp-add", "ls2", "p3", "--", "lsp-set-addresses", "p3", "0a:00:00:00:02:03 10.0.2.3",
-            "--", "lr-add", "lr1",
+            "--", "lr-add", "lr1", "--", "lr-add", "lr2", "--", "ls-add", "ls3",
+            "--", "lrp-add", "lr2", "lrp3", "02:00:00:00:03:ff", "10.0.3.254/24",
+            "--", "lsp-add", "ls3", "ls3-lr2", "--", "lsp-set-type", "ls3-lr2", "router",
+            "--", "lsp-set-addresses", "ls3-lr2", "router",
+            "--", "lsp-set-options", "ls3-lr2", "router-port=lrp3",
             "--", "lrp-add", "lr1", "lrp1", "02:00:00:00:01:ff", "10.0.1.254/24",
             "--", "lrp-add", "lr1", "lrp2", "02:00:00:00:02:ff", "10.0.2.254/24",
             "--", "lsp-add", "ls1", "ls1-lr1", "--", "lsp-set-type", "ls1-lr1", "router",
@@ -73,10 +79,31 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     check("lsp-del", "p2")                                        # a port removed
     check("acl-add", "ls1", "from-lport", "1001", "ip4 && udp.dst == 53", "drop")  # new shapes
     check("lsp-add", "ls1", "p5", "--", "lsp-set-addresses", "p5", "0a:00:00:00:01:05 10.0.1.5")
+    # ls3 (and lr2 behind it) exist but are not related to hv1 until a patch port joins
+    # ls3 to lr1: no new datapath, no new shape, yet the related set widens (a full
+    # compile; a delta would miss ls3's flows)
+    check("lrp-add", "lr1", "lrp13", "02:00:00:00:03:fe", "10.0.3.253/24",
+          "--", "lsp-add", "ls3", "ls3-lr1", "--", "lsp-set-type", "ls3-lr1", "router",
+          "--", "lsp-set-addresses", "ls3-lr1", "router",
+          "--", "lsp-set-options", "ls3-lr1", "router-port=lrp13")
     assert kinds[0] == "full"
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
-    assert kinds[7] == "full" and kinds[-1] == "delta", kinds
+    assert kinds[7] == "full" and kinds[9] == "delta" and kinds[10] == "full", kinds
+
+    # the same widening with nothing else changed: the snapshot before it made by turning
+    # the two patch ports back into plain ones (same names, same keys, same flows)
+    after = C.snapshot(c.sb_remote)
+    patch = {"ls3-lr1", "lrp13"}
+    before = dataclasses.replace(after, ports=tuple(
+        dataclasses.replace(p, type="", options=()) if p.logical_port in patch else p
+        for p in after.ports))
+    fresh = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    widened = IncrementalCompiler(AnalysisCache(), *fresh)
+    widened.compile(before, "hv1")
+    result = widened.compile(after, "hv1")
+    _as_full(result, after, fresh)
+    assert widened.last_full == "the related datapaths changed"
     # a new port's flows are copies of other ports' with new names: analyses from templates
     assert inc.counters["templated"] >= 4 and inc.counters["template_mismatch"] == 0
 
