@@ -3,10 +3,13 @@
 - port latency: `ovn-nbctl lsp-add` of a port whose VIF already exists -> the first echo
   reply that VIF receives from a VM on the same switch, for an ovnbpf chassis and for a
   reference ovs chassis in the same lab (ms; min/median/max over N trials each);
-- the same split in two: `sb_ms`, lsp-add -> the port's Port_Binding row reaching an SB
-  client of the bench's own (ovn-nbctl, ovn-northd and the SB: the same for both kinds,
-  and no chassis' doing), and `chassis_ms`, that moment -> the first echo reply: what
-  the chassis itself takes (its SB session, its programming, the datapath);
+- that port latency split in two: `sb_ms`, lsp-add -> the port's Port_Binding row
+  reaching an SB client of the bench's own (ovn-nbctl, ovn-northd and the SB: the same
+  for both kinds, and no chassis' doing), and `chassis_ms`, that moment -> the first echo
+  reply: what the chassis itself takes (its SB session, its programming, the datapath);
+- bind latency (`bind_ms`): the logical port already exists and its VM's veth too; the
+  Interface with external_ids:iface-id goes into the local OVS DB (what a hypervisor does
+  when the VM starts) -> the first echo reply. Only the chassis is on this path;
 - recompiles the ovnbpf chassis did during those trials (ports are map updates: 0);
 - SB bytes a chassis receives with conditional monitoring (its related datapaths) and
   without (everything), in the same lab;
@@ -132,6 +135,38 @@ def _one_trial(lab, chassis, target, index, watch=None):
         (reply - sb) * 1000.0 if sb else None
 
 
+def _bind_trial(lab, chassis, target, index):
+    """The logical port exists (lsp-add, SB synced) and its VM's veth exists; plug it into
+    the local OVS DB with its iface-id, as a hypervisor does when the VM starts: ms until
+    the VM gets an echo reply. No northd on this path: the chassis alone."""
+    from controller.lab import topology
+    from controller.lab.netns import run
+    name = f"c{chassis[-1]}{index}"
+    key = 100 + index * 2 + (chassis == "hv2")
+    ip = ipaddress.IPv4Interface(f"10.0.1.{key}/24")
+    mac = f"0a:00:00:00:0c:{key:02x}"
+    port = f"lsp-{name}"
+    central = lab.central()
+    central.nbctl("lsp-add", "ls1", port, "--", "lsp-set-addresses", port, f"{mac} {ip.ip}")
+    central.nbctl("--wait=sb", "sync")
+    vm = topology.VM(name, chassis, "ls1", mac, ip, key, None)
+    ns = lab.add_vm(vm, plug=False)
+    plan = lab.plan()
+    tgt = next(v for v in plan.topo.vms if v.name == target)
+    run(["ip", "neigh", "replace", str(tgt.ip.ip), "lladdr", tgt.mac, "dev", "eth0"], netns=ns)
+    run(["ip", "neigh", "replace", str(ip.ip), "lladdr", mac, "dev", "eth0"],
+        netns=plan.vm_netns(target))
+    probe = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", ECHO,
+                              str(tgt.ip.ip), "20"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)     # the sender is running before the VIF is plugged
+    t0 = time.time()
+    lab.plug_vm(vm)
+    out, _ = probe.communicate(timeout=30)
+    if probe.returncode != 0:
+        return None
+    return (float(out.strip()) - t0) * 1000.0
+
+
 def _summary(values):
     ok = [v for v in values if v is not None]
     if not ok:
@@ -203,6 +238,10 @@ def bench(args):
                     reference.append(_one_trial(lab, "hv2", "vm3", i, watch))
             finally:
                 watch.close()
+            bind = {"ovnbpf": [], "reference": []}
+            for i in range(trials):
+                bind["ovnbpf"].append(_bind_trial(lab, "hv1", "vm1", i))
+                bind["reference"].append(_bind_trial(lab, "hv2", "vm3", i))
             after = status()
             recompiles = after["counters"]["recompiles"] - before
             compiles = after.get("pipeline", {}).get("compiles", {})
@@ -214,6 +253,7 @@ def bench(args):
             "sb_ms": _summary(col(ovnbpf, 1) + col(reference, 1)),
             "chassis_ms": {"ovnbpf": _summary(col(ovnbpf, 2)),
                            "reference": _summary(col(reference, 2))},
+            "bind_ms": {kind: _summary(v) for kind, v in bind.items()},
             "compiles": compiles, "recompiles": recompiles, "sb_bytes": sb, "resync_bytes": resync,
             "resync_full": resync_full, "sb_cluster": sb_cluster}
 

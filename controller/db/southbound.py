@@ -98,6 +98,7 @@ class Southbound:
         self._rows = {}            # table -> {uuid: frozen row}: converted once per change
         self._tuples = {}          # table -> its rows' tuple in the last snapshot
         self._snapshot = None      # the last snapshot, returned again while nothing changed
+        self._must_settle = True   # an unanswered condition change the view does not cover
         if conditional:
             self._apply_conditions()
 
@@ -117,6 +118,7 @@ class Southbound:
                 self._banked_bytes += self._rpc.get_received_bytes()
             self._rpc = rpc
             self._synced = False
+            self._must_settle = True       # a new session: its conditions are answered anew
             if rpc is not None:
                 self.connections += 1
         if rpc is not None and not self._synced and self.connected():
@@ -193,26 +195,46 @@ class Southbound:
 
     def set_local(self, datapaths=None, ifaces=None):
         """Monitor only these datapaths (uuids) and these VIF logical ports (iface-ids)."""
-        changed = False
+        changed = datapaths_changed = False
+        added = frozenset()
         if datapaths is not None and frozenset(datapaths) != self.local_datapaths:
             self.local_datapaths = frozenset(datapaths)
-            changed = True
+            changed = datapaths_changed = True
         if ifaces is not None and frozenset(ifaces) != self.local_ifaces:
+            added = frozenset(ifaces) - self.local_ifaces
+            if self.local_ifaces - frozenset(ifaces):
+                datapaths_changed = True       # a narrowing: wait for it, as for datapaths
             self.local_ifaces = frozenset(ifaces)
             changed = True
         if changed and self.conditional:
+            if not self._covered(datapaths_changed, added):
+                self._must_settle = True
             self._apply_conditions()
 
+    def _covered(self, datapaths_changed, added) -> bool:
+        """A condition change the view already satisfies: only VIF ports added, and the
+        replica holds each one's Port_Binding (its datapath is monitored already), so the
+        server's answer can bring nothing the chassis needs. A VM booting on a switch this
+        chassis already serves is programmed at once, without a round trip."""
+        if datapaths_changed or not added:
+            return False
+        have = {r.logical_port for r in self.idl.tables["Port_Binding"].rows.values()}
+        return added <= have
+
     def conditions_settled(self) -> bool:
-        """True when the server has acknowledged every monitor condition we asked for, so
-        a snapshot holds every row the current conditions select. Until then the view is
-        half-widened (a VIF's port but not yet its datapath's flows): programming from it
-        would take away what the chassis forwards now."""
+        """True when the server has acknowledged every monitor condition we asked for, or
+        the unacknowledged ones can bring nothing the view lacks (_covered), so a snapshot
+        holds every row the current conditions select. Until then the view is half-widened
+        (a VIF's port but not yet its datapath's flows): programming from it would take
+        away what the chassis forwards now."""
         if not self.conditional:
             return True
-        return not self.idl.cond_changed and all(
+        acked = not self.idl.cond_changed and all(
             t.condition_state.new is None and t.condition_state.requested is None
             for t in self.idl.tables.values())
+        if acked:
+            self._must_settle = False
+        return acked or not self._must_settle
 
     def _apply_conditions(self):
         dps = sorted(self.local_datapaths)

@@ -208,12 +208,19 @@ class ChassisNode:
             return run(["ovn-appctl", "-t", str(ctl), *args])
         return run(["ovs-appctl", "-t", str(self.rundir / f"{daemon}.ctl"), *args])
 
-    def add_vif(self, vm, vm_netns):
-        """A VM's veth: `<vm>-p` here, `eth0` in the VM, recorded with its iface-id."""
+    def add_vif(self, vm, vm_netns, plug=True):
+        """A VM's veth: `<vm>-p` here, `eth0` in the VM; plugged (below) unless told not."""
         dev = f"{vm.name}-p"
         netns.veth_pair(dev, "eth0", netns=self.netns, peer_netns=vm_netns)
         netns.tx_checksum_off(dev, self.netns)
         self.run(["ip", "link", "set", dev, "up"])
+        if plug:
+            self.plug_vif(vm)
+
+    def plug_vif(self, vm):
+        """Record the VM's veth in the local OVS DB with its iface-id, as a hypervisor does
+        when the VM starts: from here on the chassis binds it."""
+        dev = f"{vm.name}-p"
         self.vsctl("add-port", "br-int", dev, "--", "set", "Interface", dev,
                    f"external_ids:iface-id={vm.port}")
 

@@ -273,13 +273,18 @@ class Lab:
         names = [c.name for c in plan.topo.chassis] + [v.name for v in plan.topo.vms]
         raise LabError(f"lab {self.name!r} has no node {node!r} (nodes: {', '.join(names)})")
 
-    def add_vm(self, vm):
+    def add_vm(self, vm, plug=True):
         """Plug one more VM (a topology.VM) into a running lab; its logical port is the
-        caller's to create. Torn down with the lab."""
+        caller's to create. Torn down with the lab. plug=False: its veth exists but the
+        local OVS DB does not list it yet (`plug_vm` does)."""
         plan = self.plan()
         node = next(n for n in plan.chassis_nodes("") if n.name == vm.chassis)
-        _add_vm(plan, self.state(), node, vm)
+        _add_vm(plan, self.state(), node, vm, plug)
         return plan.vm_netns(vm.name)
+
+    def plug_vm(self, vm):
+        plan = self.plan()
+        next(n for n in plan.chassis_nodes("") if n.name == vm.chassis).plug_vif(vm)
 
     def ping(self, src_vm, dst_ip, count=2):
         return ping(self.plan().vm_netns(src_vm), dst_ip, count=count)
@@ -325,11 +330,11 @@ class Lab:
         log(f"[lab {self.name}] down in {time.monotonic() - t0:.2f} s")
 
 
-def _add_vm(plan, state, node, vm):
+def _add_vm(plan, state, node, vm, plug=True):
     ns = plan.vm_netns(vm.name)
     state.record("netns", ns)
     netns.netns_add(ns)
-    node.add_vif(vm, ns)
+    node.add_vif(vm, ns, plug)
     _configure_vm(vm, ns)
 
 

@@ -29,7 +29,8 @@ def test_bench_control_reports_every_figure_and_ports_are_deltas():
     r = json.loads(proc.stdout)
     for key in ("ovnbpf_ms", "reference_ms", "sb_ms", "chassis_ms"):
         assert key in r, key
-    for fig in (r["ovnbpf_ms"], r["reference_ms"]):
+    for fig in (r["ovnbpf_ms"], r["reference_ms"], r["bind_ms"]["ovnbpf"],
+                r["bind_ms"]["reference"]):
         assert fig["n"] == 3 and fig["failed"] == 0 and fig["min"] > 0, fig
     # the SB watch and a fast chassis can finish within a scheduling slice of each other:
     # a chassis figure may come out slightly negative, but never missing

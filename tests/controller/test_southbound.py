@@ -87,6 +87,34 @@ def test_conditional_monitoring_sees_only_local_datapaths(ovn_central):
         cond.close()
 
 
+def test_a_vif_on_a_served_switch_needs_no_round_trip(ovn_central):
+    """A condition change that can bring nothing new (a VIF whose port is already in the
+    view) leaves the view settled; one that can (another switch's port, a removed VIF)
+    must be answered by the server first."""
+    _topology(ovn_central, switches=3)
+    full = _connect(ovn_central, "hvfull", conditional=False)
+    cond = _connect(ovn_central, "hvcond", conditional=True)
+    try:
+        full.run_until(lambda: len(full.snapshot().datapaths) == 3, what="datapaths")
+        dps = {d.name: d.uuid for d in full.snapshot().datapaths}
+        cond.set_local(datapaths={dps["sw2"]})
+        cond.run_until(cond.conditions_settled, what="sw2 conditions")
+        cond.run_until(lambda: {p.logical_port for p in cond.snapshot().ports} == {"p2a", "p2b"},
+                       what="sw2 ports")
+        cond.set_local(ifaces={"p2a"})                 # in the view already
+        assert cond.conditions_settled()
+        cond.set_local(ifaces={"p2a", "p3a"})          # sw3's port: not in the view
+        assert not cond.conditions_settled()
+        cond.run_until(cond.conditions_settled, what="the p3a condition")
+        assert "p3a" in {p.logical_port for p in cond.snapshot().ports}
+        cond.set_local(ifaces={"p2a"})                 # a narrowing waits too
+        assert not cond.conditions_settled()
+        cond.run_until(cond.conditions_settled, what="the narrowing")
+    finally:
+        full.close()
+        cond.close()
+
+
 def test_conditional_monitoring_bytes_50_switches_one_local(ovn_central, capsys):
     """The figure for the issue: rows and bytes a chassis receives with and without
     conditions, 50 switches of which one is local. Conditions must cut both."""
