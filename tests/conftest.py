@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite. Everything a fixture creates it removes, even when
 the test fails: namespaces, links, daemons (by PID), temp directories."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -47,19 +48,26 @@ def unique_netns():
         subprocess.run(["ip", "netns", "del", name])
 
 
-@pytest.fixture
-def ovn_central():
-    """Real NB + SB ovsdb-servers and ovn-northd in a temp dir (no namespaces needed)."""
+@contextlib.contextmanager
+def private_central(prefix="obc-", **options):
+    """Real NB + SB ovsdb-servers and ovn-northd in a temp dir (no namespaces needed),
+    stopped by PID and removed at the end; options go to Central (sb_cluster, ...)."""
     from controller.lab.central import Central
 
-    rundir = Path(tempfile.mkdtemp(prefix="obc-", dir="/tmp"))   # short: unix socket paths
-    central = Central(rundir)
+    rundir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))   # short: unix socket paths
+    central = Central(rundir, **options)
     try:
         central.start()
         yield central
     finally:
         central.stop()
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+@pytest.fixture
+def ovn_central():
+    with private_central() as central:
+        yield central
 
 
 @pytest.fixture

@@ -107,29 +107,19 @@ def _one_trial(lab, chassis, target, index, watch=None):
     """Plug a VIF, then create its logical port; (ms until it gets an echo reply, ms of
     that after its Port_Binding reached the SB watch), or None."""
     from controller.lab import topology
-    from controller.lab.netns import run
     name = f"b{chassis[-1]}{index}"
     key = 200 + index * 2 + (chassis == "hv2")
     ip = ipaddress.IPv4Interface(f"10.0.1.{key}/24")
     mac = f"0a:00:00:00:0b:{key:02x}"
     vm = topology.VM(name, chassis, "ls1", mac, ip, key, None)
-    ns = lab.add_vm(vm)
-    plan = lab.plan()
-    tgt = next(v for v in plan.topo.vms if v.name == target)
-    # static neighbours both ways: the figure is port programming, not ARP
-    run(["ip", "neigh", "replace", str(tgt.ip.ip), "lladdr", tgt.mac, "dev", "eth0"], netns=ns)
-    run(["ip", "neigh", "replace", str(ip.ip), "lladdr", mac, "dev", "eth0"],
-        netns=plan.vm_netns(target))
-    probe = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", ECHO,
-                              str(tgt.ip.ip), "20"], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.2)     # the sender is running before the port exists
+    lab.add_vm(vm)
+    probe = _probe(lab, vm, target)     # running before the port exists
     t0 = time.time()
     lab.central().nbctl("lsp-add", "ls1", vm.port, "--", "lsp-set-addresses", vm.port,
                         f"{mac} {ip.ip}")
-    out, _ = probe.communicate(timeout=30)
-    if probe.returncode != 0:
+    reply = _first_reply(probe)
+    if reply is None:
         return None
-    reply = float(out.strip())
     sb = watch.seen.get(vm.port) if watch else None
     return (reply - t0) * 1000.0, (sb - t0) * 1000.0 if sb else None, \
         (reply - sb) * 1000.0 if sb else None
@@ -140,7 +130,6 @@ def _bind_trial(lab, chassis, target, index):
     the local OVS DB with its iface-id, as a hypervisor does when the VM starts: ms until
     the VM gets an echo reply. No northd on this path: the chassis alone."""
     from controller.lab import topology
-    from controller.lab.netns import run
     name = f"c{chassis[-1]}{index}"
     key = 100 + index * 2 + (chassis == "hv2")
     ip = ipaddress.IPv4Interface(f"10.0.1.{key}/24")
@@ -150,21 +139,34 @@ def _bind_trial(lab, chassis, target, index):
     central.nbctl("lsp-add", "ls1", port, "--", "lsp-set-addresses", port, f"{mac} {ip.ip}")
     central.nbctl("--wait=sb", "sync")
     vm = topology.VM(name, chassis, "ls1", mac, ip, key, None)
-    ns = lab.add_vm(vm, plug=False)
+    lab.add_vm(vm, plug=False)
+    probe = _probe(lab, vm, target)     # running before the VIF is plugged
+    t0 = time.time()
+    lab.plug_vm(vm)
+    reply = _first_reply(probe)
+    return None if reply is None else (reply - t0) * 1000.0
+
+
+def _probe(lab, vm, target):
+    """Static neighbours both ways (the figures are port programming, not ARP), then the
+    echo sender in the VM, given a moment to be running."""
+    from controller.lab.netns import run
     plan = lab.plan()
+    ns = plan.vm_netns(vm.name)
     tgt = next(v for v in plan.topo.vms if v.name == target)
     run(["ip", "neigh", "replace", str(tgt.ip.ip), "lladdr", tgt.mac, "dev", "eth0"], netns=ns)
-    run(["ip", "neigh", "replace", str(ip.ip), "lladdr", mac, "dev", "eth0"],
+    run(["ip", "neigh", "replace", str(vm.ip.ip), "lladdr", vm.mac, "dev", "eth0"],
         netns=plan.vm_netns(target))
     probe = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", ECHO,
                               str(tgt.ip.ip), "20"], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.3)     # the sender is running before the VIF is plugged
-    t0 = time.time()
-    lab.plug_vm(vm)
+    time.sleep(0.25)
+    return probe
+
+
+def _first_reply(probe):
+    """When the first echo reply came (epoch seconds), or None."""
     out, _ = probe.communicate(timeout=30)
-    if probe.returncode != 0:
-        return None
-    return (float(out.strip()) - t0) * 1000.0
+    return float(out.strip()) if probe.returncode == 0 else None
 
 
 def _summary(values):

@@ -212,18 +212,9 @@ def _free_port_run(n):
 @pytest.fixture
 def raft_central():
     """A private 3-member Raft SB (+ NB, northd) in a temp dir, stopped by PID at the end."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-    from controller.lab.central import Central
-    rundir = Path(tempfile.mkdtemp(prefix="cfr-", dir="/tmp"))
-    central = Central(rundir, sb_cluster=3, raft_port_base=_free_port_run(3))
-    try:
-        central.start()
+    from tests.conftest import private_central
+    with private_central("cfr-", sb_cluster=3, raft_port_base=_free_port_run(3)) as central:
         yield central
-    finally:
-        central.stop()
-        shutil.rmtree(rundir, ignore_errors=True)
 
 
 def test_set_remote_to_another_raft_member_resumes_without_a_full_resync(raft_central):
