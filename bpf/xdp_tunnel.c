@@ -3,7 +3,9 @@
  * validated, decapsulated and handed to the active pipeline's egress stage (which
  * delivers only to a local VIF), delivered straight to the VIF when the sender already
  * ran egress (the egress-done bit, lib/split.h), or handed to TC for local multicast
- * fan-out. Everything else is the host's: XDP_PASS. */
+ * fan-out. A unicast packet for the egress stage is first looked up in the flow cache
+ * (lib/fcache.h): a hit replays the delivery an earlier egress run of the same flow
+ * made. Everything else is the host's: XDP_PASS. */
 #include "lib/common.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
@@ -13,6 +15,7 @@
 #include "lib/last.h"
 #include "lib/output.h"
 #include "lib/dispatch.h"
+#include "lib/fcache.h"
 
 /* Outer Ethernet/IPv4/UDP. Returns the Geneve offset (> 0), 0 for "not ours", or a drop. */
 OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
@@ -63,7 +66,8 @@ OVNBPF_INLINE int ovnbpf_deliver_egress_done(struct xdp_md *ctx, struct ovnbpf_f
     return ovnbpf_xdp_to_local(ctx, f, lp->ifindex);
 }
 
-OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
+OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
+                                     struct ovnbpf_fc_state *fc)
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_geneve_info info = {};
@@ -104,14 +108,21 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
         return ovnbpf_xdp_to_mcast(ctx, f);   /* egress per copy here, marked or not */
     if (info.egress_done)
         return ovnbpf_deliver_egress_done(ctx, f);
-    return ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_EGRESS);
+    /* the egress stage would run: the flow cache may know its outcome */
+    rc = ovnbpf_fc_lookup(ctx, f, fc, src_ip, ovnbpf_fc_tun(f));
+    if (rc != OVNBPF_FC_MISS)
+        return rc;
+    rc = ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_EGRESS);
+    ovnbpf_fc_disarm(fc);
+    return rc;
 }
 
 int ovnbpf_xdp_tunnel(struct xdp_md *ctx)
 {
+    struct ovnbpf_fc_state *fc = ovnbpf_fc_begin();   /* epoch first: see fcache.h */
     struct ovnbpf_flow *f = ovnbpf_flow_get();
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
-    return ovnbpf_xdp_exit(f, ovnbpf_from_tunnel(ctx, f));
+    return ovnbpf_xdp_exit(f, ovnbpf_from_tunnel(ctx, f, fc));
 }

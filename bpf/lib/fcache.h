@@ -11,7 +11,7 @@
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
- *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v1 below)
+ *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v2 below)
  *
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
@@ -65,13 +65,18 @@ struct ovnbpf_fc_ctl {
 #define OVNBPF_FC_BYPASS (1u << 0)   /* no lookups, no fills (ovnbpf trace) */
 OVNBPF_MAP("array", __u32, struct ovnbpf_fc_ctl, ovnbpf_fc_ctl, 1, 0);
 
-/* ---- the key: 72 bytes, zero-filled, explicit padding ----
+/* ---- the key: 80 bytes, zero-filled, explicit padding ----
  * ARP, IPv4 and IPv6 exclude each other, and so do L4 ports and ICMP type/code, so they
  * share words: l3[] is IPv4 (src << 32 | dst), IPv6 (src hi, lo, dst hi, lo) or ARP
  * (sha, tha, spa << 32 | tpa); l4 is sport << 16 | dport, icmp type << 8 | code, or the
- * ARP op. Unused words are 0. */
+ * ARP op. Unused words are 0.
+ * `tun` tells the two origins apart: 0 for a packet from a VIF, whose logical metadata
+ * follows from its ifindex; for a packet from the tunnel it is OVNBPF_FC_TUN | the
+ * Geneve header's VNI and ports (ovnbpf_fc_tun), so no VIF key ever equals a tunnel key. */
 struct ovnbpf_fc_key {
-    __u32 ifindex;     /* ingress VIF (its binding is in ovnbpf_vifs: epoch-covered) */
+    __u32 ifindex;     /* VIF: the ingress ifindex (its binding is in ovnbpf_vifs);
+                        * tunnel: the outer IPv4 source (in ovnbpf_tunnel_srcs); both maps
+                        * are epoch-covered */
     __u16 present;     /* OVNBPF_P_* (all fit in 16 bits) */
     __u16 eth_type;
     __u64 eth_src;
@@ -85,7 +90,17 @@ struct ovnbpf_fc_key {
     __u8  ip_ttl;
     __u8  ip_dscp;
     __u8  ip_ecn;
+    __u64 tun;         /* 0, or OVNBPF_FC_TUN | vni << 32 | inport << 16 | outport */
 };
+#define OVNBPF_FC_TUN (1ULL << 63)
+
+/* The key word of a packet from the tunnel: what its Geneve header says (VNI 24 bits,
+ * ingress port 15 bits, egress port 16 bits), tagged. */
+OVNBPF_INLINE __u64 ovnbpf_fc_tun(const struct ovnbpf_flow *f)
+{
+    return OVNBPF_FC_TUN | ((__u64)(f->dp & 0xffffff) << 32) |
+           ((__u64)(f->inport & 0x7fff) << 16) | (f->outport & 0xffff);
+}
 
 #define OVNBPF_FC_LOCAL  OVNBPF_OUT_LOCAL    /* target = VIF ifindex */
 #define OVNBPF_FC_REMOTE OVNBPF_OUT_REMOTE   /* target = chassis id */
@@ -101,7 +116,7 @@ struct ovnbpf_fc_entry {
     __u32 rewrites;    /* fin differs from key: the run rewrote the packet */
     __u32 done;        /* REMOTE: the run sent the egress-done bit (lib/split.h) */
     __u32 _pad;
-    struct ovnbpf_fc_key fin;   /* the final parsed fields (same ifindex) */
+    struct ovnbpf_fc_key fin;   /* the final parsed fields (same ifindex and tun) */
 };
 /* Per CPU and direct-mapped, like OVS's EMC: slot = hash(key) % OVNBPF_FC_ENTRIES, a newer
  * flow overwrites an older one (so it never fills up), the key is compared in full. An
@@ -109,21 +124,23 @@ struct ovnbpf_fc_entry {
  * of this 72-byte key measured ~60 ns here, more than the rest of the hit path together.
  * Only the CPU that looks a slot up ever writes it (the fill runs in the same packet's
  * tail calls), so an entry is never read half written. */
-/* Pinned and shared by the entry and pipeline modules: the _v1 names change with the layout
- * of their structs, so a controller of another layout never adopts them. */
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v1, OVNBPF_FC_ENTRIES, 0);
+/* Pinned and shared by the entry and pipeline modules: the _v2 names change with the layout
+ * of their structs, so a controller of another layout never adopts them (v1: a 72-byte key
+ * without `tun`, VIF packets only). */
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v2, OVNBPF_FC_ENTRIES, 0);
 
 /* ---- per-CPU: the run being watched ---- */
 struct ovnbpf_fc_state {
     struct ovnbpf_fc_key key;
     __u32 epoch;       /* read at entry, before anything else */
-    __u32 armed;       /* a VIF packet's pipeline run is in progress */
+    __u32 armed;       /* a VIF or tunnel packet's pipeline run is in progress */
     __u32 cacheable;   /* cleared by any non-OUTPUT verdict or OVNBPF_FC_NOCACHE */
     __u32 frame_len;   /* as parsed: a run that changed the frame size is not replayable */
-    __u32 slot;        /* where the key lives in ovnbpf_fc_v1 */
-    __u32 _pad;
+    __u32 slot;        /* where the key lives in ovnbpf_fc_v2 */
+    __u32 ingress;     /* ctx->ingress_ifindex of the entry program that armed */
+    __u32 origin;      /* OVNBPF_ORIGIN_* of the packet that armed */
 };
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v1, 1, 0);
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v2, 1, 0);
 
 /* ---- counters (per CPU; datapath/chassis.py reports them in stats as fcache_*) ---- */
 #define OVNBPF_FC_STAT_HIT  0
@@ -144,15 +161,16 @@ OVNBPF_INLINE void ovnbpf_fc_count(__u32 which)
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_state_get(void)
 {
     __u32 zero = 0;
-    return ovnbpf_fc_state_v1.lookup(&zero);
+    return ovnbpf_fc_state_v2.lookup(&zero);
 }
 
 /* Pack the parsed fields of f (lossless for what parse.h fills; see ovnbpf_fc_lossless). */
 OVNBPF_INLINE void ovnbpf_fc_pack(struct ovnbpf_fc_key *k, const struct ovnbpf_flow *f,
-                                  __u32 ifindex)
+                                  __u32 ifindex, __u64 tun)
 {
     __builtin_memset(k, 0, sizeof(*k));
     k->ifindex = ifindex;
+    k->tun = tun;
     k->present = (__u16)f->present;
     k->eth_type = f->eth_type;
     k->eth_src = f->eth_src;
@@ -275,7 +293,8 @@ OVNBPF_INLINE int ovnbpf_fc_lossless(const struct ovnbpf_flow *f)
 
 #if OVNBPF_FCACHE
 
-/* xdp_vif, before anything else: this packet's epoch, or NULL (bypassed). */
+/* An entry program (xdp_vif, xdp_tunnel), before anything else: this packet's epoch, or
+ * NULL (bypassed). Disarms whatever an earlier packet of this CPU left armed. */
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_begin(void)
 {
     __u32 zero = 0;
@@ -291,18 +310,20 @@ OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_begin(void)
     return s;
 }
 
-/* xdp_vif, after parsing: replay a current entry, or arm for a fill and say MISS. */
+/* An entry program, after parsing (f holds the parsed fields and the logical metadata the
+ * pipeline starts from): replay a current entry, or arm for a fill and say MISS.
+ * `who` and `tun` are the key's ifindex and tun words (see struct ovnbpf_fc_key). */
 OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                   struct ovnbpf_fc_state *s)
+                                   struct ovnbpf_fc_state *s, __u32 who, __u64 tun)
 {
     struct ovnbpf_fc_entry *v;
 
     /* ND: options are not in the key; present bits above 15 would not fit in it */
     if (!s || (f->present & (OVNBPF_P_ND_NS | OVNBPF_P_ND_NA | ~0xffffu)))
         return OVNBPF_FC_MISS;
-    ovnbpf_fc_pack(&s->key, f, ctx->ingress_ifindex);
+    ovnbpf_fc_pack(&s->key, f, who, tun);
     s->slot = ovnbpf_fc_slot(&s->key);
-    v = ovnbpf_fc_v1.lookup(&s->slot);
+    v = ovnbpf_fc_v2.lookup(&s->slot);
     if (v && v->epoch == s->epoch && v->type && ovnbpf_fc_key_eq(&v->key, &s->key)) {
         __u32 type = v->type, target = v->target;
 
@@ -328,12 +349,15 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
     }
     ovnbpf_fc_count(OVNBPF_FC_STAT_MISS);
     s->frame_len = f->frame_len;
+    s->ingress = ctx->ingress_ifindex;
+    s->origin = f->origin;
     s->cacheable = 1;
     s->armed = 1;
     return OVNBPF_FC_MISS;
 }
 
-/* xdp_vif: the pipeline could not be entered. */
+/* An entry program: the pipeline could not be entered, or the packet was dropped before
+ * it (the state must never stay armed for a run that does not happen). */
 OVNBPF_INLINE void ovnbpf_fc_disarm(struct ovnbpf_fc_state *s)
 {
     if (s)
@@ -351,7 +375,9 @@ OVNBPF_INLINE int ovnbpf_fc_verdict(int v)
     return v;
 }
 
-/* pipeline.c: the run ended with XDP verdict rc; fill if it was a replayable unicast. */
+/* pipeline.c: the run ended with XDP verdict rc; fill if it was a replayable unicast:
+ * a VIF packet's delivery to a local VIF or a remote chassis, a tunnel packet's delivery
+ * to a local VIF (the only unicast output egress has for it). */
 OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f, int rc)
 {
     struct ovnbpf_fc_state *s = ovnbpf_fc_state_get();
@@ -362,13 +388,17 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
     if (!s || !s->armed)
         return;
     s->armed = 0;
-    if (rc != XDP_REDIRECT || !s->cacheable || f->origin != OVNBPF_ORIGIN_VIF ||
-        ctx->ingress_ifindex != s->key.ifindex || f->frame_len != s->frame_len)
+    if (rc != XDP_REDIRECT || !s->cacheable || f->origin != s->origin ||
+        ctx->ingress_ifindex != s->ingress || f->frame_len != s->frame_len)
+        return;
+    if (f->origin != OVNBPF_ORIGIN_VIF && f->origin != OVNBPF_ORIGIN_TUNNEL)
         return;
     o = ovnbpf_last_output.lookup(&zero);
     if (!o || (o->type != OVNBPF_OUT_LOCAL && o->type != OVNBPF_OUT_REMOTE) ||
         o->dp != f->dp || o->inport != f->inport || o->outport != f->outport)
         return;
+    if (o->type != OVNBPF_OUT_LOCAL && f->origin == OVNBPF_ORIGIN_TUNNEL)
+        return;   /* cannot happen (never back into the overlay); never replay it */
     if (o->type == OVNBPF_OUT_LOCAL &&
         (__u32)((long)ctx->data_end - (long)ctx->data) != s->frame_len)
         return;   /* the frame changed size on its way out: not a rewrite we replay */
@@ -382,7 +412,7 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
             h->opt.opt_class == ovnbpf_htons(OVNBPF_OVN_OPT_CLASS))
             done = !!(ovnbpf_ntohl(h->opt.data) & OVNBPF_GENEVE_EGRESS_DONE);
     }
-    v = ovnbpf_fc_v1.lookup(&s->slot);
+    v = ovnbpf_fc_v2.lookup(&s->slot);
     if (!v)
         return;
     __builtin_memcpy(&v->key, &s->key, sizeof(v->key));
@@ -394,7 +424,7 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
     v->outport = f->outport;
     v->hops = f->hops;
     v->done = done;
-    ovnbpf_fc_pack(&v->fin, f, s->key.ifindex);
+    ovnbpf_fc_pack(&v->fin, f, s->key.ifindex, s->key.tun);
     v->rewrites = !ovnbpf_fc_key_eq(&v->fin, &s->key);
     ovnbpf_fc_count(OVNBPF_FC_STAT_FILL);
 }
@@ -403,7 +433,8 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
 
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_begin(void) { return 0; }
 OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                   struct ovnbpf_fc_state *s) { return OVNBPF_FC_MISS; }
+                                   struct ovnbpf_fc_state *s, __u32 who, __u64 tun)
+{ return OVNBPF_FC_MISS; }
 OVNBPF_INLINE void ovnbpf_fc_disarm(struct ovnbpf_fc_state *s) { }
 OVNBPF_INLINE int ovnbpf_fc_verdict(int v) { return v; }
 OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f, int rc) { }
