@@ -1,41 +1,56 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The flow cache: an exact-match cache in front of the logical pipeline (OVS's EMC in
- * spirit). A packet from a VIF whose parsed fields were seen before, under the same
- * configuration, skips the pipeline programs: it gets the cached outcome replayed through
- * the very same output code the pipeline's run ended in (lib/output.h), so a hit writes
- * the same bytes as a miss.
+ * spirit), used by two entry programs:
+ *  - xdp_vif: a packet from a VIF whose parsed fields were seen before, under the same
+ *    configuration, skips both pipeline stages;
+ *  - xdp_tunnel: a unicast Geneve packet without the egress-done bit (lib/split.h), whose
+ *    Geneve metadata and parsed fields were seen before, skips the egress stage the
+ *    receiving chassis would run for it.
+ * Either way it gets the cached outcome replayed through the very same output code the
+ * pipeline's run ended in (lib/output.h), so a hit writes the same bytes as a miss.
  *
- *   key    the ingress VIF ifindex + every parsed field the pipeline can read (the fields
- *          of struct ovnbpf_flow that parse.h fills; packed by header kind, see below)
+ *   key    where the packet comes from + every parsed field the pipeline can read (the
+ *          fields of struct ovnbpf_flow that parse.h fills; packed by header kind, see
+ *          below). From a VIF: its ingress ifindex (the VIF table gives dp and inport),
+ *          tun = 0. From the tunnel: the outer IPv4 source, and tun = OVNBPF_FC_TUN | VNI
+ *          | Geneve ingress port | egress port (what the egress run starts from).
  *   value  the configuration epoch it was made in, the unicast output (local ifindex or
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
- *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v2 below)
+ *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v2 below); VIF and
+ *          tunnel entries share it
  *
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
  * applies to hits too. When the run rewrote nothing, a hit leaves the parsed fields as
- * they are, and a local delivery skips the write-back (its counter, last-output record
- * and redirect are ovnbpf_xdp_to_local()'s, minus the write-back): both rely on
+ * they are, and a local delivery skips the write-back (ovnbpf_xdp_to_local_as_is(): the
+ * counter, last-output record and redirect of ovnbpf_xdp_to_local()): both rely on
  * rewrite.h's contract that an unchanged field is not written.
  *
  * Life of an entry:
- *  - xdp_vif reads the epoch FIRST (before the VIF table or anything the pipeline reads),
- *    parses, and looks the key up. Hit with the current epoch -> replay. Miss -> the
- *    per-CPU state is "armed" (key, epoch, cacheable) and the pipeline runs as usual.
- *  - pipeline.c records every pipeline verdict: anything but OUTPUT (drop, punt, not
- *    compiled) makes the run uncacheable, as does a side effect the generated code
- *    announces with OVNBPF_FC_NOCACHE (put_arp/put_nd/put_fdb copies to the controller).
+ *  - the entry program reads the epoch FIRST (before the VIF table, the tunnel sources or
+ *    anything the pipeline reads), parses, and looks the key up. Hit with the current
+ *    epoch -> replay. Miss -> the per-CPU state is "armed" (key, epoch, cacheable, origin,
+ *    ingress device) and the pipeline runs as usual. An entry program that drops the
+ *    packet after arming, or cannot enter the pipeline, disarms.
+ *  - pipeline.c records every pipeline verdict: anything but OUTPUT (drop - egress port
+ *    security too -, punt, not compiled) makes the run uncacheable, as does a side
+ *    effect the generated code announces with OVNBPF_FC_NOCACHE (put_arp/put_nd/put_fdb
+ *    copies to the controller).
  *  - when the pipeline ends (the stage that returns a verdict), the state is disarmed;
- *    if the verdict is a redirect to a local VIF or a remote chassis, the run was
- *    cacheable and the final fields can be packed losslessly, the entry is filled.
+ *    if the verdict is a redirect, the run was cacheable, the packet is the one that armed
+ *    (same origin and ingress device) and the final fields can be packed losslessly, the
+ *    entry is filled: a VIF packet's delivery to a local VIF or a remote chassis, a tunnel
+ *    packet's delivery to a local VIF (egress never sends it back into the overlay).
  *  - userspace bumps the epoch after every write to any datapath or pipeline map and
  *    after every pipeline swap (datapath/maps.py, datapath/chassis.py): entries of an
  *    older epoch are misses. A run that read old state carries the old epoch it read
  *    before that state, so it can never fill a current-looking entry.
- * Not cached: multicast/broadcast (handed to TC), drops, punts, ND packets (their option
- * fields are not in the key), packets from the tunnel or the loop (never armed).
+ * Not cached: multicast/broadcast (handed to TC, from a VIF or the tunnel), drops, punts,
+ * ND packets (their option fields are not in the key), Geneve packets marked egress-done
+ * (no pipeline runs for them here), multicast copies from the loop and packets the
+ * controller injects (xdp_loop and xdp_inject disarm; they never look up).
  * Per-lflow hit counters count pipeline runs (misses), as OVS's OpenFlow counters lag its
  * datapath cache; `ovnbpf trace` runs with OVNBPF_FC_BYPASS set so it sees every lflow.
  *
@@ -336,13 +351,10 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
         f->outport = v->outport;
         f->hops = (__u8)v->hops;
         ovnbpf_fc_count(OVNBPF_FC_STAT_HIT);
-        if (type == OVNBPF_FC_LOCAL && !v->rewrites) {
+        if (type == OVNBPF_FC_LOCAL && !v->rewrites)
             /* ovnbpf_xdp_to_local() minus its write-back, which would compare every field
              * with the packet and find nothing to write (~10 ns of a ~95 ns hit) */
-            ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
-            ovnbpf_last(OVNBPF_OUT_LOCAL, target, 0, f, 0);
-            return bpf_redirect(target, 0);
-        }
+            return ovnbpf_xdp_to_local_as_is(ctx, f, target);
         if (type == OVNBPF_FC_LOCAL)
             return ovnbpf_xdp_to_local(ctx, f, target);
         return ovnbpf_xdp_to_remote(ctx, f, target, v->done);
