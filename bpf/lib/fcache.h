@@ -264,7 +264,13 @@ OVNBPF_INLINE __u32 ovnbpf_fc_slot(const struct ovnbpf_fc_key *k)
 #pragma unroll
     for (i = 0; i < OVNBPF_FC_KEY_WORDS; i++)
         h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
-    h ^= h >> 29;
+    /* A product carries a bit only upwards: without folding the high half down twice,
+     * the slot (the low bits) would not depend on the top bits of any word - TCP flags,
+     * TTL, DSCP/ECN, the IPv4 source -, and a TCP flow's ACK and PSH|ACK packets would
+     * evict each other from one slot on every flag change. */
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return (__u32)h & (OVNBPF_FC_ENTRIES - 1);
 }
 

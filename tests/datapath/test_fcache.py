@@ -165,6 +165,28 @@ def test_a_different_field_is_a_different_entry(env, cpu):
     assert rn.run(udp(VM1_MAC, VM2_MAC, dport=9999, ttl=9))[2]["miss"] == 1
 
 
+def test_keys_differing_in_high_bits_do_not_share_a_slot(env, cpu):
+    """A TCP flow's ACK and PSH|ACK packets (tcp.flags sits in the top bits of a key
+    word), or its packets with another TTL or ECN: once each is filled, all hit, rather
+    than evicting one another from one slot (bpf/lib/fcache.h, ovnbpf_fc_slot)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    def tcp(flags: str, ttl: int = 64, tos: int = 0) -> bytes:
+        return bytes(Ether(src=mac(VM1_MAC), dst=mac(VM2_MAC))
+                     / IP(src="10.0.1.11", dst="10.0.1.12", ttl=ttl, tos=tos)
+                     / TCP(sport=40000, dport=5201, flags=flags) / (b"x" * 10))
+    env.reset()
+    canonical_topology(env)
+    rn = Runner(env.dp, cpu)
+    rn.fc.bump()
+    frames = [tcp("A"), tcp("PA"), tcp("FA"), tcp("A", ttl=63), tcp("A", tos=1)]
+    for f in frames:
+        assert rn.run(f)[2] == {"hit": 0, "miss": 1, "fill": 1}
+    for f in frames:
+        assert rn.run(f)[2] == {"hit": 1, "miss": 0, "fill": 0}
+
+
 def test_broadcast_drops_and_nd_are_not_cached(env, cpu):
     from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
     from scapy.layers.l2 import Ether
