@@ -33,6 +33,7 @@ OVNBPF_INLINE int ovnbpf_stage_next(struct xdp_md *ctx, struct ovnbpf_flow *f, i
         rc = OVNBPF_DROP_MISSED_TAIL_CALL;
     }
     ovnbpf_fc_end(ctx, f, rc);   /* the run ends here: fill the flow cache if replayable */
+    OVNBPF_BENCH_UNDO_DECAP(ctx, f);
     return ovnbpf_xdp_exit(f, rc);
 }
 

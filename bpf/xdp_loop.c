@@ -15,6 +15,7 @@
 #include "lib/meta.h"
 #include "lib/last.h"
 #include "lib/dispatch.h"
+#include "lib/fcache.h"
 
 OVNBPF_INLINE int ovnbpf_from_loop(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
@@ -54,5 +55,7 @@ int ovnbpf_xdp_loop(struct xdp_md *ctx)
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
+    /* a multicast copy never fills the flow cache: drop any arm left on this CPU */
+    ovnbpf_fc_disarm(ovnbpf_fc_state_get());
     return ovnbpf_xdp_exit(f, ovnbpf_from_loop(ctx, f));
 }

@@ -3,7 +3,9 @@
  * validated, decapsulated and handed to the active pipeline's egress stage (which
  * delivers only to a local VIF), delivered straight to the VIF when the sender already
  * ran egress (the egress-done bit, lib/split.h), or handed to TC for local multicast
- * fan-out. Everything else is the host's: XDP_PASS. */
+ * fan-out. A unicast packet for the egress stage is first looked up in the flow cache
+ * (lib/fcache.h): a hit replays the delivery an earlier egress run of the same flow
+ * made. Everything else is the host's: XDP_PASS. */
 #include "lib/common.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
@@ -13,6 +15,7 @@
 #include "lib/last.h"
 #include "lib/output.h"
 #include "lib/dispatch.h"
+#include "lib/fcache.h"
 
 /* Outer Ethernet/IPv4/UDP. Returns the Geneve offset (> 0), 0 for "not ours", or a drop. */
 OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
@@ -63,12 +66,44 @@ OVNBPF_INLINE int ovnbpf_deliver_egress_done(struct xdp_md *ctx, struct ovnbpf_f
     return ovnbpf_xdp_to_local(ctx, f, lp->ifindex);
 }
 
-OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
+/* Validate the Geneve header at `off` and strip the outer headers and Geneve. */
+OVNBPF_INLINE int ovnbpf_tunnel_decap(struct xdp_md *ctx, int off,
+                                      struct ovnbpf_geneve_info *info)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    int rc = ovnbpf_geneve_parse(data + (off & 0xff), end, info);
+
+    if (rc < 0)
+        return rc;
+    if (data + off + info->hdr_len + sizeof(struct ovnbpf_eth) > end)
+        return OVNBPF_DROP_RUNT;             /* the inner frame has no Ethernet header */
+    if (bpf_xdp_adjust_head(ctx, off + info->hdr_len))
+        return OVNBPF_DROP_DECAP_FAILED;
+    return 0;
+}
+
+/* The decapsulated frame -> f: parsed fields + the logical metadata of the Geneve header. */
+OVNBPF_INLINE int ovnbpf_tunnel_inner(struct xdp_md *ctx, struct ovnbpf_flow *f,
+                                      const struct ovnbpf_geneve_info *info)
+{
+    int rc = ovnbpf_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
+
+    if (rc < 0)
+        return rc;
+    f->dp = info->vni;
+    f->inport = info->inport;
+    f->outport = info->outport;
+    f->origin = OVNBPF_ORIGIN_TUNNEL;
+    return 0;
+}
+
+OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
+                                     struct ovnbpf_fc_state *fc)
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_geneve_info info = {};
     __u32 src_ip = 0;
-    int off, rc;
+    int off, decap, inner, rc;
 
     __builtin_memset(f, 0, sizeof(*f));
     off = ovnbpf_tunnel_outer(data, end, &src_ip);
@@ -79,39 +114,49 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f)
         }
         return off == 0 ? XDP_PASS : off;
     }
-    if (!ovnbpf_tunnel_srcs.lookup(&src_ip))
-        return OVNBPF_DROP_TUNNEL_UNKNOWN_SRC;
-    rc = ovnbpf_geneve_parse(data + (off & 0xff), end, &info);
-    if (rc < 0)
-        return rc;
-    if (data + off + info.hdr_len + sizeof(struct ovnbpf_eth) > end)
-        return OVNBPF_DROP_RUNT;             /* the inner frame has no Ethernet header */
-    if (bpf_xdp_adjust_head(ctx, off + info.hdr_len))
-        return OVNBPF_DROP_DECAP_FAILED;
-    ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);
+    decap = ovnbpf_tunnel_decap(ctx, off, &info);
+    inner = decap < 0 ? decap : ovnbpf_tunnel_inner(ctx, f, &info);
 
-    data = (void *)(long)ctx->data;         /* reload after adjust_head */
-    end = (void *)(long)ctx->data_end;
-    rc = ovnbpf_parse(data, end, f);
-    if (rc < 0)
-        return rc;
-    f->dp = info.vni;
-    f->inport = info.inport;
-    f->outport = info.outport;
-    f->origin = OVNBPF_ORIGIN_TUNNEL;
+    /* A unicast packet for the egress stage: the flow cache may know its outcome. Its key
+     * holds the outer source, and only a run that passed the source check below filled
+     * it (in the same epoch, and ovnbpf_tunnel_srcs is epoch-covered), so a hit skips
+     * that hash lookup. Every other packet meets the check before any other verdict, as
+     * if it came first: an unknown source is TUNNEL_UNKNOWN_SRC whatever else is wrong. */
+    if (inner == 0 && f->outport < OVNBPF_MCAST_KEY_MIN && !info.egress_done) {
+        rc = ovnbpf_fc_lookup(ctx, f, fc, src_ip, ovnbpf_fc_tun(f));
+        if (rc != OVNBPF_FC_MISS) {
+            ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);
+            return rc;
+        }
+    }
+    if (!ovnbpf_tunnel_srcs.lookup(&src_ip)) {
+        ovnbpf_fc_disarm(fc);
+        return OVNBPF_DROP_TUNNEL_UNKNOWN_SRC;
+    }
+    if (decap < 0)
+        return decap;
+    ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);
+    if (inner < 0)
+        return inner;
 
     if (f->outport >= OVNBPF_MCAST_KEY_MIN)
         return ovnbpf_xdp_to_mcast(ctx, f);   /* egress per copy here, marked or not */
     if (info.egress_done)
         return ovnbpf_deliver_egress_done(ctx, f);
-    return ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_EGRESS);
+    rc = ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_EGRESS);   /* armed when cacheable */
+    ovnbpf_fc_disarm(fc);
+    return rc;
 }
 
 int ovnbpf_xdp_tunnel(struct xdp_md *ctx)
 {
+    struct ovnbpf_fc_state *fc = ovnbpf_fc_begin();   /* epoch first: see fcache.h */
     struct ovnbpf_flow *f = ovnbpf_flow_get();
+    int rc;
 
     if (!f)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
-    return ovnbpf_xdp_exit(f, ovnbpf_from_tunnel(ctx, f));
+    rc = ovnbpf_from_tunnel(ctx, f, fc);
+    OVNBPF_BENCH_UNDO_DECAP(ctx, f);
+    return ovnbpf_xdp_exit(f, rc);
 }

@@ -41,7 +41,7 @@ int ovnbpf_xdp_vif(struct xdp_md *ctx)
         return ovnbpf_xdp_exit(0, OVNBPF_DROP_PIPELINE_ERROR);
     rc = ovnbpf_from_vif(ctx, f);
     if (rc == 0)
-        rc = ovnbpf_fc_lookup(ctx, f, fc);
+        rc = ovnbpf_fc_lookup(ctx, f, fc, ctx->ingress_ifindex, 0);
     if (rc == OVNBPF_FC_MISS) {
         rc = ovnbpf_enter_pipeline(ctx, OVNBPF_PL_STAGE_INGRESS);
         ovnbpf_fc_disarm(fc);

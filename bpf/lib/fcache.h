@@ -1,41 +1,56 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The flow cache: an exact-match cache in front of the logical pipeline (OVS's EMC in
- * spirit). A packet from a VIF whose parsed fields were seen before, under the same
- * configuration, skips the pipeline programs: it gets the cached outcome replayed through
- * the very same output code the pipeline's run ended in (lib/output.h), so a hit writes
- * the same bytes as a miss.
+ * spirit), used by two entry programs:
+ *  - xdp_vif: a packet from a VIF whose parsed fields were seen before, under the same
+ *    configuration, skips both pipeline stages;
+ *  - xdp_tunnel: a unicast Geneve packet without the egress-done bit (lib/split.h), whose
+ *    Geneve metadata and parsed fields were seen before, skips the egress stage the
+ *    receiving chassis would run for it.
+ * Either way it gets the cached outcome replayed through the very same output code the
+ * pipeline's run ended in (lib/output.h), so a hit writes the same bytes as a miss.
  *
- *   key    the ingress VIF ifindex + every parsed field the pipeline can read (the fields
- *          of struct ovnbpf_flow that parse.h fills; packed by header kind, see below)
+ *   key    where the packet comes from + every parsed field the pipeline can read (the
+ *          fields of struct ovnbpf_flow that parse.h fills; packed by header kind, see
+ *          below). From a VIF: its ingress ifindex (the VIF table gives dp and inport),
+ *          tun = 0. From the tunnel: the outer IPv4 source, and tun = OVNBPF_FC_TUN | VNI
+ *          | Geneve ingress port | egress port (what the egress run starts from).
  *   value  the configuration epoch it was made in, the unicast output (local ifindex or
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
- *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v1 below)
+ *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v2 below); VIF and
+ *          tunnel entries share it
  *
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
  * applies to hits too. When the run rewrote nothing, a hit leaves the parsed fields as
- * they are, and a local delivery skips the write-back (its counter, last-output record
- * and redirect are ovnbpf_xdp_to_local()'s, minus the write-back): both rely on
+ * they are, and a local delivery skips the write-back (ovnbpf_xdp_to_local_as_is(): the
+ * counter, last-output record and redirect of ovnbpf_xdp_to_local()): both rely on
  * rewrite.h's contract that an unchanged field is not written.
  *
  * Life of an entry:
- *  - xdp_vif reads the epoch FIRST (before the VIF table or anything the pipeline reads),
- *    parses, and looks the key up. Hit with the current epoch -> replay. Miss -> the
- *    per-CPU state is "armed" (key, epoch, cacheable) and the pipeline runs as usual.
- *  - pipeline.c records every pipeline verdict: anything but OUTPUT (drop, punt, not
- *    compiled) makes the run uncacheable, as does a side effect the generated code
- *    announces with OVNBPF_FC_NOCACHE (put_arp/put_nd/put_fdb copies to the controller).
+ *  - the entry program reads the epoch FIRST (before the VIF table, the tunnel sources or
+ *    anything the pipeline reads), parses, and looks the key up. Hit with the current
+ *    epoch -> replay. Miss -> the per-CPU state is "armed" (key, epoch, cacheable, origin,
+ *    ingress device) and the pipeline runs as usual. An entry program that drops the
+ *    packet after arming, or cannot enter the pipeline, disarms.
+ *  - pipeline.c records every pipeline verdict: anything but OUTPUT (drop - egress port
+ *    security too -, punt, not compiled) makes the run uncacheable, as does a side
+ *    effect the generated code announces with OVNBPF_FC_NOCACHE (put_arp/put_nd/put_fdb
+ *    copies to the controller).
  *  - when the pipeline ends (the stage that returns a verdict), the state is disarmed;
- *    if the verdict is a redirect to a local VIF or a remote chassis, the run was
- *    cacheable and the final fields can be packed losslessly, the entry is filled.
+ *    if the verdict is a redirect, the run was cacheable, the packet is the one that armed
+ *    (same origin and ingress device) and the final fields can be packed losslessly, the
+ *    entry is filled: a VIF packet's delivery to a local VIF or a remote chassis, a tunnel
+ *    packet's delivery to a local VIF (egress never sends it back into the overlay).
  *  - userspace bumps the epoch after every write to any datapath or pipeline map and
  *    after every pipeline swap (datapath/maps.py, datapath/chassis.py): entries of an
  *    older epoch are misses. A run that read old state carries the old epoch it read
  *    before that state, so it can never fill a current-looking entry.
- * Not cached: multicast/broadcast (handed to TC), drops, punts, ND packets (their option
- * fields are not in the key), packets from the tunnel or the loop (never armed).
+ * Not cached: multicast/broadcast (handed to TC, from a VIF or the tunnel), drops, punts,
+ * ND packets (their option fields are not in the key), Geneve packets marked egress-done
+ * (no pipeline runs for them here), multicast copies from the loop and packets the
+ * controller injects (xdp_loop and xdp_inject disarm; they never look up).
  * Per-lflow hit counters count pipeline runs (misses), as OVS's OpenFlow counters lag its
  * datapath cache; `ovnbpf trace` runs with OVNBPF_FC_BYPASS set so it sees every lflow.
  *
@@ -65,13 +80,18 @@ struct ovnbpf_fc_ctl {
 #define OVNBPF_FC_BYPASS (1u << 0)   /* no lookups, no fills (ovnbpf trace) */
 OVNBPF_MAP("array", __u32, struct ovnbpf_fc_ctl, ovnbpf_fc_ctl, 1, 0);
 
-/* ---- the key: 72 bytes, zero-filled, explicit padding ----
+/* ---- the key: 80 bytes, zero-filled, explicit padding ----
  * ARP, IPv4 and IPv6 exclude each other, and so do L4 ports and ICMP type/code, so they
  * share words: l3[] is IPv4 (src << 32 | dst), IPv6 (src hi, lo, dst hi, lo) or ARP
  * (sha, tha, spa << 32 | tpa); l4 is sport << 16 | dport, icmp type << 8 | code, or the
- * ARP op. Unused words are 0. */
+ * ARP op. Unused words are 0.
+ * `tun` tells the two origins apart: 0 for a packet from a VIF, whose logical metadata
+ * follows from its ifindex; for a packet from the tunnel it is OVNBPF_FC_TUN | the
+ * Geneve header's VNI and ports (ovnbpf_fc_tun), so no VIF key ever equals a tunnel key. */
 struct ovnbpf_fc_key {
-    __u32 ifindex;     /* ingress VIF (its binding is in ovnbpf_vifs: epoch-covered) */
+    __u32 ifindex;     /* VIF: the ingress ifindex (its binding is in ovnbpf_vifs);
+                        * tunnel: the outer IPv4 source (in ovnbpf_tunnel_srcs); both maps
+                        * are epoch-covered */
     __u16 present;     /* OVNBPF_P_* (all fit in 16 bits) */
     __u16 eth_type;
     __u64 eth_src;
@@ -85,7 +105,17 @@ struct ovnbpf_fc_key {
     __u8  ip_ttl;
     __u8  ip_dscp;
     __u8  ip_ecn;
+    __u64 tun;         /* 0, or OVNBPF_FC_TUN | vni << 32 | inport << 16 | outport */
 };
+#define OVNBPF_FC_TUN (1ULL << 63)
+
+/* The key word of a packet from the tunnel: what its Geneve header says (VNI 24 bits,
+ * ingress port 15 bits, egress port 16 bits), tagged. */
+OVNBPF_INLINE __u64 ovnbpf_fc_tun(const struct ovnbpf_flow *f)
+{
+    return OVNBPF_FC_TUN | ((__u64)(f->dp & 0xffffff) << 32) |
+           ((__u64)(f->inport & 0x7fff) << 16) | (f->outport & 0xffff);
+}
 
 #define OVNBPF_FC_LOCAL  OVNBPF_OUT_LOCAL    /* target = VIF ifindex */
 #define OVNBPF_FC_REMOTE OVNBPF_OUT_REMOTE   /* target = chassis id */
@@ -101,7 +131,7 @@ struct ovnbpf_fc_entry {
     __u32 rewrites;    /* fin differs from key: the run rewrote the packet */
     __u32 done;        /* REMOTE: the run sent the egress-done bit (lib/split.h) */
     __u32 _pad;
-    struct ovnbpf_fc_key fin;   /* the final parsed fields (same ifindex) */
+    struct ovnbpf_fc_key fin;   /* the final parsed fields (same ifindex and tun) */
 };
 /* Per CPU and direct-mapped, like OVS's EMC: slot = hash(key) % OVNBPF_FC_ENTRIES, a newer
  * flow overwrites an older one (so it never fills up), the key is compared in full. An
@@ -109,21 +139,23 @@ struct ovnbpf_fc_entry {
  * of this 72-byte key measured ~60 ns here, more than the rest of the hit path together.
  * Only the CPU that looks a slot up ever writes it (the fill runs in the same packet's
  * tail calls), so an entry is never read half written. */
-/* Pinned and shared by the entry and pipeline modules: the _v1 names change with the layout
- * of their structs, so a controller of another layout never adopts them. */
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v1, OVNBPF_FC_ENTRIES, 0);
+/* Pinned and shared by the entry and pipeline modules: the _v2 names change with the layout
+ * of their structs, so a controller of another layout never adopts them (v1: a 72-byte key
+ * without `tun`, VIF packets only). */
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v2, OVNBPF_FC_ENTRIES, 0);
 
 /* ---- per-CPU: the run being watched ---- */
 struct ovnbpf_fc_state {
     struct ovnbpf_fc_key key;
     __u32 epoch;       /* read at entry, before anything else */
-    __u32 armed;       /* a VIF packet's pipeline run is in progress */
+    __u32 armed;       /* a VIF or tunnel packet's pipeline run is in progress */
     __u32 cacheable;   /* cleared by any non-OUTPUT verdict or OVNBPF_FC_NOCACHE */
     __u32 frame_len;   /* as parsed: a run that changed the frame size is not replayable */
-    __u32 slot;        /* where the key lives in ovnbpf_fc_v1 */
-    __u32 _pad;
+    __u32 slot;        /* where the key lives in ovnbpf_fc_v2 */
+    __u32 ingress;     /* ctx->ingress_ifindex of the entry program that armed */
+    __u32 origin;      /* OVNBPF_ORIGIN_* of the packet that armed */
 };
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v1, 1, 0);
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v2, 1, 0);
 
 /* ---- counters (per CPU; datapath/chassis.py reports them in stats as fcache_*) ---- */
 #define OVNBPF_FC_STAT_HIT  0
@@ -144,15 +176,16 @@ OVNBPF_INLINE void ovnbpf_fc_count(__u32 which)
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_state_get(void)
 {
     __u32 zero = 0;
-    return ovnbpf_fc_state_v1.lookup(&zero);
+    return ovnbpf_fc_state_v2.lookup(&zero);
 }
 
 /* Pack the parsed fields of f (lossless for what parse.h fills; see ovnbpf_fc_lossless). */
 OVNBPF_INLINE void ovnbpf_fc_pack(struct ovnbpf_fc_key *k, const struct ovnbpf_flow *f,
-                                  __u32 ifindex)
+                                  __u32 ifindex, __u64 tun)
 {
     __builtin_memset(k, 0, sizeof(*k));
     k->ifindex = ifindex;
+    k->tun = tun;
     k->present = (__u16)f->present;
     k->eth_type = f->eth_type;
     k->eth_src = f->eth_src;
@@ -228,10 +261,20 @@ OVNBPF_INLINE __u32 ovnbpf_fc_slot(const struct ovnbpf_fc_key *k)
     __u64 h = 0x9e3779b97f4a7c15ULL;
     int i;
 
+    /* Each word rotated by its own amount and folded in: the folds do not wait for each
+     * other, as a chain of multiplies would (~3 cycles each, 10 words). Then a finalizer
+     * (murmur3's) lets every bit of every word reach the slot's low bits: a product only
+     * carries bits upwards, so without folding the high half down the slot would not
+     * depend on the top bits of a word - TCP flags, TTL, DSCP/ECN -, and a TCP flow's ACK
+     * and PSH|ACK packets would evict each other from one slot on every flag change. */
 #pragma unroll
     for (i = 0; i < OVNBPF_FC_KEY_WORDS; i++)
-        h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
-    h ^= h >> 29;
+        h ^= (w[i] << ((i * 13) & 63)) | (w[i] >> ((64 - ((i * 13) & 63)) & 63));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return (__u32)h & (OVNBPF_FC_ENTRIES - 1);
 }
 
@@ -275,7 +318,8 @@ OVNBPF_INLINE int ovnbpf_fc_lossless(const struct ovnbpf_flow *f)
 
 #if OVNBPF_FCACHE
 
-/* xdp_vif, before anything else: this packet's epoch, or NULL (bypassed). */
+/* An entry program (xdp_vif, xdp_tunnel), before anything else: this packet's epoch, or
+ * NULL (bypassed). Disarms whatever an earlier packet of this CPU left armed. */
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_begin(void)
 {
     __u32 zero = 0;
@@ -291,18 +335,20 @@ OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_begin(void)
     return s;
 }
 
-/* xdp_vif, after parsing: replay a current entry, or arm for a fill and say MISS. */
+/* An entry program, after parsing (f holds the parsed fields and the logical metadata the
+ * pipeline starts from): replay a current entry, or arm for a fill and say MISS.
+ * `who` and `tun` are the key's ifindex and tun words (see struct ovnbpf_fc_key). */
 OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                   struct ovnbpf_fc_state *s)
+                                   struct ovnbpf_fc_state *s, __u32 who, __u64 tun)
 {
     struct ovnbpf_fc_entry *v;
 
     /* ND: options are not in the key; present bits above 15 would not fit in it */
     if (!s || (f->present & (OVNBPF_P_ND_NS | OVNBPF_P_ND_NA | ~0xffffu)))
         return OVNBPF_FC_MISS;
-    ovnbpf_fc_pack(&s->key, f, ctx->ingress_ifindex);
+    ovnbpf_fc_pack(&s->key, f, who, tun);
     s->slot = ovnbpf_fc_slot(&s->key);
-    v = ovnbpf_fc_v1.lookup(&s->slot);
+    v = ovnbpf_fc_v2.lookup(&s->slot);
     if (v && v->epoch == s->epoch && v->type && ovnbpf_fc_key_eq(&v->key, &s->key)) {
         __u32 type = v->type, target = v->target;
 
@@ -315,25 +361,25 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
         f->outport = v->outport;
         f->hops = (__u8)v->hops;
         ovnbpf_fc_count(OVNBPF_FC_STAT_HIT);
-        if (type == OVNBPF_FC_LOCAL && !v->rewrites) {
+        if (type == OVNBPF_FC_LOCAL && !v->rewrites)
             /* ovnbpf_xdp_to_local() minus its write-back, which would compare every field
              * with the packet and find nothing to write (~10 ns of a ~95 ns hit) */
-            ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
-            ovnbpf_last(OVNBPF_OUT_LOCAL, target, 0, f, 0);
-            return bpf_redirect(target, 0);
-        }
+            return ovnbpf_xdp_to_local_as_is(ctx, f, target);
         if (type == OVNBPF_FC_LOCAL)
             return ovnbpf_xdp_to_local(ctx, f, target);
         return ovnbpf_xdp_to_remote(ctx, f, target, v->done);
     }
     ovnbpf_fc_count(OVNBPF_FC_STAT_MISS);
     s->frame_len = f->frame_len;
+    s->ingress = ctx->ingress_ifindex;
+    s->origin = f->origin;
     s->cacheable = 1;
     s->armed = 1;
     return OVNBPF_FC_MISS;
 }
 
-/* xdp_vif: the pipeline could not be entered. */
+/* An entry program: the pipeline could not be entered, or the packet was dropped before
+ * it (the state must never stay armed for a run that does not happen). */
 OVNBPF_INLINE void ovnbpf_fc_disarm(struct ovnbpf_fc_state *s)
 {
     if (s)
@@ -351,7 +397,9 @@ OVNBPF_INLINE int ovnbpf_fc_verdict(int v)
     return v;
 }
 
-/* pipeline.c: the run ended with XDP verdict rc; fill if it was a replayable unicast. */
+/* pipeline.c: the run ended with XDP verdict rc; fill if it was a replayable unicast:
+ * a VIF packet's delivery to a local VIF or a remote chassis, a tunnel packet's delivery
+ * to a local VIF (the only unicast output egress has for it). */
 OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f, int rc)
 {
     struct ovnbpf_fc_state *s = ovnbpf_fc_state_get();
@@ -362,13 +410,17 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
     if (!s || !s->armed)
         return;
     s->armed = 0;
-    if (rc != XDP_REDIRECT || !s->cacheable || f->origin != OVNBPF_ORIGIN_VIF ||
-        ctx->ingress_ifindex != s->key.ifindex || f->frame_len != s->frame_len)
+    if (rc != XDP_REDIRECT || !s->cacheable || f->origin != s->origin ||
+        ctx->ingress_ifindex != s->ingress || f->frame_len != s->frame_len)
+        return;
+    if (f->origin != OVNBPF_ORIGIN_VIF && f->origin != OVNBPF_ORIGIN_TUNNEL)
         return;
     o = ovnbpf_last_output.lookup(&zero);
     if (!o || (o->type != OVNBPF_OUT_LOCAL && o->type != OVNBPF_OUT_REMOTE) ||
         o->dp != f->dp || o->inport != f->inport || o->outport != f->outport)
         return;
+    if (o->type != OVNBPF_OUT_LOCAL && f->origin == OVNBPF_ORIGIN_TUNNEL)
+        return;   /* cannot happen (never back into the overlay); never replay it */
     if (o->type == OVNBPF_OUT_LOCAL &&
         (__u32)((long)ctx->data_end - (long)ctx->data) != s->frame_len)
         return;   /* the frame changed size on its way out: not a rewrite we replay */
@@ -382,7 +434,7 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
             h->opt.opt_class == ovnbpf_htons(OVNBPF_OVN_OPT_CLASS))
             done = !!(ovnbpf_ntohl(h->opt.data) & OVNBPF_GENEVE_EGRESS_DONE);
     }
-    v = ovnbpf_fc_v1.lookup(&s->slot);
+    v = ovnbpf_fc_v2.lookup(&s->slot);
     if (!v)
         return;
     __builtin_memcpy(&v->key, &s->key, sizeof(v->key));
@@ -394,7 +446,7 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
     v->outport = f->outport;
     v->hops = f->hops;
     v->done = done;
-    ovnbpf_fc_pack(&v->fin, f, s->key.ifindex);
+    ovnbpf_fc_pack(&v->fin, f, s->key.ifindex, s->key.tun);
     v->rewrites = !ovnbpf_fc_key_eq(&v->fin, &s->key);
     ovnbpf_fc_count(OVNBPF_FC_STAT_FILL);
 }
@@ -403,7 +455,8 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
 
 OVNBPF_INLINE struct ovnbpf_fc_state *ovnbpf_fc_begin(void) { return 0; }
 OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                   struct ovnbpf_fc_state *s) { return OVNBPF_FC_MISS; }
+                                   struct ovnbpf_fc_state *s, __u32 who, __u64 tun)
+{ return OVNBPF_FC_MISS; }
 OVNBPF_INLINE void ovnbpf_fc_disarm(struct ovnbpf_fc_state *s) { }
 OVNBPF_INLINE int ovnbpf_fc_verdict(int v) { return v; }
 OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f, int rc) { }

@@ -25,6 +25,12 @@
 #ifndef OVNBPF_BENCH_UNDO_ENCAP
 #define OVNBPF_BENCH_UNDO_ENCAP(ctx) do { } while (0)
 #endif
+/* Likewise for decap: their build gives a frame from the tunnel its outer headers back
+ * (the bytes are still in the headroom) where its run ends, after the flow cache's fill
+ * (pipeline.c) or hit (xdp_tunnel.c). */
+#ifndef OVNBPF_BENCH_UNDO_DECAP
+#define OVNBPF_BENCH_UNDO_DECAP(ctx, f) do { } while (0)
+#endif
 
 /* Patch hops per packet: each costs two tail calls, and a chain may take 33. */
 #define OVNBPF_MAX_HOPS 8
@@ -68,14 +74,21 @@ OVNBPF_INLINE int ovnbpf_loopback_check(const struct ovnbpf_flow *f)
     return 0;
 }
 
+/* A local VIF gets the frame as it is (f's fields already in it). */
+OVNBPF_INLINE int ovnbpf_xdp_to_local_as_is(struct xdp_md *ctx, const struct ovnbpf_flow *f,
+                                            __u32 ifindex)
+{
+    ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
+    ovnbpf_last(OVNBPF_OUT_LOCAL, ifindex, 0, f, 0);
+    return bpf_redirect(ifindex, 0);
+}
+
 /* After egress: a local VIF gets the rewritten frame. */
 OVNBPF_INLINE int ovnbpf_xdp_to_local(struct xdp_md *ctx, struct ovnbpf_flow *f,
                                       __u32 ifindex)
 {
     ovnbpf_rewrite((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
-    ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
-    ovnbpf_last(OVNBPF_OUT_LOCAL, ifindex, 0, f, 0);
-    return bpf_redirect(ifindex, 0);
+    return ovnbpf_xdp_to_local_as_is(ctx, f, ifindex);
 }
 
 /* After egress on a patch port: continue in the peer datapath's ingress, with the logical

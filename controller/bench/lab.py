@@ -38,7 +38,9 @@ time per delivered frame, which does not depend on how much of a busy machine a 
 for ovnbpf and the kernel pair the sender process's CPU time, generator included, since
 their forwarding runs inline in its softirqs; for ovs the CPU time of the ovs-vswitchd
 processes only, leaving out the kernel's skb work that feeds their AF_PACKET sockets in the
-sender's softirqs: in OVS's favour) and `ratio_cpu_cost_cross_ovs_vs_ovnbpf`.
+sender's softirqs: in OVS's favour) and `ratio_cpu_cost_cross_ovs_vs_ovnbpf`, and
+`fcache` (each ovnbpf chassis' flow cache hits/misses/fills over the whole run, from its
+pinned counters: hv2's hits are the Geneve packets whose egress run it replayed).
 
 Noisy machine: compare figures only within one run.
 """
@@ -348,6 +350,23 @@ def napi(ns, dev):
             run(["ethtool", "-K", dev, "gro", "off"], netns=ns, check=False)
 
 
+def fcache_counts(lab):
+    """{ovnbpf chassis: {hit, miss, fill}} from its pinned flow cache counters."""
+    import os
+    from datapath.libbpf import obj_get
+    from datapath.maps import percpu_u64_all
+    out = {}
+    for node in lab.nodes():
+        if node.kind != "ovnbpf":
+            continue
+        fd = obj_get(os.path.join(node.pin_dir, "ovnbpf_fc_stats"))
+        try:
+            out[node.name] = dict(zip(("hit", "miss", "fill"), percpu_u64_all(fd, 3)))
+        finally:
+            os.close(fd)
+    return out
+
+
 def _median(values):
     return statistics.median(values) if values else None
 
@@ -437,6 +456,7 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
                        "sender_cpu": round(_median([r["sender_cpu"] for r in v]), 2)}
                    for k, v in runs.items()},
         "ovnbpf_pipeline_ns": pipeline_ns(lab, *PATHS["ovnbpf_local"]),
+        "fcache": fcache_counts(lab),
     }
 
 

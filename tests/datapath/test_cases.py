@@ -134,6 +134,14 @@ TUNNEL_CASES = [
     ("Geneve header cut short", dict(cut_at=46), XDP_DROP, "GENEVE_TRUNCATED"),
     ("options cut short", dict(cut_at=54), XDP_DROP, "GENEVE_TRUNCATED"),
     ("unknown tunnel source", dict(src=0x0A0A0A0A), XDP_DROP, "TUNNEL_UNKNOWN_SRC"),
+    # the source is checked after the flow cache lookup (bpf/xdp_tunnel.c), yet an unknown
+    # one is still the reason, whatever else is wrong
+    ("unknown tunnel source, bad Geneve", dict(src=0x0A0A0A0A, first=0x42), XDP_DROP,
+     "TUNNEL_UNKNOWN_SRC"),
+    ("unknown tunnel source, inner runt", dict(src=0x0A0A0A0A, cut_at=60), XDP_DROP,
+     "TUNNEL_UNKNOWN_SRC"),
+    ("unknown tunnel source, multicast", dict(src=0x0A0A0A0A, outport=0x8000), XDP_DROP,
+     "TUNNEL_UNKNOWN_SRC"),
     ("fragmented outer IPv4", dict(ip_frag=0x2000), XDP_DROP, "TUNNEL_FRAGMENT"),
     ("not Geneve (UDP 53): the host's", dict(dport=53), XDP_PASS, None),
     ("Geneve to another address: the host's", dict(dst=0x0A000001), XDP_PASS, None),

@@ -1,8 +1,10 @@
 """The flow cache (bpf/lib/fcache.h), through BPF_PROG_TEST_RUN on real programs:
 a hit replays exactly the bytes and the output of the pipeline run that filled it (local
-L2, Geneve encap, a routed path with TTL decrement and MAC rewrite, routed into encap);
-every map write invalidates; broadcast, drops, punts, learning runs and ND are never
-cached; the counters move; the bypass flag (ovnbpf trace) turns it off.
+L2, Geneve encap, a routed path with TTL decrement and MAC rewrite, routed into encap, and
+on the receiving side a Geneve packet's egress run, QoS rewrite included); every map write
+invalidates; broadcast, drops (egress port security too), punts, learning runs, ND,
+egress-done and multicast packets from the tunnel are never cached; the counters move;
+the bypass flag (ovnbpf trace) turns it off, and then egress runs for every packet.
 
 The cache is per CPU, so every test pins itself to one CPU for its runs."""
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (CH_HV2, DP_LS1, HV1_IP, HV1_MAC, HV2_IP, HV2_MAC, LO, VM1_MAC, VM3,
-                       VM3_MAC, assert_same, canonical_topology, needs_bpf)
+from .conftest import (CH_HV1, CH_HV2, DP_LS1, HV1_IP, HV1_MAC, HV2_IP, HV2_MAC, LO, VM1,
+                       VM1_MAC, VM3, VM3_MAC, assert_same, canonical_topology, needs_bpf)
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, needs_bpf]
 
@@ -51,11 +53,12 @@ def cpu():
 
 
 class Runner:
-    """Test-runs of one build's xdp_vif, with the flow cache's counters and the last output."""
+    """Test-runs of one build's entry program (xdp_vif, or xdp_tunnel for packets from the
+    underlay), with the flow cache's counters and the last output."""
 
-    def __init__(self, dp, cpu: int):
+    def __init__(self, dp, cpu: int, prog: str = "ovnbpf_xdp_vif"):
         from datapath import maps as M
-        self.dp, self.cpu = dp, cpu
+        self.dp, self.cpu, self.prog = dp, cpu, prog
         self.fc = M.FcacheControl(dp.map_fd("ovnbpf_fc_ctl"))
 
     def counts(self) -> dict:
@@ -71,7 +74,7 @@ class Runner:
         """-> (result, last output, counter deltas)."""
         from datapath import testrun
         before = self.counts()
-        r = testrun.run(self.dp.fd("ovnbpf_xdp_vif"), frame, ingress_ifindex=LO)
+        r = testrun.run(self.dp.fd(self.prog), frame, ingress_ifindex=LO)
         after = self.counts()
         return r, self.last(), {k: after[k] - before[k] for k in after}
 
@@ -162,6 +165,28 @@ def test_a_different_field_is_a_different_entry(env, cpu):
     assert rn.run(udp(VM1_MAC, VM2_MAC, dport=9999, ttl=9))[2]["miss"] == 1
 
 
+def test_keys_differing_in_high_bits_do_not_share_a_slot(env, cpu):
+    """A TCP flow's ACK and PSH|ACK packets (tcp.flags sits in the top bits of a key
+    word), or its packets with another TTL or ECN: once each is filled, all hit, rather
+    than evicting one another from one slot (bpf/lib/fcache.h, ovnbpf_fc_slot)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    def tcp(flags: str, ttl: int = 64, tos: int = 0) -> bytes:
+        return bytes(Ether(src=mac(VM1_MAC), dst=mac(VM2_MAC))
+                     / IP(src="10.0.1.11", dst="10.0.1.12", ttl=ttl, tos=tos)
+                     / TCP(sport=40000, dport=5201, flags=flags) / (b"x" * 10))
+    env.reset()
+    canonical_topology(env)
+    rn = Runner(env.dp, cpu)
+    rn.fc.bump()
+    frames = [tcp("A"), tcp("PA"), tcp("FA"), tcp("A", ttl=63), tcp("A", tos=1)]
+    for f in frames:
+        assert rn.run(f)[2] == {"hit": 0, "miss": 1, "fill": 1}
+    for f in frames:
+        assert rn.run(f)[2] == {"hit": 1, "miss": 0, "fill": 0}
+
+
 def test_broadcast_drops_and_nd_are_not_cached(env, cpu):
     from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
     from scapy.layers.l2 import Ether
@@ -201,8 +226,8 @@ def test_bypass_turns_the_cache_off(env, cpu):
 
 def build(header: str):
     from datapath.loader import BuildSpec, Datapath
-    return Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_pl_ingress",
-                                               "ovnbpf_pl_egress"),
+    return Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel",
+                                               "ovnbpf_pl_ingress", "ovnbpf_pl_egress"),
                                     pipeline=BPF / "test" / header), reuse=False)
 
 
@@ -330,3 +355,203 @@ def test_route_change_invalidates(router, cpu):
     r, last, d = rn.run(frame)
     assert d == {"hit": 0, "miss": 1, "fill": 1}, d
     check_routed(r.packet, new_mac)
+
+
+# ---- packets from the tunnel (the receiving chassis' egress run) ---------------------------
+
+def geneve(inner: bytes, outport: int = VM3, *, inport: int = VM1, vni: int = DP_LS1,
+           src: int = HV1_IP, done: bool = False) -> bytes:
+    """inner, as hv1 sends it to hv2: outer Ethernet/IPv4/UDP (checksum 0), Geneve with
+    OVN's one option (egress-done bit when `done`)."""
+    opt = struct.pack("!HBBI", 0x0102, 0x80, 1,
+                      (1 << 31 if done else 0) | (inport & 0x7FFF) << 16 | outport)
+    gnv = struct.pack("!BBH", 2, 0x40, 0x6558) + vni.to_bytes(3, "big") + b"\0" + opt
+    udp_ = struct.pack("!HHHH", 50000, 6081, 8 + len(gnv) + len(inner), 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp_) + len(gnv) + len(inner), 0,
+                     0x4000, 64, 17, 0, src.to_bytes(4, "big"), HV2_IP.to_bytes(4, "big"))
+    s = sum(struct.unpack("!10H", ip))
+    s = (s & 0xFFFF) + (s >> 16)
+    ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
+    eth = HV2_MAC.to_bytes(6, "big") + HV1_MAC.to_bytes(6, "big") + b"\x08\x00"
+    return eth + ip + udp_ + gnv + inner
+
+
+def hv2_view(maps) -> None:
+    """hv2: vm3 local (on lo), vm1 on hv1, which is a known tunnel source."""
+    from datapath import maps as M
+    maps["ovnbpf_config"].apply({0: M.Config(CH_HV2, HV2_IP, M.CFG_CHECK_OUTER_DST)})
+    maps["ovnbpf_tunnel_srcs"].apply({HV1_IP: CH_HV1})
+    maps["ovnbpf_lports"].apply({
+        M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_LOCAL, LO, 0, mac=VM3_MAC),
+        M.LPortKey(DP_LS1, VM1): M.LPort(M.LPORT_REMOTE, 0, CH_HV1, mac=VM1_MAC)})
+
+
+def test_tunnel_hit_replays_the_miss(env, cpu):
+    """The stand-in pipeline's egress run for vm1 -> vm3 fills on the first Geneve packet;
+    the second one is a hit that writes the same inner frame and records the same output."""
+    env.reset()
+    hv2_view(env.maps)
+    inner = udp(VM1_MAC, VM3_MAC, "10.0.1.13")
+    r, last = miss_then_hit(Runner(env.dp, cpu, "ovnbpf_xdp_tunnel"), geneve(inner))
+    assert_same(r.packet, inner, "decapsulated frame")
+    assert last[:6] == (1, LO, 0, DP_LS1, VM1, VM3), last         # LOCAL, lo, dp 1, 1 -> 3
+
+
+def test_tunnel_and_vif_keys_differ(env, cpu):
+    """The same inner frame from another chassis, or for another logical port, is
+    another entry; and a VIF packet with the same fields never hits a tunnel entry."""
+    from datapath import maps as M
+    env.reset()
+    hv2_view(env.maps)
+    other = 0xAC1FFA0D
+    env.maps["ovnbpf_tunnel_srcs"].apply({HV1_IP: CH_HV1, other: 3})
+    env.maps["ovnbpf_vifs"].apply({LO: M.Vif(DP_LS1, VM1, 0)})
+    env.maps["ovnbpf_pl_l2"].apply({M.L2Key(DP_LS1, VM3_MAC): VM3})
+    rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
+    inner = udp(VM1_MAC, VM3_MAC, "10.0.1.13")
+    miss_then_hit(rn, geneve(inner))
+    assert rn.run(geneve(inner, src=other))[2] == {"hit": 0, "miss": 1, "fill": 1}
+    assert rn.run(geneve(inner, inport=5))[2] == {"hit": 0, "miss": 1, "fill": 1}
+    r, _, d = Runner(env.dp, cpu).run(inner)                      # vm1's own VIF
+    assert r.verdict == XDP_REDIRECT and d == {"hit": 0, "miss": 1, "fill": 1}, d
+
+
+def test_tunnel_lport_change_invalidates(env, cpu):
+    """vm3 leaves hv2: the next Geneve packet follows the lport map and is dropped."""
+    from datapath import maps as M
+    from datapath.drops import Drop
+    env.reset()
+    hv2_view(env.maps)
+    rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
+    frame = geneve(udp(VM1_MAC, VM3_MAC, "10.0.1.13"))
+    miss_then_hit(rn, frame)
+    env.maps["ovnbpf_lports"].update({M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_REMOTE, 0, 3)})
+    for _ in range(2):
+        r, last, d = rn.run(frame)
+        assert r.verdict == XDP_DROP and last[6] == Drop.OUTPORT_NOT_LOCAL, last
+        assert d == {"hit": 0, "miss": 1, "fill": 0}, d
+
+
+def test_tunnel_source_removed_invalidates(env, cpu):
+    """hv1 is no longer a known chassis: its cached flow is not replayed."""
+    from datapath.drops import Drop
+    env.reset()
+    hv2_view(env.maps)
+    rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
+    frame = geneve(udp(VM1_MAC, VM3_MAC, "10.0.1.13"))
+    miss_then_hit(rn, frame)
+    env.maps["ovnbpf_tunnel_srcs"].apply({})
+    r, last, d = rn.run(frame)
+    assert r.verdict == XDP_DROP and last[6] == Drop.TUNNEL_UNKNOWN_SRC, last
+    assert d["hit"] == 0 and d["fill"] == 0, d
+
+
+def test_tunnel_egress_done_and_multicast_are_not_cached(env, cpu):
+    """Neither runs the egress stage here: a marked packet is only delivered, a multicast
+    one goes to TC (egress per copy). Neither looks the cache up."""
+    env.reset()
+    hv2_view(env.maps)
+    rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
+    rn.fc.bump()
+    inner = udp(VM1_MAC, VM3_MAC, "10.0.1.13")
+    for frame, verdict in ((geneve(inner, done=True), XDP_REDIRECT),
+                           (geneve(udp(VM1_MAC, 0xFFFFFFFFFFFF), 32768), XDP_PASS)):
+        for _ in range(2):
+            r, _, d = rn.run(frame)
+            assert r.verdict == verdict, r.verdict_name
+            assert d == {"hit": 0, "miss": 0, "fill": 0}, d
+
+
+class Egress:
+    """fcache_pipeline.h's per-outport egress (port security, QoS marking) on hv2."""
+
+    def __init__(self, cpu):
+        from datapath import maps as M
+        self.dp = build("fcache_pipeline.h")
+        self.cpu = cpu
+        h = handles(self.dp, ("ovnbpf_config", "ovnbpf_tunnel_srcs", "ovnbpf_lports"))
+        hv2_view(h)
+        fc = M.FcacheControl(self.dp.map_fd("ovnbpf_fc_ctl"))
+        self.out = M.RawMapHandle(self.dp.map_fd("ovnbpf_pl_fct_out"), on_write=fc.bump)
+        self.rn = Runner(self.dp, cpu, "ovnbpf_xdp_tunnel")
+
+    def set(self, port: int, mac: int = 0, dscp: int = 0) -> None:
+        self.out.apply({struct.pack("<Q", DP_LS1 << 32 | port): struct.pack("<QII", mac, dscp, 0)})
+
+    def egress_runs(self) -> int:
+        from datapath.maps import percpu_u64_all
+        return percpu_u64_all(self.dp.map_fd("ovnbpf_stage_hits"), 33)[32]
+
+    def close(self):
+        self.dp.close()
+
+
+@pytest.fixture
+def egress(cpu):
+    e = Egress(cpu)
+    try:
+        yield e
+    finally:
+        e.close()
+
+
+def ip4_sum_ok(frame: bytes) -> bool:
+    s = sum(struct.unpack("!10H", frame[14:34]))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s == 0xFFFF
+
+
+def test_tunnel_hit_replays_an_egress_rewrite(egress):
+    """Egress marks DSCP 46 for vm3: the hit writes the same TOS byte and IP checksum."""
+    egress.set(VM3, dscp=46)
+    inner = udp(VM1_MAC, VM3_MAC, "10.0.1.13")
+    r, last = miss_then_hit(egress.rn, geneve(inner))
+    assert r.packet[15] == 46 << 2 and ip4_sum_ok(r.packet), r.packet[14:34].hex()
+    assert r.packet[:15] == inner[:15] and r.packet[16:24] == inner[16:24]
+    assert last[:6] == (1, LO, 0, DP_LS1, VM1, VM3), last
+
+
+def test_tunnel_port_security_drop_is_not_cached(egress):
+    """Egress port security drops a frame for vm3 with another eth.dst: every packet runs
+    egress and is dropped, nothing is filled; the allowed MAC still flows and is cached."""
+    from datapath.drops import Drop
+    egress.set(VM3, mac=VM3_MAC)
+    egress.rn.fc.bump()
+    bad = geneve(udp(VM1_MAC, 0x0A00000001EE, "10.0.1.13"))
+    for i in range(3):
+        before = egress.egress_runs()
+        r, last, d = egress.rn.run(bad)
+        assert r.verdict == XDP_DROP and last[6] == Drop.POLICY, (r.verdict_name, last)
+        assert d == {"hit": 0, "miss": 1, "fill": 0}, d
+        assert egress.egress_runs() - before == 1
+    miss_then_hit(egress.rn, geneve(udp(VM1_MAC, VM3_MAC, "10.0.1.13")))
+
+
+def test_tunnel_port_security_added_invalidates(egress):
+    """A cached delivery stops at the next packet once egress port security forbids it."""
+    from datapath.drops import Drop
+    frame = geneve(udp(VM1_MAC, 0x0A00000001EE, "10.0.1.13"))
+    miss_then_hit(egress.rn, frame)
+    egress.set(VM3, mac=VM3_MAC)                                  # a map write: new epoch
+    r, last, d = egress.rn.run(frame)
+    assert r.verdict == XDP_DROP and last[6] == Drop.POLICY, last
+    assert d == {"hit": 0, "miss": 1, "fill": 0}, d
+
+
+def test_tunnel_bypass_runs_egress_for_every_packet(egress):
+    """ovnbpf trace's bypass: no lookups, no fills, and egress (its lflow counters) sees
+    every packet; off again, the cache starts from a new epoch."""
+    frame = geneve(udp(VM1_MAC, VM3_MAC, "10.0.1.13"))
+    miss_then_hit(egress.rn, frame)
+    before = egress.egress_runs()
+    egress.rn.fc.bypass = True
+    try:
+        for _ in range(3):
+            r, _, d = egress.rn.run(frame)
+            assert r.verdict == XDP_REDIRECT and d == {"hit": 0, "miss": 0, "fill": 0}, d
+    finally:
+        egress.rn.fc.bypass = False
+    assert egress.egress_runs() - before == 3
+    assert egress.rn.run(frame)[2] == {"hit": 0, "miss": 1, "fill": 1}
+    assert egress.egress_runs() - before == 4

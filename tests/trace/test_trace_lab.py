@@ -1,5 +1,6 @@
 """ovnbpf trace against real OVN labs (central + ovs chassis in namespaces): the oracle
 over the whole matrix, the CLI, and --compare with the walk through our programs."""
+import os
 import random
 import string
 import subprocess
@@ -21,7 +22,9 @@ pytestmark = [pytest.mark.root, pytest.mark.e2e]
 @pytest.fixture(scope="module", params=["two-chassis", "three-chassis"])
 def lab(request):
     from controller.lab.lab import Lab
-    name = "t" + "".join(random.choices(string.ascii_lowercase + string.digits, k=4))
+    prefix = os.environ.get("OVNBPF_TEST_TRACE_LAB_PREFIX", "t")   # lab names: 5 chars at most
+    name = prefix + "".join(random.choices(string.ascii_lowercase + string.digits,
+                                           k=5 - len(prefix)))
     lab = Lab(name)
     try:
         lab.up(request.param, log=lambda *_: None)
