@@ -65,12 +65,11 @@ class _Index:
     owners: dict                       # (sid, dp, key) -> {lflow uuid: params}
     stages: dict                       # sid -> Counter(stage)
     dp_shapes: collections.Counter     # (sid, dp) -> keys
-    encoded: dict                      # (sid, dp, key) -> (key bytes, value bytes) or None
     coverage: dict                     # (lflow uuid, dp) -> flow_coverage() item
     sid_index: dict                    # sid -> shape index in the program
     uuid_keys: collections.Counter     # lflow uuid -> keys it owns (cookie while > 0)
     cookies: dict                      # cookie -> lflow uuid, of those
-    records: dict                      # (sid, dp, key) -> its ovnbpf_pl_flows record
+    records: dict                      # (sid, dp, key) -> its ovnbpf_pl_flows record, if any
 
 
 class IncrementalCompiler:
@@ -149,29 +148,26 @@ class IncrementalCompiler:
                 who[f.uuid] = params
         for who in owners.values():
             uuid_keys[min(who)] += 1       # the planner keeps the first flow in uuid order
-        encoded = self._encode_all(plan, result, it, sid_index)
+        records = self._records(plan, result, it, sid_index)
         it["datapath_names"] = result.coverage["datapaths"]
         return _Index(chassis_name, state, result, frozenset(it["local"]), frozenset(it["bound"]),
                       {d.uuid: d.name for d in state.datapaths},
                       {p.logical_port: p.tunnel_key for p in state.ports}, _by_id(state.flows),
                       {r.uuid: r for r in state.flows if "is_chassis_resident" in r.match},
-                      dict(per_row), owners, dict(stages), dp_shapes, encoded, coverage,
-                      sid_index, uuid_keys, dict(result.cookies),
-                      {k: r for k, r in encoded.items() if r is not None})
+                      dict(per_row), owners, dict(stages), dp_shapes, coverage,
+                      sid_index, uuid_keys, dict(result.cookies), records)
 
-    def _encode_all(self, plan, result, it, sid_index):
-        """(sid, dp, key) -> the record encode_entries wrote for it (same order)."""
+    def _records(self, plan, result, it, sid_index):
+        """(sid, dp, key) -> the record encode_entries wrote for it (same order); keys of
+        shapes the C fails closed, and key-less ones, have none."""
         index_sid = {i: sid for sid, i in sid_index.items()}
-        layout, records = it["layout"], iter(result.entries[FLOWS_MAP])
-        encoded = {}
+        layout, written = it["layout"], iter(result.entries[FLOWS_MAP])
+        records = {}
         for e in plan.entries:
             lay = layout.shapes[e.shape]
-            ident = (index_sid[e.shape], e.datapath, e.key)
-            if lay is None:
-                encoded[ident] = None
-            elif not lay.keyless:
-                encoded[ident] = next(records)
-        return encoded
+            if lay is not None and not lay.keyless:
+                records[(index_sid[e.shape], e.datapath, e.key)] = next(written)
+        return records
 
     # ---- one change as a delta -------------------------------------------------------------
 
@@ -307,22 +303,23 @@ class IncrementalCompiler:
                                                   c, port_key)
 
         # every check passed: commit to the index
+        losers = []
         for ident, who in touched.items():
             before = ix.owners.get(ident, {})
             was, now = next(iter(before), None), next(iter(who), None)   # at most one each
             if was != now:
                 if was is not None:
                     ix.uuid_keys[was] -= 1
+                    losers.append(was)
                 if now is not None:
                     ix.uuid_keys[now] += 1
             if who:
                 ix.owners[ident] = who
-                ix.encoded[ident] = records[ident]
-                if records[ident] is not None:
-                    ix.records[ident] = records[ident]
             else:
                 ix.owners.pop(ident, None)
-                ix.encoded.pop(ident, None)
+            if records[ident] is not None:
+                ix.records[ident] = records[ident]
+            else:
                 ix.records.pop(ident, None)
         for sid, delta in stage_delta.items():
             ix.stages.setdefault(sid, collections.Counter()).update(delta)
@@ -337,9 +334,10 @@ class IncrementalCompiler:
                 ix.coverage[(u, f.datapath)] = C.flow_coverage(f, a)
         for u, c in cookie_of.items():
             ix.cookies[c] = u
-        for u in [u for u in ix.uuid_keys if ix.uuid_keys[u] <= 0]:
-            del ix.uuid_keys[u]
-            ix.cookies.pop(self.cookie(u), None)
+        for u in set(losers):             # flows left with no key lose their cookie
+            if ix.uuid_keys[u] <= 0:
+                del ix.uuid_keys[u]
+                ix.cookies.pop(self.cookie(u), None)
         ix.rows, ix.resident, ix.state, ix.bound, ix.port_keys = rows, resident, state, bound, port_keys
         return self._result(state, local, names, groups)
 
