@@ -70,21 +70,23 @@ def ovn_central():
         yield central
 
 
+@contextlib.contextmanager
+def running_lab(name, topology):
+    """Lab `name` brought up from `topology` (a name or a file) and taken down at the end,
+    also when bringing it up failed half way."""
+    from controller.lab.lab import Lab
+
+    lab = Lab(name)
+    try:
+        lab.up(str(topology), log=lambda *_: None)
+        yield lab
+    finally:
+        lab.down(log=lambda *_: None)
+
+
 @pytest.fixture
 def make_lab():
     """Factory: make_lab(topology, name) brings a lab up; every lab made is taken down."""
-    from controller.lab.lab import Lab
-
-    made = []
-
-    def _make(topology="two-chassis", name="t1"):
-        lab = Lab(name)
-        made.append(lab)
-        lab.up(topology, log=lambda *_: None)
-        return lab
-
-    try:
-        yield _make
-    finally:
-        for lab in made:
-            lab.down(log=lambda *_: None)
+    with contextlib.ExitStack() as labs:
+        yield lambda topology="two-chassis", name="t1": labs.enter_context(
+            running_lab(name, topology))

@@ -11,6 +11,7 @@ import pytest
 
 from controller.lab import topology
 
+from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
@@ -18,15 +19,10 @@ pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def ebpf_lab(tmp_path_factory):
-    from controller.lab.lab import Lab
-    lab = Lab(os.environ.get("OVNBPF_TEST_LAB", "eb1"))
     path = topology.variant("two-chassis", tmp_path_factory.mktemp("topo"), "ebpf",
                             {"*": "ovnbpf"})
-    try:
-        lab.up(str(path), log=lambda *_: None)
+    with running_lab(os.environ.get("OVNBPF_TEST_LAB", "eb1"), path) as lab:
         yield lab
-    finally:
-        lab.down(log=lambda *_: None)
 
 
 def test_every_vm_reaches_every_other(ebpf_lab):

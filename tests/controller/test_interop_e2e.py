@@ -5,7 +5,7 @@ import os
 import pytest
 
 from controller.lab.demo import broadcast_copies, run_demo
-from controller.lab.lab import Lab
+from tests.conftest import running_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
@@ -20,12 +20,8 @@ def test_demo_passes():
 
 @pytest.fixture(scope="module")
 def mixed_lab():
-    lab = Lab(os.environ.get("OVNBPF_TEST_MIXED", "mx1"))
-    try:
-        lab.up("mixed", log=lambda *_: None)
+    with running_lab(os.environ.get("OVNBPF_TEST_MIXED", "mx1"), "mixed") as lab:
         yield lab
-    finally:
-        lab.down(log=lambda *_: None)
 
 
 def test_mixed_lab_every_pair_both_ways(mixed_lab, capsys):

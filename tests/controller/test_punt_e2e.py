@@ -17,19 +17,17 @@ import pytest
 
 from controller.lab import topology
 
+from tests.conftest import running_lab
+
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    from controller.lab.lab import Lab
-    lab = Lab("pu" + "".join(random.choices(string.ascii_lowercase + string.digits, k=3)))
+    name = "pu" + "".join(random.choices(string.ascii_lowercase + string.digits, k=3))
     path = topology.variant("two-chassis", tmp_path_factory.mktemp("topo"), "ebpf", {"*": "ovnbpf"})
-    try:
-        lab.up(str(path), log=lambda *_: None)
+    with running_lab(name, path) as lab:
         yield lab
-    finally:
-        lab.down(log=lambda *_: None)
 
 
 def vm(lab, name, *cmd, timeout=30):

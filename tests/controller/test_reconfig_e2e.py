@@ -13,9 +13,9 @@ import pytest
 
 from controller.lab import netns
 from controller.lab.chassis import UPLINK
-from controller.lab.lab import Lab
 from controller.lab.proc import run, wait_for
 
+from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status
 from tests.controller.test_sb_resilience_e2e import ebpf_topology, new_port_works
 
@@ -24,13 +24,9 @@ pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    lab = Lab("cf1")
-    try:
-        lab.up(str(ebpf_topology(tmp_path_factory.mktemp("cf1"), "cf1", sb_ssl=True)),
-               log=lambda *_: None)
+    with running_lab("cf1", ebpf_topology(tmp_path_factory.mktemp("cf1"), "cf1",
+                                          sb_ssl=True)) as lab:
         yield lab
-    finally:
-        lab.down(log=lambda *_: None)
 
 
 def hv1(lab):

@@ -4,6 +4,7 @@ SSL/TLS. Real ovsdb-servers, ovn-northd and ovn-nbctl; pings cross the eBPF data
 
 Losses are counted (must be zero); reconnect figures are printed, never asserted on time.
 """
+import contextlib
 import ipaddress
 import json
 import shutil
@@ -17,9 +18,9 @@ import yaml
 
 from controller.lab import topology
 from controller.lab.central import SB_PORT
-from controller.lab.lab import Lab
 from controller.lab.proc import run, wait_for
 
+from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
@@ -40,20 +41,9 @@ def ebpf_topology(tmp, name, kinds=None, **extra):
 @pytest.fixture(scope="module")
 def lab_factory(tmp_path_factory):
     """Module-scoped labs (names start with "sb"), every one taken down at the end."""
-    made = []
-
-    def make(name, kinds=None, **extra):
-        lab = Lab(name)
-        made.append(lab)
-        lab.up(str(ebpf_topology(tmp_path_factory.mktemp(name), name, kinds, **extra)),
-               log=lambda *_: None)
-        return lab
-
-    try:
-        yield make
-    finally:
-        for lab in made:
-            lab.down(log=lambda *_: None)
+    with contextlib.ExitStack() as labs:
+        yield lambda name, kinds=None, **extra: labs.enter_context(running_lab(
+            name, ebpf_topology(tmp_path_factory.mktemp(name), name, kinds, **extra)))
 
 
 def reconnected(lab, before):

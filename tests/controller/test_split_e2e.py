@@ -13,7 +13,7 @@ import yaml
 
 from controller.lab import topology
 from controller.lab.demo import broadcast_copies
-from controller.lab.lab import Lab
+from tests.conftest import running_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
@@ -27,12 +27,8 @@ def ctl(lab, chassis):
 
 @pytest.fixture(scope="module")
 def split_lab():
-    lab = Lab(os.environ.get("OVNBPF_TEST_SPLIT", "sp1"))
-    try:
-        lab.up("split", log=lambda *_: None)
+    with running_lab(os.environ.get("OVNBPF_TEST_SPLIT", "sp1"), "split") as lab:
         yield lab
-    finally:
-        lab.down(log=lambda *_: None)
 
 
 def test_split_lab_every_pair(split_lab, capsys):
@@ -90,9 +86,7 @@ def test_mixed_lab_in_ingress_mode_marks_only_ovnbpf_peers(tmp_path, capsys):
     data["underlay"].pop("subnet", None)
     path = tmp_path / "split-mixed.yaml"
     path.write_text(yaml.safe_dump(data))
-    lab = Lab(os.environ.get("OVNBPF_TEST_SPLIT_MIXED", "sp2"))
-    try:
-        lab.up(str(path), log=lambda *_: None)
+    with running_lab(os.environ.get("OVNBPF_TEST_SPLIT_MIXED", "sp2"), path) as lab:
         tried, failed = lab.ping_all_pairs()
         with capsys.disabled():
             print(f"\n[figure] mixed lab, ovnbpf chassis in ingress mode: "
@@ -103,5 +97,3 @@ def test_mixed_lab_in_ingress_mode_marks_only_ovnbpf_peers(tmp_path, capsys):
         assert hv1["egress_done_peers"] == [ids["hv3"]]
         assert hv3["egress_done_peers"] == [hv3["chassis_ids"]["hv1"]]
         assert hv1["live"]["stats"]["tx_egress_done"] > 0
-    finally:
-        lab.down(log=lambda *_: None)

@@ -21,18 +21,14 @@ pytestmark = [pytest.mark.root, pytest.mark.e2e]
 
 @pytest.fixture(scope="module", params=["two-chassis", "three-chassis"])
 def lab(request):
-    from controller.lab.lab import Lab
+    from tests.conftest import running_lab
     prefix = os.environ.get("OVNBPF_TEST_TRACE_LAB_PREFIX", "t")   # lab names: 5 chars at most
     name = prefix + "".join(random.choices(string.ascii_lowercase + string.digits,
                                            k=5 - len(prefix)))
-    lab = Lab(name)
-    try:
-        lab.up(request.param, log=lambda *_: None)
+    with running_lab(name, request.param) as lab:
         status = lab.status()
         yield {"sb": status["central"]["sb"], "state": snapshot(status["central"]["sb"]),
                "topology": request.param}
-    finally:
-        lab.down(log=lambda *_: None)
 
 
 def ovnbpf(*args):
