@@ -34,6 +34,7 @@ import ovs.poller
 
 from ..db.local_ovs import LocalOvs
 from ..db.southbound import Southbound, ssl_diagnose
+from ..db.viewcheck import ViewCheck, summary
 from ..punt.event import inject_header
 from ..punt.handler import PuntHandler
 from . import desired as D
@@ -102,7 +103,7 @@ class Counters:
 
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
-                 egress_on="egress", punt_rate=(1000, 100)):
+                 egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
@@ -136,6 +137,8 @@ class Controller:
         self.punt_status = {}
         self.status_pending = None             # when the status changed, unwritten since
         self.reconfig = None                   # follows the local config (reconfig.py)
+        self.view_check_s = view_check_s       # how often the SB view is checked (0: never)
+        self.viewcheck = None
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class Controller:
             ovs.stream.Stream.ssl_set_ca_cert_file(ca)
         self.sb = Southbound(self.cfg.remote, self.cfg.system_id,
                              probe_interval_ms=self.cfg.probe_interval_ms)
+        self.viewcheck = ViewCheck(self.sb, interval_s=self.view_check_s)
         self._wait_southbound()
         log.info("connected to the Southbound at %s", self.sb.member())
         self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
@@ -230,6 +234,8 @@ class Controller:
                 "connections": self.sb.connections if self.sb else 0,
                 "sync_bytes": list(self.sb.sync_bytes) if self.sb else [],
                 "full_resyncs": self.sb.full_resyncs if self.sb else 0,
+                "reshapes": self.sb.reshapes if self.sb else 0,
+                "view_check": self.viewcheck.status() if self.viewcheck else None,
                 "problem": self.sb_problem}
 
     def _save_status(self):
@@ -444,6 +450,7 @@ class Controller:
                 "compiles": compiles,
                 **install},
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
+            "view": self._view_summary,        # made when written, as "pipeline"
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},
             "tunnels": {str(cid): ip for cid, ip in sorted(want.tunnels.items())},
             "egress_on": self.egress_on,
@@ -558,10 +565,26 @@ class Controller:
                         and time.monotonic() - self.status_pending > self.STATUS_STALE_S):
                     self._flush_status()
                 continue
+            if connected:
+                self._check_view()
             if self.status_pending is not None:
                 self._flush_status()
             self._block(1000 if connected else 200)
         log.info("exiting (programs and maps stay loaded)")
+
+    def _check_view(self):
+        """When idle: the SB view against the server (controller/db/viewcheck.py)."""
+        before = self.viewcheck.status()
+        try:
+            self.viewcheck.poll()
+        except Exception:   # noqa: BLE001 - a check must not take the chassis down
+            log.exception("Southbound view check failed")
+        if self.viewcheck.status() != before:
+            self.status["view"] = self._view_summary
+            self._save_status()
+
+    def _view_summary(self):
+        return summary(self.sb)
 
     def close(self):
         for s in (self.sb, self.ovs):
