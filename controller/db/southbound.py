@@ -118,6 +118,9 @@ class Southbound:
         self.idl.run()
         self._track_connection()
         self._follow_reshapes()
+        # a condition queued behind one the server just answered goes now, not on the
+        # next run() (the IDL sends only before it reads)
+        self.idl.send_cond_change()
         return self.idl.change_seqno != seqno
 
     def _track_connection(self):
@@ -232,7 +235,6 @@ class Southbound:
         if self._apply_conditions():
             self._must_settle = True
             self.reshapes += 1
-            self.idl.send_cond_change()       # now, not on the next run()
 
     def resync(self):
         """Fetch the whole view again: the conditions derived anew, and a reconnect that

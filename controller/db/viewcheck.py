@@ -176,6 +176,7 @@ class ViewCheck:
         box = {}
         dps = frozenset(self.sb.local_datapaths)
         member = self.sb.member()
+        seqno = self.sb.idl.change_seqno      # before the fetch starts: it may be quick
 
         def fetch():
             try:
@@ -184,7 +185,7 @@ class ViewCheck:
                 box["error"] = e
         t = threading.Thread(target=fetch, name="sb-view-check", daemon=True)
         t.start()
-        self._running = (t, box, self.sb.idl.change_seqno, dps)
+        self._running = (t, box, seqno, dps)
 
     def _finish(self, now):
         _, box, seqno, dps = self._running

@@ -6,6 +6,7 @@ holds is compared with a one-shot unconditional fetch from the server
 (controller/db/viewcheck.py) through the fingerprint in its status file."""
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -119,3 +120,6 @@ def test_the_run_time_check_ran_and_found_nothing(lab):
     for hv in CHASSIS:
         v = status(lab, hv)["sb"]["view_check"]
         assert v["mismatches"] == 0 and v["errors"] == 0, (hv, v)
+        out = subprocess.run([".venv/bin/ovnbpf", "ctl", "--lab", lab.name, "--chassis", hv],
+                             capture_output=True, text=True, check=True).stdout
+        assert ", 0 mismatch(es)" in out and "view checked" in out, out
