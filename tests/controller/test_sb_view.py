@@ -10,6 +10,8 @@ from controller.db import viewcheck
 from controller.db.southbound import Southbound
 from controller.local_datapaths import related_datapaths
 
+from tests.controller.test_southbound import raft_central  # noqa: F401 - a fixture
+
 pytestmark = pytest.mark.root
 
 
@@ -38,10 +40,10 @@ class Chassis:
     """A Southbound session stepped as the controller steps it: local datapaths from
     its VIFs and the patch ports in view, conditions set each iteration."""
 
-    def __init__(self, central, vifs=("p1",)):
+    def __init__(self, central, vifs=("p1",), remote=None):
         self.central = central
         self.vifs = set(vifs)
-        self.sb = Southbound(central.sb_remote, "hv1")
+        self.sb = Southbound(remote or central.sb_remote, "hv1")
         self.sb.run_until(self.sb.connected, what="connection")
 
     def step(self):
@@ -175,3 +177,21 @@ def test_the_run_time_check_finds_a_hole_and_repairs_it(chassis, ovn_central):
     checks = check.checks
     poll_until(lambda: check.checks >= checks + 2, "clean checks after the repair")
     assert check.mismatches == 1
+
+
+def test_a_raft_member_answers_the_check_and_the_view_follows(raft_central):  # noqa: F811
+    """A clustered SB: the check asks the member the replica follows (any member serves
+    the selects); reshapes there are followed as on a single server."""
+    _base(raft_central)
+    member = f"unix:{raft_central.rundir}/sb2.sock"
+    c = Chassis(raft_central, remote=member)
+    try:
+        n, diff = c.follow()
+        assert not diff and c.sb.member() == member
+        for _, cmd in RESHAPES[:3]:
+            raft_central.nbctl(*cmd)
+            n2, diff = c.follow()
+            assert not diff, diff.describe()
+            assert n2 == n
+    finally:
+        c.close()
