@@ -117,7 +117,7 @@ def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
         return Classification(A.UNSUPPORTED, (f"parse error: {e}",)), None, None, str(e)
     ir = error = None
     try:
-        ir = simplify(annotate(match, symtab, env))
+        ir = simplify(annotate(match, symtab, env, flow.datapath))
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))
         error = str(e)
