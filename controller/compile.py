@@ -423,8 +423,11 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
+    from .ctl import not_compiled_lines
+    lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
-        lines.append(f"  warning: {w}")
+        if ": not compiled, dropped: " not in w:      # listed just above
+            lines.append(f"  warning: {w}")
     p = r["program"]
     lines.append("program: " + (f"loaded, {p['insns']} instructions verified "
                                 f"({', '.join(f'{k} {v}' for k, v in p['per_program'].items())}), "
