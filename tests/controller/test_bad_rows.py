@@ -71,6 +71,11 @@ def test_each_bad_acl_fails_closed_alone(ovn_central):
                 assert (shape.table, shape.priority) == (f.table_id, f.priority)
                 assert e.datapath == "ls1"
             assert any(w.startswith(f"lflow {f.uuid}: not compiled") for w in result.warnings)
+    # `ovnbpf compile` lists each by UUID with its reason
+    summary = dict(result.summary(), compile_s=0.0, program={"loaded": False, "reason": "-"})
+    text = C.format_report(summary)
+    for u, m in missing.items():
+        assert any(u in line and m["reason"][:40] in line for line in text.splitlines()), u
     # the rest is planned as before: every flow with entries before still has them (the
     # ACLs made northd replace some flows: only those still there count)
     assert _entry_lflows(good) & {f.uuid for f in state.flows} <= _entry_lflows(result)
