@@ -205,6 +205,22 @@ def lenient_dnf(flow, symtab, env, is_chassis_resident) -> Dnf:
         return EVERYTHING
 
 
+class _Hashed:
+    """A value whose hash is computed once (a tuple of 100,000 addresses re-hashes its
+    members on every lookup)."""
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value):
+        self.value, self.hash = value, hash(value)
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return (isinstance(other, _Hashed) and self.hash == other.hash
+                and (self.value is other.value or self.value == other.value))
+
+
 def _cacheable(flow: LogicalFlow) -> bool:
     # Matches naming chassis residence, address sets or port groups depend on more than
     # their text; everything else can be reused across compiles.
@@ -230,6 +246,15 @@ class AnalysisCache:
         self.contributions: dict = {}
         self.shape_ids: dict[tuple, int] = {}
         self.shape_info: list[tuple] = []     # by id: (identity, order key, describe())
+
+    @property
+    def context(self):
+        return self._context
+
+    @context.setter
+    def context(self, value):
+        # hashed once per compile, not once per flow: it holds every address set
+        self._context = None if value is None else _Hashed(value)
 
     def _ident(self, flow: LogicalFlow):
         ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
