@@ -27,6 +27,7 @@ BAD = {
     "unknown address set": ("ip4.src == $nope", "next;"),
     "unknown action": ("ip4", "frobnicate;"),
     "unsupported action": ("ip4", "next(pipeline=egress, table=3);"),
+    "constant too wide": ("ip4", "reg0[0..3] = 99; next;"),
     "conntrack match": ("ct.est && ip4", "next;"),
     "conntrack action": ("ip4", "ct_next;"),
     "recursion depth": (DEEP, "next;"),
