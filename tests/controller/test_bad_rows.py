@@ -134,3 +134,23 @@ def test_port_group_acl_resolves_northds_per_datapath_group(ovn_central):
         keys = {e.key for e in mine}
         assert any("p1" in k for k in keys) and any("p2" in k for k in keys), keys
         assert not any(_not_compiled(result.plan.shapes[e.shape]) for e in mine)
+
+
+def test_a_flow_outputting_to_an_unknown_port_fails_closed_on_its_match(ovn_central):
+    """A row (as a bad or newer northd could write it) whose action names a port the SB
+    lacks: before, compile_state raised CompileError for the whole chassis."""
+    import dataclasses
+    c = ovn_central
+    _topology(c)
+    state = C.snapshot(c.sb_remote)
+    l2 = next(f for f in state.flows if f.stage == "ls_in_l2_lkup" and "0a:00:00:00:01:02" in f.match)
+    bad = dataclasses.replace(l2, uuid="0badf10w-0000-0000-0000-000000000000", priority=51,
+                              actions='outport = "ghost"; output;')
+    state = dataclasses.replace(state, flows=state.flows + (bad,))
+    result = C.compile_state(state, "hv1")
+    mine = [e for e in result.plan.entries if e.lflow == bad.uuid]
+    assert mine and all(_not_compiled(result.plan.shapes[e.shape]) for e in mine)
+    # the drop covers the flow's own match (eth.dst == vm2), not the whole table
+    assert all(result.plan.shapes[e.shape].key for e in mine)
+    assert any("ghost" in m["reason"] for m in result.coverage["unsupported"]
+               if m["uuid"] == bad.uuid)
