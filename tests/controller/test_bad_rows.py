@@ -118,22 +118,26 @@ def test_port_group_acl_resolves_northds_per_datapath_group(ovn_central):
     flow was skipped and the traffic it drops was let through."""
     c = ovn_central
     _topology(c)
-    c.nbctl("pg-add", "pg1", "p1", "p2")
+    c.nbctl("pg-add", "pg1", "p1", "p2", "p3")        # p1, p2 on ls1; p3 on ls2
     c.nbctl("--wait=sb", "acl-add", "pg1", "to-lport", "1002", "outport == @pg1 && ip4", "drop")
     state = C.snapshot(c.sb_remote)
     names = dict(state.port_groups)
-    ls1 = next(d for d in state.datapaths if d.name == "ls1")
-    assert f"{ls1.tunnel_key}_pg1" in names           # what northd 23.03 writes
+    keys = {d.name: d.tunnel_key for d in state.datapaths}
+    # what northd 23.03 writes: one group per datapath, its own ports only
+    assert set(names[f"{keys['ls1']}_pg1"]) == {"p1", "p2"}
+    assert set(names[f"{keys['ls2']}_pg1"]) == {"p3"}
     result = C.compile_state(state, "hv1")
     flows = _acl_flows(state, "@pg1")
     assert flows
     missing = {m["uuid"] for m in result.coverage["unsupported"]}
+    ports = {"ls1": {"p1", "p2"}, "ls2": {"p3"}}
     for f in flows:
         assert f.uuid not in missing, result.coverage["unsupported"]
         mine = [e for e in result.plan.entries if e.lflow == f.uuid]
-        keys = {e.key for e in mine}
-        assert any("p1" in k for k in keys) and any("p2" in k for k in keys), keys
         assert not any(_not_compiled(result.plan.shapes[e.shape]) for e in mine)
+        for dp in ("ls1", "ls2"):
+            named = {v for e in mine if e.datapath == dp for v in e.key if isinstance(v, str)}
+            assert named == ports[dp], (dp, named)
 
 
 def test_a_flow_outputting_to_an_unknown_port_fails_closed_on_its_match(ovn_central):
