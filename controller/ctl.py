@@ -150,10 +150,26 @@ def format_text(s):
         lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
         lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h['stage']} prio {h['priority']}: {h['match']}"
                   for h in live["lflows"]]
+    lines += not_compiled_lines(p.get("not_compiled") or [])
+    for f in s.get("step_failures") or []:
+        lines.append(f"STEP FAILING ({f['count']} times): {f['error']}")
     if s.get("problems"):
         lines.append(f"rows not used ({len(s['problems'])}):")
         lines += [f"  {p['uuid']}: {p['reason']}" for p in s["problems"][:20]]
     return "\n".join(lines)
+
+
+def not_compiled_lines(missing, limit=50) -> list:
+    """The lflows the pipeline runs as counted drops, by UUID with their reason (also
+    `ovnbpf compile`)."""
+    if not missing:
+        return []
+    out = [f"lflows not compiled, dropped and counted under their UUID ({len(missing)}):"]
+    out += [f"  {m['uuid']}  {m['datapath']} {m['stage']}  {m['category']}: {m['reason']}"
+            for m in missing[:limit]]
+    if len(missing) > limit:
+        out.append(f"  ... and {len(missing) - limit} more (--json lists all)")
+    return out
 
 
 def run(args):

@@ -38,6 +38,7 @@ from ..db.viewcheck import ViewCheck, summary
 from ..punt.event import inject_header
 from ..punt.handler import PuntHandler
 from . import desired as D
+from .failures import StepFailures
 from .pipeline import PipelineBuilder
 from .reconfig import Reconfig
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
@@ -139,6 +140,7 @@ class Controller:
         self.reconfig = None                   # follows the local config (reconfig.py)
         self.view_check_s = view_check_s       # how often the SB view is checked (0: never)
         self.viewcheck = None
+        self.failures = StepFailures(log)       # a traceback per distinct failure, once
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -284,7 +286,7 @@ class Controller:
         self.resyncs_seen = self.sb.full_resyncs
         self._save_status()
 
-    def _serving(self, fn):
+    def _serving(self, fn, grace=0.0):
         """Run fn() (a pipeline build: clang for seconds, the GIL released) in a thread
         while this one keeps both DB sessions alive. A loop blocked that long misses the
         server's inactivity probe (5 s) and the SB drops us, costing a full resync. The
@@ -300,6 +302,7 @@ class Controller:
                 box["error"] = e
         t = threading.Thread(target=work, name="pipeline-build", daemon=True)
         t.start()
+        t.join(grace)       # work that is quick costs no polling round
         while t.is_alive():
             self.ovs.run()
             self.sb.run()
@@ -380,7 +383,10 @@ class Controller:
             log.debug("step %d: monitor conditions not yet acknowledged, datapath left as is",
                       self.counters.iterations)
             return
-        compiled = self.pipeline.compile(state, cfg.system_id, want)
+        # a full compile of a big snapshot (100,000-member sets) takes seconds: the DB
+        # sessions stay served meanwhile
+        compiled = self._serving(lambda: self.pipeline.compile(state, cfg.system_id, want),
+                                 grace=0.05)
         self._report(compiled.problems)
         self._lap("compile")
         self.unresolved = False
@@ -458,6 +464,7 @@ class Controller:
             "egress_done_peers": sorted(want.egress_done),
             "chassis_ids": dict(sorted(self.ids.ids.items())),
             "problems": [{"uuid": u, "reason": r} for u, r in want.problems + compiled.problems],
+            "step_failures": self.failures.status(),
             "punt": self.punt_status,
         }
         if self.status_pending is None:
@@ -554,8 +561,13 @@ class Controller:
             if self.seqnos() != self.seen and connected:
                 try:
                     self.step()
-                except Exception:   # one bad iteration must not take the chassis down
-                    log.exception("iteration failed; retrying in a second")
+                    self.failures.succeeded()
+                except Exception as e:   # one bad iteration must not take the chassis down
+                    self.failures.failed(e)
+                    if not self.status:
+                        self._save_status()
+                    self.status["step_failures"] = self.failures.status()
+                    self._flush_status()        # the status file keeps telling
                     self.seen = None
                     self._block(1000)
                 if self.unresolved:

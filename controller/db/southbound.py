@@ -395,21 +395,29 @@ class Southbound:
         fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
         glob = next(iter(t["SB_Global"].rows.values()), None)
         nb_cfg = glob.nb_cfg if glob else 0
-        address_sets = {a.name: tuple(sorted(a.addresses)) for a in t["Address_Set"].rows.values()}
-        # ovn-controller expands $svc_monitor_mac from SB_Global options, not Address_Set
-        if glob and glob.options.get("svc_monitor_mac"):
-            address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
-        port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
 
         def same(name, value):     # an equal value keeps the last snapshot's object
             if last.get(name) != value:
                 last[name] = value
             return last[name]
+        # sets of 100,000 members: converted again only when one of their rows changed
+        if unchanged("Address_Set", "SB_Global"):
+            address_sets = last["Address_Set"]
+        else:
+            sets = {a.name: tuple(sorted(a.addresses)) for a in t["Address_Set"].rows.values()}
+            # ovn-controller expands $svc_monitor_mac from SB_Global options, not Address_Set
+            if glob and glob.options.get("svc_monitor_mac"):
+                sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
+            address_sets = same("Address_Set", rows.frozen_sets(sets))
+        if unchanged("Port_Group"):
+            port_groups = last["Port_Group"]
+        else:
+            port_groups = same("Port_Group", rows.frozen_sets(
+                {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}))
         self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=ports,
                             flows=flows, mcast_groups=mcast, mac_bindings=macb,
                             fdbs=same("FDB", tuple(sorted(fdbs, key=key))), nb_cfg=nb_cfg,
-                            address_sets=same("Address_Set", rows.frozen_sets(address_sets)),
-                            port_groups=same("Port_Group", rows.frozen_sets(port_groups)))
+                            address_sets=address_sets, port_groups=port_groups)
         return self._snapshot
 
     # ---- writes (only rows this chassis owns) --------------------------------------------
