@@ -203,35 +203,43 @@ def planned_analyses(flows, memo: AnalysisCache) -> list:
 
 def _unknown_ports(plan, known) -> dict:
     """{lflow uuid: reason} of the flows whose entries name a port or group the
-    Southbound does not have (their entries cannot be encoded: they fail closed)."""
+    Southbound does not have; the reason is None when only their match names it."""
     out = {}
     for e in plan.entries:
-        if e.lflow in out:
-            continue
         shape = plan.shapes[e.shape]
-        names = [v for kf, v in zip(shape.key, e.key) if kf.mask is None]
-        names += [p.value for p in e.params if isinstance(p, ast.StrConst)]
-        missing = next((n for n in names if not known(n)), None)
-        if missing is not None:
-            out[e.lflow] = (f"names port or group {missing!r}, which the Southbound "
+        acted = next((p.value for p in e.params
+                      if isinstance(p, ast.StrConst) and not known(p.value)), None)
+        if acted is not None:
+            out[e.lflow] = (f"names port or group {acted!r}, which the Southbound "
                             "does not have")
+        elif e.lflow not in out and any(kf.mask is None and not known(v)
+                                        for kf, v in zip(shape.key, e.key)):
+            out[e.lflow] = None
     return out
 
 
 def _port_failer(reasons, known, symtab, env, is_resident):
-    """build_plan's `fail`: the flows in `reasons` fail closed, the terms naming their
-    unknown ports read as true (a superset of what the flow could match)."""
+    """build_plan's `fail` for the flows in `reasons`. A port name the SB lacks is no
+    packet's port: a conjunction comparing a port with it matches nothing and goes (as
+    in OVN, where an unknown name in a match never matches). A flow whose *actions* name
+    such a port cannot be encoded: it fails closed, on what its match can still match."""
     from .lflow.expr import Dnf
     from .lflow.plan import failed
 
+    def satisfiable(dnf):
+        return Dnf(tuple(conj for conj in dnf.conjs
+                         if all(t[2] is not None or known(t[1]) for t in conj)))
+
     def fail(f, a):
-        why = reasons.get(f.uuid)
-        if why is None:
+        if f.uuid not in reasons:
             return None
+        why = reasons[f.uuid]
+        if a.error is not None:
+            return dataclasses.replace(a, dnf=satisfiable(a.dnf)) if a.dnf is not None else None
+        if why is None:
+            return dataclasses.replace(a, dnf=satisfiable(a.dnf))
         out = failed(f, symtab, env, is_resident, why)
-        conjs = {tuple(t for t in conj if t[2] is not None or known(t[1]))
-                 for conj in out.dnf.conjs}
-        return dataclasses.replace(out, dnf=Dnf(tuple(sorted(conjs, key=repr))))
+        return dataclasses.replace(out, dnf=satisfiable(a.dnf))
     return fail
 
 
@@ -277,8 +285,9 @@ def compile_state(state, chassis_name: str, *,
                   | {"none"})
     try:
         plan = build_plan(flows, symtab, env, bound.__contains__, cache)
-        # a flow naming a port the SB lacks fails closed, alone (its entries cannot be
-        # encoded); a synthetic group (lower.py) is known when its port is
+        # a port the SB lacks: no packet's port in a match, a flow failing closed alone in
+        # its actions (see _port_failer); a synthetic group (lower.py) is known when its
+        # port is
         def known(name):
             if name in port_names:
                 return True
@@ -342,7 +351,7 @@ def compile_state(state, chassis_name: str, *,
     timings = {"select_s": t1 - t0, "plan_s": t2 - t1, "emit_s": t3 - t2, "encode_s": t4 - t3,
                "total_s": time.monotonic() - t0}
     internals = {"flows": flows, "analyses": analyses, "local": local, "bound": bound,
-                 "port_failed": frozenset(reasons),
+                 "port_failed": frozenset(reasons),   # incremental: full compile when ports change
                  "layout": layout, "ports": ports, "dp_keys": dp_keys, "symtab": symtab,
                  "helper_warnings": helper_warnings}
     return CompileResult(source, header_text(), plan.shape_hash, entries, groups, group_keys,

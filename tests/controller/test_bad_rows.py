@@ -14,7 +14,6 @@ from tests.controller.test_incremental import _as_full
 pytestmark = pytest.mark.root       # ovsdb-server + ovn-northd processes
 
 BAD_ACLS = {       # reason -> ACL match (ovn-nbctl stores it; northd copies it into a flow)
-    "unknown port": 'outport == "ghost" && ip4',
     "unknown port group": "inport == @nope && ip4",
     "unknown address set": "ip4.src == $nope",
     "unknown field": "foo.bar == 1",
@@ -91,6 +90,26 @@ def test_each_bad_acl_fails_closed_alone(ovn_central):
     _as_full(result, state, allocators)
 
 
+def test_a_port_the_sb_lacks_matches_nothing(ovn_central):
+    """`outport == "ghost"` names no port: no packet can match it (OVN skips an unknown
+    name in a match). It is no failure, and reading it as true would drop every IP packet
+    to ls1's ports at that priority: the neighbours'."""
+    c = ovn_central
+    _topology(c)
+    good = C.compile_state(C.snapshot(c.sb_remote), "hv1")
+    c.nbctl("--wait=sb", "acl-add", "ls1", "to-lport", "1000",
+            'outport == {"ghost", "p2"} && ip4', "drop")
+    state = C.snapshot(c.sb_remote)
+    result = C.compile_state(state, "hv1")
+    [flow] = _acl_flows(state, '"ghost"')
+    assert flow.uuid not in {m["uuid"] for m in result.coverage["unsupported"]}
+    mine = [e for e in result.plan.entries if e.lflow == flow.uuid]
+    assert mine and all(not _not_compiled(result.plan.shapes[e.shape]) for e in mine)
+    # only the conjunction naming p2 is left: the ghost one matches no packet
+    assert all("p2" in map(str, e.key) and "ghost" not in map(str, e.key) for e in mine), mine
+    assert _entry_lflows(good) & {f.uuid for f in state.flows} <= _entry_lflows(result)
+
+
 def test_a_port_that_appears_later_makes_its_flow_compile(ovn_central):
     c = ovn_central
     _topology(c)
@@ -100,7 +119,9 @@ def test_a_port_that_appears_later_makes_its_flow_compile(ovn_central):
     state = C.snapshot(c.sb_remote)
     [flow] = _acl_flows(state, '"p9"')
     result = inc.compile(state, "hv1")
-    assert flow.uuid in {m["uuid"] for m in result.coverage["unsupported"]}
+    # p9 does not exist yet: the ACL matches nothing (no entry, no drop of neighbours)
+    assert flow.uuid not in {m["uuid"] for m in result.coverage["unsupported"]}
+    assert not any(e.lflow == flow.uuid for e in result.plan.entries)
     c.nbctl("--wait=sb", "lsp-add", "ls1", "p9", "--", "lsp-set-addresses", "p9",
             "0a:00:00:00:01:09 10.0.1.9")
     state = C.snapshot(c.sb_remote)
