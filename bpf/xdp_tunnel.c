@@ -2,7 +2,8 @@
 /* Entry: a frame on the underlay interface, seen by XDP. Geneve from a known chassis is
  * validated, decapsulated and handed to the active pipeline's egress stage (which
  * delivers only to a local VIF), delivered straight to the VIF when the sender already
- * ran egress (the egress-done bit, lib/split.h), or handed to TC for local multicast
+ * ran egress (the egress-done bit, lib/split.h, honoured only from a source the
+ * controller trusts to send it), or handed to TC for local multicast
  * fan-out. A unicast packet for the egress stage is first looked up in the flow cache
  * (lib/fcache.h): a hit replays the delivery an earlier egress run of the same flow
  * made. Everything else is the host's: XDP_PASS. */
@@ -102,7 +103,7 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
 {
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_geneve_info info = {};
-    __u32 src_ip = 0;
+    __u32 src_ip = 0, *src;
     int off, decap, inner, rc;
 
     __builtin_memset(f, 0, sizeof(*f));
@@ -129,7 +130,8 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
             return rc;
         }
     }
-    if (!ovnbpf_tunnel_srcs.lookup(&src_ip)) {
+    src = ovnbpf_tunnel_srcs.lookup(&src_ip);
+    if (!src) {
         ovnbpf_fc_disarm(fc);
         return OVNBPF_DROP_TUNNEL_UNKNOWN_SRC;
     }
@@ -138,6 +140,12 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
     ovnbpf_stat(OVNBPF_STAT_RX_TUNNEL);
     if (inner < 0)
         return inner;
+    if (info.egress_done && !(*src & OVNBPF_TSRC_TRUST_DONE)) {
+        /* a mark from a source not trusted to send it: egress runs here as for an
+         * unmarked packet (never cached: the lookup above was skipped, nothing armed) */
+        ovnbpf_stat(OVNBPF_STAT_RX_DONE_UNTRUSTED);
+        info.egress_done = 0;
+    }
 
     if (f->outport >= OVNBPF_MCAST_KEY_MIN)
         return ovnbpf_xdp_to_mcast(ctx, f);   /* egress per copy here, marked or not */

@@ -126,7 +126,18 @@ def format_text(s):
              f"egress pipeline of unicast on the {'sending' if s.get('egress_on') == 'ingress' else 'receiving'} "
              f"chassis (--egress-on={s.get('egress_on', 'egress')})" +
              (", egress-done bit toward " + (", ".join(f"chassis#{c}" for c in s.get("egress_done_peers", []))
-                                             or "no chassis") if s.get("egress_on") == "ingress" else "")]
+                                             or "no chassis") if s.get("egress_on") == "ingress" else "")
+             + "; egress-done bit honoured from " + (", ".join(
+                 f"chassis#{c}" for c in s.get("egress_done_trusted", [])) or "no chassis")]
+    i = s.get("identity")
+    if i:       # who owns our SB rows (controller/db/ownership.py)
+        o = i.get("other") or {}
+        lines.append(f"identity: {i['role']} of our Chassis rows (token {i['token']}, heartbeat "
+                     f"{i['heartbeat']}); contenders seen {i['contenders_seen']}, takeovers "
+                     f"refused {i['refused_takeover']}, overwrites seen {i['overwrites_seen']}, "
+                     f"rows written back {i['reasserts']}, took over {i['took_over']}, stood "
+                     f"down {i['stood_down']}"
+                     + (f"; other writer: encap {o.get('encap')} host {o.get('host')}" if o else ""))
     c = s.get("config")
     if c:       # the local config in effect (controller/chassisd/reconfig.py)
         lines.append(f"config: system-id {c['system_id']}, encap {c['encap_type']} {c['encap_ip']} "

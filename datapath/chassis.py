@@ -64,7 +64,8 @@ PIPELINE_FUNCTIONS = tuple(PIPELINE_STAGES)
 PL_GENS = 2
 STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
          "mcast_remote", "pass", "tx_egress_done", "rx_egress_done",
-         "punt", "punt_copy", "inject")                  # enum ovnbpf_stat, bpf/lib/maps.h
+         "punt", "punt_copy", "inject",
+         "rx_egress_done_untrusted")                     # enum ovnbpf_stat, bpf/lib/maps.h
 EGRESS_ON = ("egress", "ingress")
 OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass", 6: "punt"}
 FCACHE_STATS = ("fcache_hit", "fcache_miss", "fcache_fill")   # OVNBPF_FC_STAT_*, fcache.h
@@ -103,11 +104,14 @@ class Tunnel:
     """The next hop is bpf_fib_lookup's answer; `dmac` (the static fallback while the
     kernel has no neighbour entry) and `ifindex` (default: the uplink) are optional.
     `egress_mark`: the chassis understands the egress-done bit (an ovnbpf chassis), so in
-    ingress mode its unicast runs egress here (bpf/lib/split.h); never for OVS chassis."""
+    ingress mode its unicast runs egress here (bpf/lib/split.h); never for OVS chassis.
+    `trust_egress_done`: packets it marks egress-done skip egress here (it advertises that
+    it sends the bit, and we that we accept it); from anyone else the mark is ignored."""
     remote_ip: str
     dmac: str | None = None
     ifindex: int | None = None
     egress_mark: bool = False
+    trust_egress_done: bool = False
 
 
 @dataclass(frozen=True)
@@ -383,7 +387,7 @@ class ChassisDatapath:
                                         t.ifindex or self.uplink[0], self.uplink[1],
                                         _mac(t.dmac) if t.dmac else 0,
                                         M.TUN_FIB | (M.TUN_EGRESS_MARK if t.egress_mark else 0))
-            srcs[_ip(t.remote_ip)] = chassis
+            srcs[_ip(t.remote_ip)] = chassis | (M.TSRC_TRUST_DONE if t.trust_egress_done else 0)
         r = self.maps["ovnbpf_tunnels"].apply(desired)
         self.maps["ovnbpf_tunnel_srcs"].apply(srcs)
         return r

@@ -25,6 +25,7 @@ CFG_CHECK_OUTER_DST = 1
 CFG_EGRESS_ON_INGRESS = 2  # bpf/lib/split.h
 TUN_FIB = 1
 TUN_EGRESS_MARK = 2        # the peer understands the egress-done bit
+TSRC_TRUST_DONE = 1 << 31  # ovnbpf_tunnel_srcs: its egress-done bit is honoured here
 
 Config = namedtuple("Config", "chassis encap_ip flags loop_ifindex", defaults=(0,))
 Vif = namedtuple("Vif", "dp port flags")

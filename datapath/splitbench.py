@@ -108,7 +108,8 @@ def option_data(frame: bytes) -> int:
 class SplitLab:
     """The three-chassis lab above; everything it creates goes in close() (use `with`).
     egress_on: "egress" | "ingress" for every chassis; marks: whether chassis advertise
-    the egress-done bit to each other (False: behave as toward OVS chassis)."""
+    the egress-done bit to each other, as accepting and as sending it (False: behave as
+    toward OVS chassis)."""
 
     def __init__(self, egress_on: str = "egress", marks: bool = True):
         self.tag = "osp" + secrets.token_hex(3)
@@ -161,7 +162,8 @@ class SplitLab:
             dp.set_config(c, chassis_ip(c))
             dp.set_egress_on(egress_on)
             dp.attach_uplink("uplink")
-            dp.set_tunnels({o: Tunnel(chassis_ip(o), dmac=uplink_mac(o), egress_mark=marks)
+            dp.set_tunnels({o: Tunnel(chassis_ip(o), dmac=uplink_mac(o), egress_mark=marks,
+                                      trust_egress_done=marks)
                             for o in CHASSIS if o != c})
             vifs, lports = {}, {}
             for v, vc in VMS.items():

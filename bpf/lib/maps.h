@@ -101,8 +101,13 @@ struct ovnbpf_tunnel {
 #define OVNBPF_TUN_EGRESS_MARK (1u << 1) /* it understands the egress-done bit (lib/split.h) */
 OVNBPF_MAP("array", __u32, struct ovnbpf_tunnel, ovnbpf_tunnels, OVNBPF_MAX_CHASSIS, 0);
 
-/* ---- encap IP of a known chassis -> chassis id (decap accepts only these sources) ---- */
+/* ---- encap IP of a known chassis -> chassis id | OVNBPF_TSRC_* (decap accepts only
+ * these sources) ---- */
 OVNBPF_MAP("hash", __u32, __u32, ovnbpf_tunnel_srcs, OVNBPF_MAX_CHASSIS, 0);
+/* The egress-done bit (lib/split.h) is honoured from this source: it advertises that it
+ * sends the bit and this chassis advertises that it accepts it (set by the controller).
+ * From any other source a marked packet runs egress here as if unmarked. */
+#define OVNBPF_TSRC_TRUST_DONE (1u << 31)
 
 /* ---- (datapath, multicast group key) -> members ----
  * Members are one index space: local port keys first (n_local of them), then the ids of
@@ -221,6 +226,8 @@ enum ovnbpf_stat {
     OVNBPF_STAT_PUNT = 10,        /* packets handed to the controller (lib/punt.h) */
     OVNBPF_STAT_PUNT_COPY = 11,   /* copies sent to the controller (put_arp, ...) */
     OVNBPF_STAT_INJECT = 12,     /* packets the controller injected (xdp_inject.c) */
+    OVNBPF_STAT_RX_DONE_UNTRUSTED = 13, /* marked egress-done by a source not trusted to:
+                                            egress ran here anyway (lib/split.h) */
     OVNBPF_STAT_MAX = 16,
 };
 OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_stats, OVNBPF_STAT_MAX, 0);

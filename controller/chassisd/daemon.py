@@ -33,6 +33,7 @@ from pathlib import Path
 import ovs.poller
 
 from ..db.local_ovs import LocalOvs
+from ..db.ownership import Ownership, load_token
 from ..db.southbound import Southbound, ssl_diagnose
 from ..db.viewcheck import ViewCheck, summary
 from ..punt.event import inject_header
@@ -141,6 +142,7 @@ class Controller:
         self.view_check_s = view_check_s       # how often the SB view is checked (0: never)
         self.viewcheck = None
         self.failures = StepFailures(log)       # a traceback per distinct failure, once
+        self.identity = None                   # who owns our SB rows (db/ownership.py)
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -172,10 +174,15 @@ class Controller:
         self.sb = Southbound(self.cfg.remote, self.cfg.system_id,
                              probe_interval_ms=self.cfg.probe_interval_ms)
         self.viewcheck = ViewCheck(self.sb, interval_s=self.view_check_s)
+        self.sb.sends_egress_done = self.egress_on == "ingress"
         self._wait_southbound()
         log.info("connected to the Southbound at %s", self.sb.member())
-        self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
-                                 hostname=self.cfg.hostname or self.cfg.system_id)
+        run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
+        self.identity = Ownership(self.sb, load_token(run_dir))
+        if self.identity.start(self.cfg.encap_type, self.cfg.encap_ip,
+                               self.cfg.hostname or self.cfg.system_id):
+            self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
+                                     hostname=self.cfg.hostname or self.cfg.system_id)
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
         self.pin_dir = pin_dir
         uplink = self.uplink or device_holding(self.cfg.encap_ip)
@@ -192,7 +199,6 @@ class Controller:
         log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
                  uplink, "sending" if self.egress_on == "ingress" else "receiving")
         self.datapath.open_punts(self.punt_events.append)
-        run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
         self.reconfig = Reconfig(self, uplink)
 
@@ -247,6 +253,7 @@ class Controller:
         self.status["sb"] = self._sb_status()
         self.status["counters"] = dict(vars(self.counters))
         self.status["config"] = self.reconfig.status() if self.reconfig else None
+        self.status["identity"] = self.identity.status() if self.identity else None
         self._flush_status()
 
     STATUS_STALE_S = 1.0     # a busy loop still writes the status file this often
@@ -347,11 +354,13 @@ class Controller:
         self._lap("config")
         state = self.sb.snapshot()
         self._lap("snapshot")
-        want = D.compute(state, cfg.system_id, devices, self.ids)
+        want = D.compute(state, cfg.system_id, devices, self.ids,
+                         self.identity.live_owners() if self.identity else None)
+        owner = self.identity is None or self.identity.owner()   # standing by: write nothing
         self.sb.set_local(want.local_datapaths, set(devices))
         self._lap("desired")
         self._report(want.problems)
-        if not any(c.name == cfg.system_id for c in state.chassis):
+        if owner and not any(c.name == cfg.system_id for c in state.chassis):
             # our Chassis row is gone (deleted, or the SB came back from an older DB)
             log.warning("our Chassis row is missing from the Southbound: registering again")
             self.sb.register_chassis(cfg.encap_type, cfg.encap_ip,
@@ -390,7 +399,8 @@ class Controller:
         self._report(compiled.problems)
         self._lap("compile")
         self.unresolved = False
-        self.datapath.set_tunnels({cid: self._tunnel(ip, cid in want.egress_done)
+        self.datapath.set_tunnels({cid: self._tunnel(ip, cid in want.egress_done,
+                                                     cid in want.egress_done_trusted)
                                    for cid, ip in want.tunnels.items()})
         self.datapath.set_lports({k: self._lport(v) for k, v in want.lports.items()})
         self.datapath.set_vifs({self.attached[dev]: key for dev, key in want.vifs.items()})
@@ -412,13 +422,13 @@ class Controller:
             self.seen = None
         self._lap("verify")
 
-        if want.claims != self.claims:
+        if owner and want.claims != self.claims:
             self.sb.set_claims(want.claims)
             self.claims = want.claims
             self.counters.claims += 1
             log.info("claimed %s", ", ".join(sorted(want.claims)) or "nothing")
         self._lap("claims")
-        if state.nb_cfg != self.acked:
+        if owner and state.nb_cfg != self.acked:
             self.sb.ack_nb_cfg(state.nb_cfg)
             self.acked = state.nb_cfg
             self.counters.nb_cfg = state.nb_cfg
@@ -439,6 +449,7 @@ class Controller:
             "chassis": cfg.system_id, "pid": os.getpid(), "pin_dir": self.pin_dir,
             "sb": self._sb_status(),
             "config": self.reconfig.status(),
+            "identity": self.identity.status(),
             "counters": dict(vars(self.counters)),
             "last_step_ms": dict(self.timings),
             # made when the file is written (the loop's idle time): O(flows) of JSON
@@ -462,6 +473,7 @@ class Controller:
             "egress_on": self.egress_on,
             "punt_rate": {"per_second_per_cpu": self.punt_rate[0], "burst": self.punt_rate[1]},
             "egress_done_peers": sorted(want.egress_done),
+            "egress_done_trusted": sorted(want.egress_done_trusted),
             "chassis_ids": dict(sorted(self.ids.ids.items())),
             "problems": [{"uuid": u, "reason": r} for u, r in want.problems + compiled.problems],
             "step_failures": self.failures.status(),
@@ -513,7 +525,7 @@ class Controller:
             return Remote(where.chassis_id)
         return Patch(where.peer_dp, where.peer_port)
 
-    def _tunnel(self, ip, egress_mark=False):
+    def _tunnel(self, ip, egress_mark=False, trust=False):
         """bpf_fib_lookup finds the next hop once the kernel knows the neighbour; until
         then the datapath uses the MAC we give here, so resolve it now."""
         mac = self.neigh.get(ip) or neighbour_mac(ip)
@@ -521,7 +533,27 @@ class Controller:
             self.neigh[ip] = mac
         else:
             self.unresolved = True
-        return Tunnel(ip, dmac=mac, egress_mark=egress_mark)
+        return Tunnel(ip, dmac=mac, egress_mark=egress_mark, trust_egress_done=trust)
+
+    def _identity_run(self):
+        """Defend our SB rows (db/ownership.py); True when the step must run again."""
+        if self.identity is None or not self.sb.connected():
+            return False
+        cfg = self.reconfig.current()
+        try:
+            wrote = self.identity.run(cfg.encap_type, cfg.encap_ip,
+                                      cfg.hostname or cfg.system_id)
+        except Exception:   # noqa: BLE001 - a failed write is retried on the next beat
+            log.exception("chassis ownership check failed")
+            return False
+        if wrote:
+            self.claims = self.acked = None
+        now = self.identity.status()
+        if self.status and self.status.get("identity") != now:   # counters, role: shown soon
+            self.status["identity"] = now
+            if self.status_pending is None:
+                self.status_pending = time.monotonic()
+        return self.identity.peers_changed() or wrote
 
     # ---- loop ------------------------------------------------------------------------
 
@@ -548,6 +580,8 @@ class Controller:
             self.sb.run()
             self.rx_ms = round((time.perf_counter() - t) * 1000, 2)  # reading DB updates
             if self.reconfig.run():    # a local config change was applied: step again
+                self.seen = None
+            if self._identity_run():   # our rows written again, or a role/peer changed
                 self.seen = None
             try:
                 self.serve_punts()

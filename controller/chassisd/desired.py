@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..db.rows import EGRESS_DONE_FEATURE
+from ..db.rows import EGRESS_DONE_FEATURE, EGRESS_DONE_SENDS
 from ..ids import StableIds
 from ..local_datapaths import related_datapaths
 
@@ -50,6 +50,7 @@ class Desired:
     lports: dict = field(default_factory=dict)     # (dp key, port key) -> Local | Remote | Patch
     tunnels: dict = field(default_factory=dict)    # chassis id -> encap IP
     egress_done: frozenset = frozenset()           # chassis ids that accept the egress-done bit
+    egress_done_trusted: frozenset = frozenset()   # chassis ids whose egress-done bit we honour
     mcast: dict = field(default_factory=dict)      # (dp key, group key) -> Group
     problems: list = field(default_factory=list)   # (row uuid, reason): rows left out
 
@@ -76,8 +77,10 @@ def _geneve_ip(chassis):
     return next((e.ip for e in chassis.encaps if e.type == "geneve"), None)
 
 
-def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
-    """state: rows.SBState; devices: {iface-id: device name} of this chassis' VIFs."""
+def compute(state, chassis_name, devices, ids: ChassisIds, live_owners=None) -> Desired:
+    """state: rows.SBState; devices: {iface-id: device name} of this chassis' VIFs;
+    live_owners: names of chassis whose ovnbpf owner record is live (db/ownership.py;
+    None: every record counts as live)."""
     out = Desired()
     dp_key = {d.uuid: d.tunnel_key for d in state.datapaths}
     ports = {p.logical_port: p for p in state.ports}
@@ -85,10 +88,22 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
     out.local_datapaths = related_datapaths(state.ports, out.claims)
 
     chassis_ids = ids.assign(c.name for c in state.chassis)
+    # we honour a peer's egress-done bit only if it says it sends it and our own row says
+    # we accept it (what senders go by); from anyone else the mark is ignored (split.h)
+    me = next((c for c in state.chassis if c.name == chassis_name), None)
+    accepting = me is not None and me.feature(EGRESS_DONE_FEATURE)
     for c in state.chassis:
         if c.name == chassis_name:
             continue
         ip = _geneve_ip(c)
+        vouched = c.owner_encap if live_owners is None or c.name in live_owners else None
+        if vouched and vouched != ip:
+            # an ovnbpf chassis whose Encap names an IP its live owner does not serve (a
+            # writer without an owner record, e.g. a copied system-id): keep tunnelling to
+            # the owner. A chassis without a live record (OVS) is followed as OVN does.
+            out.problems.append((c.uuid, f"chassis {c.name}: Encap says {ip} but its live "
+                                 f"owner serves {vouched}: tunnelling to the owner"))
+            ip = vouched
         if ip is None:
             out.problems.append((c.uuid, f"chassis {c.name} has no geneve encap: "
                                  "its ports are unreachable from here"))
@@ -96,6 +111,8 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
         out.tunnels[chassis_ids[c.name]] = ip
         if c.feature(EGRESS_DONE_FEATURE):
             out.egress_done |= {chassis_ids[c.name]}
+        if accepting and c.feature(EGRESS_DONE_SENDS):
+            out.egress_done_trusted |= {chassis_ids[c.name]}
 
     for p in state.ports:
         if p.datapath not in out.local_datapaths or p.datapath not in dp_key:

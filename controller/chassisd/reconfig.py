@@ -310,6 +310,10 @@ class Reconfig:
         # RENAME / CHASSIS write our Chassis rows: they need the Southbound
         if not sb.connected():
             raise Deferred(f"{change.what}: waiting for the Southbound connection")
+        identity = getattr(self.ctl, "identity", None)
+        if identity is not None and not identity.owner():
+            # another controller owns these rows (db/ownership.py): write none of them
+            raise Deferred(f"{change.what}: standing by, another controller owns our rows")
         device = self._uplink_for(new.encap_ip)
         if change.kind == RENAME:
             sb.rename_chassis(new.system_id, new.encap_type, new.encap_ip,

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 # Chassis.other_config key an ovnbpf chassis sets to "true": it accepts the egress-done bit
 # of OVN's Geneve option (bpf/lib/split.h). Chassis without it (ovn-controller) never get it.
 EGRESS_DONE_FEATURE = "ovnbpf-egress-done-bit"
+# Chassis.other_config key a chassis in `--egress-on=ingress` mode sets to "true": it sends
+# the bit. A receiver honours the bit only from chassis that say so (desired.py).
+EGRESS_DONE_SENDS = "ovnbpf-egress-done-send"
 
 
 def frozen_map(d):
@@ -34,6 +37,7 @@ class Chassis:
     hostname: str
     encaps: tuple        # of Encap
     other_config: tuple = ()   # frozen_map: feature flags a chassis advertises
+    owner_encap: str | None = None   # an ovnbpf owner record's encap IP (db/ownership.py)
 
     def feature(self, key):
         return dict(self.other_config).get(key) == "true"

@@ -24,7 +24,7 @@ COLUMNS = {
     "Address_Set": ["name", "addresses"],
     "Port_Group": ["name", "ports"],
     "Chassis": ["name", "hostname", "encaps", "external_ids", "other_config"],
-    "Chassis_Private": ["name", "chassis", "nb_cfg", "nb_cfg_timestamp"],
+    "Chassis_Private": ["name", "chassis", "nb_cfg", "nb_cfg_timestamp", "external_ids"],
     "Encap": ["type", "ip", "options", "chassis_name"],
     "Datapath_Binding": ["tunnel_key", "external_ids"],
     "Port_Binding": ["logical_port", "datapath", "tunnel_key", "type", "mac", "port_security",
@@ -87,6 +87,9 @@ class _Idl(ovs.db.idl.Idl):
 
 
 class Southbound:
+    sends_egress_done = False  # our Chassis row says we send the egress-done bit (ingress mode)
+    owner_ids = {}             # our owner record (db/ownership.py), written with our rows
+
     def __init__(self, remote, chassis_name, conditional=True, probe_interval_ms=None):
         helper = ovs.db.idl.SchemaHelper(location=SB_SCHEMA)
         for table, cols in COLUMNS.items():
@@ -336,15 +339,22 @@ class Southbound:
             # a table none of whose rows changed keeps its tuple: the same object, so
             # callers comparing snapshots (the incremental compiler) skip it by identity
             return names[0] in last and not tables.intersection(names)
-        if unchanged("Chassis", "Encap"):
+        if unchanged("Chassis", "Encap", "Chassis_Private"):
             chassis = last["Chassis"]
         else:
-            chassis = last["Chassis"] = tuple(sorted((rows.Chassis(
+            # the owner record's encap (db/ownership.py); heartbeats leave the tuple equal,
+            # and an equal tuple keeps the last one's object
+            owners = {p.name: p.external_ids.get("ovnbpf-owner-encap")
+                      for p in t["Chassis_Private"].rows.values()}
+            chassis = tuple(sorted((rows.Chassis(
                 uuid=str(c.uuid), name=c.name, hostname=c.hostname,
                 encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options))
                                     for e in c.encaps)),
-                other_config=rows.frozen_map(c.other_config))
+                other_config=rows.frozen_map(c.other_config), owner_encap=owners.get(c.name))
                 for c in t["Chassis"].rows.values()), key=lambda c: c.name))
+            if last.get("Chassis") != chassis:
+                last["Chassis"] = chassis
+            chassis = last["Chassis"]
 
         if unchanged("Datapath_Binding"):
             datapaths = last["Datapath_Binding"]
@@ -464,13 +474,21 @@ class Southbound:
         # chassis in ingress mode may send it to us; ovn-controller never sets the key
         ch.other_config = {"datapath-type": "", "ovn-bridge-mappings": "",
                            "iface-types": "", "is-interconn": "false",
-                           rows.EGRESS_DONE_FEATURE: "true"}
+                           rows.EGRESS_DONE_FEATURE: "true",
+                           **({rows.EGRESS_DONE_SENDS: "true"} if self.sends_egress_done else {})}
         priv = next((p for p in self.idl.tables["Chassis_Private"].rows.values()
                      if p.name == name), None)
+        kept = {}
         if priv is None:
             priv = txn.insert(self.idl.tables["Chassis_Private"])
             priv.name = name
+        else:
+            kept = dict(priv.external_ids)
         priv.chassis = ch
+        if self.owner_ids:       # our owner record goes with our rows, in one transaction
+            priv.external_ids = {**kept, **self.owner_ids,
+                                 "ovnbpf-owner-encap": encap_ip,
+                                 "ovnbpf-owner-host": hostname or name}
         return ch
 
     def register_chassis(self, encap_type, encap_ip, hostname=None):

@@ -46,6 +46,9 @@ def test_split_lab_marks_unicast(split_lab):
         s = ctl(split_lab, hv)
         assert s["egress_on"] == "ingress"
         assert len(s["egress_done_peers"]) == 2, s["egress_done_peers"]
+        # both others say they send the bit: it is honoured from them, never ignored
+        assert len(s["egress_done_trusted"]) == 2, s["egress_done_trusted"]
+        assert s["live"]["stats"].get("rx_egress_done_untrusted", 0) == 0, s["live"]["stats"]
         assert s["live"]["stats"]["tx_egress_done"] > 0, s["live"]["stats"]
         assert s["live"]["stats"]["rx_egress_done"] > 0, s["live"]["stats"]
 
@@ -96,4 +99,5 @@ def test_mixed_lab_in_ingress_mode_marks_only_ovnbpf_peers(tmp_path, capsys):
         ids = hv1["chassis_ids"]
         assert hv1["egress_done_peers"] == [ids["hv3"]]
         assert hv3["egress_done_peers"] == [hv3["chassis_ids"]["hv1"]]
+        assert hv1["egress_done_trusted"] == [ids["hv3"]]
         assert hv1["live"]["stats"]["tx_egress_done"] > 0

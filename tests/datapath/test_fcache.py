@@ -447,19 +447,24 @@ def test_tunnel_source_removed_invalidates(env, cpu):
 
 
 def test_tunnel_egress_done_and_multicast_are_not_cached(env, cpu):
-    """Neither runs the egress stage here: a marked packet is only delivered, a multicast
-    one goes to TC (egress per copy). Neither looks the cache up."""
+    """Neither runs the egress stage here: a marked packet from a source trusted to mark
+    is only delivered, a multicast one goes to TC (egress per copy). Neither looks the
+    cache up. A marked packet from a source not trusted to mark runs egress, uncached."""
+    from datapath import maps as M
     env.reset()
     hv2_view(env.maps)
     rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
-    rn.fc.bump()
     inner = udp(VM1_MAC, VM3_MAC, "10.0.1.13")
-    for frame, verdict in ((geneve(inner, done=True), XDP_REDIRECT),
-                           (geneve(udp(VM1_MAC, 0xFFFFFFFFFFFF), 32768), XDP_PASS)):
-        for _ in range(2):
-            r, _, d = rn.run(frame)
-            assert r.verdict == verdict, r.verdict_name
-            assert d == {"hit": 0, "miss": 0, "fill": 0}, d
+    for trusted in (True, False):
+        env.maps["ovnbpf_tunnel_srcs"].apply(
+            {HV1_IP: CH_HV1 | (M.TSRC_TRUST_DONE if trusted else 0)})
+        rn.fc.bump()
+        for frame, verdict in ((geneve(inner, done=True), XDP_REDIRECT),
+                               (geneve(udp(VM1_MAC, 0xFFFFFFFFFFFF), 32768), XDP_PASS)):
+            for _ in range(2):
+                r, _, d = rn.run(frame)
+                assert r.verdict == verdict, (trusted, r.verdict_name)
+                assert d == {"hit": 0, "miss": 0, "fill": 0}, (trusted, d)
 
 
 class Egress:

@@ -32,7 +32,8 @@ def split(lab):
     lab.set_egress_on("egress")
     lab.set_deny(())
     for c, dp in lab.dps.items():
-        dp.set_tunnels({o: Tunnel(chassis_ip(o), dmac=uplink_mac(o), egress_mark=True)
+        dp.set_tunnels({o: Tunnel(chassis_ip(o), dmac=uplink_mac(o), egress_mark=True,
+                                  trust_egress_done=True)
                         for o in CHASSIS if o != c})
 
 
@@ -114,6 +115,40 @@ def test_receiver_accepts_both(split):
     # a marked frame for a port that is not local here is still refused
     r, _ = lab.test_run(2, "tunnel", geneve_frame(inner, 1, 2, DP, 1, 4, egress_done=True), 0)
     assert (r["verdict"], r["last"]) == ("XDP_DROP", "drop"), r
+
+
+def test_mark_from_a_peer_not_trusted_runs_egress(split):
+    """hv2 does not trust hv1 to send the egress-done bit (hv1 does not advertise that it
+    sends it): a marked frame from hv1 runs hv2's egress as if unmarked, so vm3's egress
+    ACL drops it there (POLICY), counted as rx_egress_done_untrusted; the same marked
+    frame from hv3, which hv2 trusts, is still only delivered."""
+    from datapath.chassis import Tunnel
+    from datapath.splitbench import DP, chassis_ip, geneve_frame, uplink_mac
+    lab = split
+    lab.dps[2].set_tunnels({1: Tunnel(chassis_ip(1), dmac=uplink_mac(1), egress_mark=True,
+                                      trust_egress_done=False),
+                            3: Tunnel(chassis_ip(3), dmac=uplink_mac(3), egress_mark=True,
+                                      trust_egress_done=True)})
+    inner = unicast()
+    from_hv1 = geneve_frame(inner, 1, 2, DP, 1, 3, egress_done=True)
+    from_hv3 = geneve_frame(inner, 3, 2, DP, 1, 3, egress_done=True)
+    lab.dps[2].update_pipeline_entries(lab.entries(deny=(3,)))
+    before = lab.snapshot()
+    r, _ = lab.test_run(2, "tunnel", from_hv1, 0)
+    assert (r["verdict"], r["last"]) == ("XDP_DROP", "drop"), r
+    d = lab.delta(before, lab.snapshot())
+    assert d["drops"] == {"hv2:POLICY": 1}, d
+    assert d["stats"]["hv2"].get("rx_egress_done_untrusted") == 1, d
+    assert "rx_egress_done" not in d["stats"]["hv2"], d
+    r, _ = lab.test_run(2, "tunnel", from_hv3, 0)
+    assert (r["verdict"], r["last"]) == ("XDP_REDIRECT", "local"), r
+    # allowed by egress, the untrusted marked frame is delivered after egress ran here
+    lab.dps[2].update_pipeline_entries(lab.entries(deny=()))
+    before = lab.snapshot()
+    r, _ = lab.test_run(2, "tunnel", from_hv1, 0)
+    assert (r["verdict"], r["last"]) == ("XDP_REDIRECT", "local"), r
+    d = lab.delta(before, lab.snapshot())
+    assert d["stats"]["hv2"].get("rx_egress_done_untrusted") == 1, d
 
 
 def test_no_mark_toward_a_chassis_that_does_not_advertise_it(split):

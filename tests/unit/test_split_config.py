@@ -54,3 +54,25 @@ def test_egress_done_only_toward_advertising_chassis():
     want = D.compute(state, "hv1", {}, ids)
     assert set(want.tunnels) == {ids.ids["hv2"], ids.ids["hv3"]}
     assert want.egress_done == {ids.ids["hv3"]}
+
+
+def test_egress_done_honoured_only_from_chassis_that_send_it():
+    """Trust needs both sides: the peer says it sends the bit (ingress mode) and our own
+    row says we accept it. An ovnbpf peer in egress mode, or an OVS one, is not trusted."""
+    accepts = (R.EGRESS_DONE_FEATURE, "true")
+    sends = (R.EGRESS_DONE_SENDS, "true")
+
+    def chassis(me_accepts):
+        return (R.Chassis("c1", "hv1", "hv1", (R.Encap("geneve", "172.31.250.11"),),
+                          (accepts,) if me_accepts else ()),
+                R.Chassis("c2", "hv2", "hv2", (R.Encap("geneve", "172.31.250.12"),)),
+                R.Chassis("c3", "hv3", "hv3", (R.Encap("geneve", "172.31.250.13"),),
+                          (accepts, sends)),
+                R.Chassis("c4", "hv4", "hv4", (R.Encap("geneve", "172.31.250.14"),), (accepts,)))
+    ids = D.ChassisIds()
+    want = D.compute(R.SBState(chassis=chassis(True), datapaths=(), ports=(), mcast_groups=()),
+                     "hv1", {}, ids)
+    assert want.egress_done_trusted == {ids.ids["hv3"]}
+    want = D.compute(R.SBState(chassis=chassis(False), datapaths=(), ports=(), mcast_groups=()),
+                     "hv1", {}, ids)
+    assert want.egress_done_trusted == frozenset()
