@@ -92,6 +92,18 @@ def stage_hits(hits, cookies, labels) -> list:
             for k, n in sorted(per.items())]
 
 
+def session_line(sb) -> str:
+    """The SB session as its reconnect machine sees it (controller/db/sbhealth.py)."""
+    if "state" not in sb:
+        return "southbound session: unknown (an older controller)"
+    ago = sb.get("last_message_s_ago")
+    return (f"southbound session: {sb['state']}, last message "
+            + (f"{ago:g} s ago" if ago is not None else "never")
+            + f", {sb['attempts']} attempt(s) since the last good session"
+            + (f", last failure: {sb['last_failure']}" if sb.get("last_failure") else "")
+            + f", probe interval {sb.get('probe_interval_ms')} ms")
+
+
 def format_text(s):
     p = s.get("pipeline", {})
     lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
@@ -101,6 +113,7 @@ def format_text(s):
              + f", {s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)"
              + (f", last (re)sync {s['sb']['sync_bytes'][-1]} bytes" if s['sb'].get('sync_bytes') else "")
              + (f", {s['sb']['full_resyncs']} full resync(s)" if s['sb'].get('full_resyncs') else ""),
+             session_line(s["sb"]),
              f"pipeline shape_hash {str(p.get('shape_hash'))[:12]} generation {p.get('gen', '?')}, "
              f"insns {p.get('insns', '?')}, recompiles {s['counters']['recompiles']}, "
              f"map-only updates {s['counters']['map_updates']}",

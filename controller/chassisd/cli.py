@@ -29,6 +29,10 @@ def add_arguments(p):
                    help="punts allowed back to back before the rate applies (default 100)")
     p.add_argument("--run-dir", help="where generated pipeline sources are kept "
                    "(default /run/ovnbpf/<system-id>)")
+    p.add_argument("--sb-wait-warn", type=float, default=30.0, metavar="S",
+                   help="at start, log a warning once the Southbound has not answered for S "
+                   "seconds; the controller keeps retrying with backoff as long as it takes, "
+                   "as ovn-controller does (default 30)")
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
     p.add_argument("--log-file", help="append log lines here")
     p.add_argument("--pidfile", help="write our PID here (removed on exit)")
@@ -68,7 +72,8 @@ def run(args):
     try:   # errors found before detaching reach the terminal
         ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
                          status_file=args.status_file, run_dir=args.run_dir,
-                         egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst))
+                         egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst),
+                         sb_wait_warn_s=args.sb_wait_warn)
     except RuntimeError as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1

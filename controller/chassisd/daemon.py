@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +34,14 @@ from pathlib import Path
 import ovs.poller
 
 from ..db.local_ovs import LocalOvs
+from ..db.sbhealth import SessionHealth
 from ..db.southbound import Southbound, ssl_diagnose
 from ..punt.event import inject_header
 from ..punt.handler import PuntHandler
 from . import desired as D
 from .pipeline import PipelineBuilder
 from .reconfig import Reconfig
+from .heartbeat import Heartbeat
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
@@ -102,7 +105,7 @@ class Counters:
 
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
-                 egress_on="egress", punt_rate=(1000, 100)):
+                 egress_on="egress", punt_rate=(1000, 100), sb_wait_warn_s=30.0):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
@@ -136,6 +139,10 @@ class Controller:
         self.punt_status = {}
         self.status_pending = None             # when the status changed, unwritten since
         self.reconfig = None                   # follows the local config (reconfig.py)
+        self.sb_health = None                  # the SB session's attempts/reasons (sbhealth.py)
+        self.sb_wait_warn_s = sb_wait_warn_s   # start-up: say we still wait after this long
+        self.status_lock = threading.RLock()
+        self.heartbeat = None                  # rewrites the status file while the loop is busy
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -166,10 +173,9 @@ class Controller:
             ovs.stream.Stream.ssl_set_ca_cert_file(ca)
         self.sb = Southbound(self.cfg.remote, self.cfg.system_id,
                              probe_interval_ms=self.cfg.probe_interval_ms)
-        self._wait_southbound()
-        log.info("connected to the Southbound at %s", self.sb.member())
-        self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
-                                 hostname=self.cfg.hostname or self.cfg.system_id)
+        self.sb_health = SessionHealth(self.sb)
+        self.sb_wait_from = time.monotonic()
+        self.heartbeat = Heartbeat(self._heartbeat)
         pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
         self.pin_dir = pin_dir
         uplink = self.uplink or device_holding(self.cfg.encap_ip)
@@ -186,29 +192,51 @@ class Controller:
         log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
                  uplink, "sending" if self.egress_on == "ingress" else "receiving")
         self.datapath.open_punts(self.punt_events.append)
+        # the entry programs are loaded (they forward with the pinned state, if any); no
+        # flow is programmed before the SB view is complete (step waits for it)
+        self._wait_southbound()
+        log.info("connected to the Southbound at %s", self.sb.member())
+        self.sb_health.connected_again()
+        self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
+                                 hostname=self.cfg.hostname or self.cfg.system_id)
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
         self.reconfig = Reconfig(self, uplink)
 
-    def _wait_southbound(self, timeout=30.0):
-        """Wait for the first Southbound connection, saying why it does not come: the
-        status file says disconnected meanwhile, and a failing ssl: remote is logged with
-        its reason."""
-        deadline = time.monotonic() + timeout
+    def _wait_southbound(self):
+        """Wait for the first Southbound connection as long as it takes (ovn-controller
+        does too), the IDL retrying with its backoff. Why it does not come is in the log
+        (each new reason once, with the attempt count: sbhealth.py) and the status file;
+        a failing ssl: remote is diagnosed; a new ovn-remote in the local DB is followed."""
+        warn_at = self.sb_wait_from + self.sb_wait_warn_s
         self.sb_down_since = time.monotonic()
         self.next_probe = self.sb_down_since + 1.0
         self._save_status()
         while not self.sb.connected():
             self._diagnose()
-            if time.monotonic() > deadline:
-                why = f": {self.sb_problem}" if self.sb_problem else ""
-                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for the "
-                                   f"Southbound at {self.cfg.remote}{why}")
-            self.ovs.run()
+            if warn_at is not None and time.monotonic() > warn_at:
+                warn_at = None
+                log.warning("no Southbound after %.0f s at %s (%s); still trying, the "
+                            "datapath keeps what it has", self.sb_wait_warn_s, self.cfg.remote,
+                            self.sb_problem or self.sb_health.reason or "no answer yet")
+            if self.ovs.run():
+                self._follow_remote()
             self.sb.run()
             self._block(50)
         self.sb_down_since = None
         self.sb_problem = None
+
+    def _follow_remote(self):
+        """Start-up only (Reconfig follows the config afterwards): a new ovn-remote or
+        probe interval in the local DB is where we try next."""
+        try:
+            cfg = self.ovs.config()
+        except Exception:   # noqa: BLE001 - an invalid config keeps the last good one
+            return
+        if (cfg.remote, cfg.probe_interval_ms) != (self.cfg.remote, self.cfg.probe_interval_ms):
+            log.info("ovn-remote is now %s: trying it", cfg.remote)
+            self.cfg = cfg
+            self.sb.set_remote(cfg.remote, cfg.probe_interval_ms)
 
     def _diagnose(self):
         """While the Southbound is unreachable: every few seconds, find out why (the IDL
@@ -230,30 +258,42 @@ class Controller:
                 "connections": self.sb.connections if self.sb else 0,
                 "sync_bytes": list(self.sb.sync_bytes) if self.sb else [],
                 "full_resyncs": self.sb.full_resyncs if self.sb else 0,
-                "problem": self.sb_problem}
+                "problem": self.sb_problem,
+                # state, last message, attempts and the last failure's reason (sbhealth.py)
+                **(self.sb_health.status() if self.sb_health else {})}
 
     def _save_status(self):
-        if not self.status:
-            self.status = {"chassis": self.cfg.system_id if self.cfg else None,
-                           "pid": os.getpid(), "pin_dir": self.pin_dir}
-        self.status["sb"] = self._sb_status()
-        self.status["counters"] = dict(vars(self.counters))
-        self.status["config"] = self.reconfig.status() if self.reconfig else None
-        self._flush_status()
+        with self.status_lock:
+            if not self.status:
+                self.status = {"chassis": self.cfg.system_id if self.cfg else None,
+                               "pid": os.getpid(), "pin_dir": self.pin_dir}
+            self.status["sb"] = self._sb_status()
+            self.status["counters"] = dict(vars(self.counters))
+            self.status["config"] = self.reconfig.status() if self.reconfig else None
+            self._flush_status()
+
+    def _heartbeat(self):
+        """From the heartbeat thread, each second: the SB part of the status file stays
+        true while the loop waits, steps, or blocks in a transaction the SB does not
+        answer."""
+        if self.sb is not None:
+            self._save_status()
 
     STATUS_STALE_S = 1.0     # a busy loop still writes the status file this often
 
     def _flush_status(self):
         """Write the status file now (a few ms of JSON: the loop calls this when idle,
         so it never delays programming a change that is waiting)."""
-        self.status_pending = None
-        for key, value in self.status.items():
-            if callable(value):                 # a part made only when written
-                self.status[key] = value()
-        if self.status_file:
-            tmp = self.status_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.status, indent=1, default=str))
-            tmp.replace(self.status_file)
+        with self.status_lock:      # the heartbeat thread writes it too
+            self.status_pending = None
+            for key, value in self.status.items():
+                if callable(value):                 # a part made only when written
+                    self.status[key] = value()
+            self.status["written_at"] = round(time.time(), 3)
+            if self.status_file:
+                tmp = self.status_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self.status, indent=1, default=str))
+                tmp.replace(self.status_file)
 
     def _connection_changed(self, connected):
         """The Southbound went away or came back. The datapath keeps forwarding on what
@@ -262,8 +302,9 @@ class Controller:
         if not connected:
             self.sb_down_since = time.monotonic()
             self.next_probe = self.sb_down_since + 1.0
-            log.warning("lost the Southbound connection (%s); the datapath keeps forwarding "
-                        "with the state it has", self.sb.member())
+            if not self.sb_health.loss_logged:      # sbhealth logs it when detected
+                log.warning("lost the Southbound connection (%s); the datapath keeps "
+                            "forwarding with the state it has", self.sb.member())
         else:
             down = time.monotonic() - (self.sb_down_since or time.monotonic())
             full = self.sb.full_resyncs > self.resyncs_seen
@@ -273,6 +314,7 @@ class Controller:
                      if full else "monitor_cond_since resumed from our last transaction")
             self.sb_down_since = None
             self.sb_problem = None
+            self.sb_health.connected_again()
             self.claims = None
             self.acked = None
         self.resyncs_seen = self.sb.full_resyncs
@@ -332,6 +374,7 @@ class Controller:
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
         self.seen = self.seqnos()
+        next_cfg = self.ovs.next_cfg()     # what `ovs-vsctl` waits for; acked once applied
         cfg = self.reconfig.current()      # the last good config (re-read on a local DB change)
         present = device_names()
         devices = {v.iface_id: v.name for v in cfg.vifs if v.name in present}
@@ -364,6 +407,7 @@ class Controller:
                 self.datapath.detach_vif(dev)
             del self.attached[dev]
             log.info("VIF %s detached", dev)
+        self.ovs.ack_cfg(next_cfg)         # the local DB's change is applied (ovs-vswitchd's cur_cfg)
 
         self._lap("vifs")
         if not self.sb.conditions_settled():
@@ -564,6 +608,8 @@ class Controller:
         log.info("exiting (programs and maps stay loaded)")
 
     def close(self):
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         for s in (self.sb, self.ovs):
             if s:
                 s.close()
