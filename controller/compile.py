@@ -215,12 +215,14 @@ def _synthetic_groups(plan, state, dp_keys) -> dict[str, SyntheticGroup]:
 def compile_state(state, chassis_name: str, *,
                   synthetic_key: Callable[[str], int] | None = None,
                   cookie: Callable[[str], int] | None = None,
-                  cache: AnalysisCache | None = None) -> CompileResult:
+                  cache: AnalysisCache | None = None, keep: tuple = ()) -> CompileResult:
     """Compile the logical flows `chassis_name` needs from one SB snapshot.
 
     synthetic_key(name) -> int >= 65536: the key of a synthetic group (default: 65536.. in
     name order). cookie(lflow uuid) -> int in 1..65535: the lflow's cookie (default: 1.. in
-    uuid order). cache: reuse across calls. Raises CompileError for an unknown chassis."""
+    uuid order). cache: reuse across calls. keep: the running program's shapes, kept
+    when nothing new is needed (plan.build_plan). Raises CompileError for an unknown
+    chassis."""
     t0 = time.monotonic()
     symtab = default_symtab()
     cache = cache if cache is not None else AnalysisCache()
@@ -230,7 +232,7 @@ def compile_state(state, chassis_name: str, *,
     # flows naming $sets, @groups or chassis residence are reused only with the same ones
     cache.context = (state.address_sets, state.port_groups, frozenset(bound))
     try:
-        plan = build_plan(flows, symtab, env, bound.__contains__, cache)
+        plan = build_plan(flows, symtab, env, bound.__contains__, cache, keep=keep)
         analyses = [cache.get(f, lambda f=f: analyze_flow(f, symtab, env, bound.__contains__))
                     for f in flows]
     finally:

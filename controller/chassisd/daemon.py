@@ -602,6 +602,9 @@ class Controller:
                         and time.monotonic() - self.status_pending > self.STATUS_STALE_S):
                     self._flush_status()
                 continue
+            if connected and self.pipeline.compaction_due():
+                self.seen = None        # idle: rebuild without the shapes no flow fills
+                continue
             if self.status_pending is not None:
                 self._flush_status()
             self._block(1000 if connected else 200)
