@@ -132,6 +132,9 @@ def format_text(s):
                      + (", SSL " + ", ".join(c["ssl"]) if c.get("ssl") else "")
                      + f"; {c['changes']} change(s) applied at run time"
                      + (f"; NOT APPLIED: {c['problem']}" if c.get("problem") else ""))
+    napi = s.get("vif_napi") or {}
+    if napi.get("without_napi"):     # controller/chassisd/napi.py
+        lines += [f"VIF {d} CANNOT RECEIVE: {why}" for d, why in napi["without_napi"].items()]
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
     lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))

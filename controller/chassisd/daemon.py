@@ -42,6 +42,7 @@ from . import desired as D
 from .pipeline import PipelineBuilder
 from .reconfig import Reconfig
 from .heartbeat import Heartbeat
+from .napi import NapiWatch
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
@@ -143,6 +144,7 @@ class Controller:
         self.sb_wait_warn_s = sb_wait_warn_s   # start-up: say we still wait after this long
         self.status_lock = threading.RLock()
         self.heartbeat = None                  # rewrites the status file while the loop is busy
+        self.vif_napi = NapiWatch()            # VIFs that cannot receive redirected frames
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -270,6 +272,7 @@ class Controller:
             self.status["sb"] = self._sb_status()
             self.status["counters"] = dict(vars(self.counters))
             self.status["config"] = self.reconfig.status() if self.reconfig else None
+            self.status["vif_napi"] = self.vif_napi.status()
             self._flush_status()
 
     def _heartbeat(self):
@@ -471,6 +474,7 @@ class Controller:
             "chassis": cfg.system_id, "pid": os.getpid(), "pin_dir": self.pin_dir,
             "sb": self._sb_status(),
             "config": self.reconfig.status(),
+            "vif_napi": self.vif_napi.status(),
             "counters": dict(vars(self.counters)),
             "last_step_ms": dict(self.timings),
             # made when the file is written (the loop's idle time): O(flows) of JSON
@@ -605,6 +609,11 @@ class Controller:
             if connected and self.pipeline.compaction_due():
                 self.seen = None        # idle: rebuild without the shapes no flow fills
                 continue
+            try:
+                if self.vif_napi.run(self.attached):     # a VIF that cannot receive: say so
+                    self._save_status()
+            except Exception:   # noqa: BLE001 - a check must not take the chassis down
+                log.exception("VIF NAPI check failed")
             if self.status_pending is not None:
                 self._flush_status()
             self._block(1000 if connected else 200)

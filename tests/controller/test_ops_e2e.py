@@ -193,3 +193,33 @@ def test_transient_new_shape_costs_one_rebuild(lab):
           f"{st['counters']['recompiles']}; compiles {st['pipeline']['compiles']}")
     assert st["counters"]["recompiles"] - before <= 1
     assert lab.ping("vm1", "10.0.1.13", count=2)
+
+
+# ---- 4. a VIF without NAPI is reported --------------------------------------------------------
+
+def test_vif_without_napi_is_reported(lab):
+    """The guest turns GRO off on its eth0: the kernel refuses every frame XDP redirects
+    into its veth, silently. The controller reports it (log, status, ctl, counted), and
+    clears the report when the guest turns GRO back on."""
+    vm_ns = lab.plan().vm_netns("vm1")
+    n = node(lab)
+    log_before = len(log_text(lab))
+    try:
+        run(["ip", "netns", "exec", vm_ns, "ethtool", "-K", "eth0", "gro", "off"])
+        assert not lab.ping("vm3", "10.0.1.11", count=2), "the kernel drops it (the bug's cause)"
+        wait_for(lambda: "vm1-p" in status(lab, "hv1").get("vif_napi", {}).get("without_napi", {}),
+                 timeout=30, interval=0.2, what="vm1-p reported")
+        st = status(lab, "hv1")["vif_napi"]
+        assert st["found"] >= 1 and "GRO off" in st["without_napi"]["vm1-p"]
+        assert "VIF vm1-p cannot receive" in log_text(lab)[log_before:]
+        ctl = subprocess.run([str(Path(sys.executable).with_name("ovnbpf")), "ctl", "--lab",
+                              lab.name, "--chassis", "hv1"], capture_output=True, text=True,
+                             timeout=60).stdout
+        print("\n[ctl] " + "\n[ctl] ".join(l for l in ctl.splitlines() if "VIF" in l))
+        assert "VIF vm1-p CANNOT RECEIVE" in ctl
+    finally:
+        run(["ip", "netns", "exec", vm_ns, "ethtool", "-K", "eth0", "gro", "on"])
+    wait_for(lambda: not status(lab, "hv1")["vif_napi"]["without_napi"], timeout=30,
+             interval=0.2, what="the report cleared")
+    assert lab.ping("vm3", "10.0.1.11", count=2)
+    assert n.daemons_alive()
