@@ -84,11 +84,14 @@ def run(args):
     try:
         if args.pidfile:
             Path(args.pidfile).write_text(f"{os.getpid()}\n")
-        ctl.start()
-        if ready is not None:
-            os.write(ready, b"1")
-            os.close(ready)
-            ready = None
+        def detached():          # the parent returns once the config is checked
+            nonlocal ready
+            if ready is not None:
+                os.write(ready, b"1")
+                os.close(ready)
+                ready = None
+        ctl.start(waiting=detached)
+        detached()
         ctl.run_forever()
         return 0
     except Exception as e:   # startup failures: one clear line, then exit 1

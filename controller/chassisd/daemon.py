@@ -158,7 +158,9 @@ class Controller:
                 self.sb.run()
             self._block(50)
 
-    def start(self):
+    def start(self, waiting=None):
+        """waiting(): called once the local config is checked, before the (unbounded) wait
+        for the Southbound: `--detach` returns there, as ovn-controller's does."""
         self._wait(self.ovs.synced, f"the local OVS DB {self.ovs_db}")
         self.cfg = self.ovs.config()
         from ..db import fastjson
@@ -183,6 +185,15 @@ class Controller:
         uplink = self.uplink or device_holding(self.cfg.encap_ip)
         if uplink is None:
             raise RuntimeError(f"no device here carries the encap IP {self.cfg.encap_ip}")
+        if waiting is not None:
+            waiting()
+        # nothing is attached before the SB answers: a controller that cannot reach its SB
+        # (a wrong CA, a second instance) must not take the uplink from one that forwards
+        self._wait_southbound()
+        log.info("connected to the Southbound at %s", self.sb.member())
+        self.sb_health.connected_again()
+        self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
+                                 hostname=self.cfg.hostname or self.cfg.system_id)
 
         def load():      # builds the entry programs (clang: seconds): keep the SB alive
             datapath = ChassisDatapath(pin_dir)
@@ -194,13 +205,6 @@ class Controller:
         log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
                  uplink, "sending" if self.egress_on == "ingress" else "receiving")
         self.datapath.open_punts(self.punt_events.append)
-        # the entry programs are loaded (they forward with the pinned state, if any); no
-        # flow is programmed before the SB view is complete (step waits for it)
-        self._wait_southbound()
-        log.info("connected to the Southbound at %s", self.sb.member())
-        self.sb_health.connected_again()
-        self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
-                                 hostname=self.cfg.hostname or self.cfg.system_id)
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
         self.reconfig = Reconfig(self, uplink)
