@@ -103,6 +103,11 @@ class IncrementalCompiler:
         self.index = self._build_index(state, chassis_name, result)
         return result
 
+    def forget(self, why: str) -> None:
+        """The next compile is a full one (a delta would keep the last result's shapes)."""
+        self.index = None
+        self.last_full = why
+
     def verify(self) -> bool:
         """Check every templated analysis since the last call against a real one (run
         it after programming: the first packet does not wait for it). False: one

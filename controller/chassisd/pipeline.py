@@ -62,6 +62,7 @@ class PipelineBuilder:
                 and time.monotonic() - self.changed_at > self.COMPACT_IDLE_S):
             self.compacting = True
             self._last = None
+            self.incremental.forget(f"idle with {self.unused} unused shape(s): dropping them")
             return True
         return False
 
