@@ -108,7 +108,9 @@ def format_text(s):
     p = s.get("pipeline", {})
     lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
              f"southbound {s['sb']['remote']}: "
-             + (f"connected to {s['sb'].get('member', '?')}" if s['sb']['connected'] else
+             + (f"connected to {s['sb'].get('member', '?')}"
+                + (" but NOT ANSWERING our probe" if s['sb'].get('state') == "probe_unanswered" else "")
+                if s['sb']['connected'] else
                 "DISCONNECTED" + (f" ({s['sb']['problem']})" if s['sb'].get('problem') else ""))
              + f", {s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)"
              + (f", last (re)sync {s['sb']['sync_bytes'][-1]} bytes" if s['sb'].get('sync_bytes') else "")
