@@ -267,12 +267,14 @@ def _synthetic_groups(plan, state, dp_keys) -> dict[str, SyntheticGroup]:
 def compile_state(state, chassis_name: str, *,
                   synthetic_key: Callable[[str], int] | None = None,
                   cookie: Callable[[str], int] | None = None,
-                  cache: AnalysisCache | None = None) -> CompileResult:
+                  cache: AnalysisCache | None = None, keep: tuple = ()) -> CompileResult:
     """Compile the logical flows `chassis_name` needs from one SB snapshot.
 
     synthetic_key(name) -> int >= 65536: the key of a synthetic group (default: 65536.. in
     name order). cookie(lflow uuid) -> int in 1..65535: the lflow's cookie (default: 1.. in
-    uuid order). cache: reuse across calls. Raises CompileError for an unknown chassis."""
+    uuid order). cache: reuse across calls. keep: the running program's shapes, kept
+    when nothing new is needed (plan.build_plan). Raises CompileError for an unknown
+    chassis."""
     t0 = time.monotonic()
     symtab = default_symtab()
     cache = cache if cache is not None else AnalysisCache()
@@ -284,7 +286,7 @@ def compile_state(state, chassis_name: str, *,
     port_names = ({m.name for m in state.mcast_groups} | {p.logical_port for p in state.ports}
                   | {"none"})
     try:
-        plan = build_plan(flows, symtab, env, bound.__contains__, cache)
+        plan = build_plan(flows, symtab, env, bound.__contains__, cache, keep=keep)
         # a port the SB lacks: no packet's port in a match, a flow failing closed alone in
         # its actions (see _port_failer); a synthetic group (lower.py) is known when its
         # port is
@@ -296,7 +298,8 @@ def compile_state(state, chassis_name: str, *,
         reasons = _unknown_ports(plan, known)
         if reasons:
             plan = build_plan(flows, symtab, env, bound.__contains__, cache,
-                              fail=_port_failer(reasons, known, symtab, env, bound.__contains__))
+                              fail=_port_failer(reasons, known, symtab, env, bound.__contains__),
+                              keep=keep)
         analyses = planned_analyses(flows, cache)
     finally:
         cache.context = None

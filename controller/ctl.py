@@ -107,16 +107,31 @@ def _view_check(v):
     return text
 
 
+def session_line(sb) -> str:
+    """The SB session as its reconnect machine sees it (controller/db/sbhealth.py)."""
+    if "state" not in sb:
+        return "southbound session: unknown (an older controller)"
+    ago = sb.get("last_message_s_ago")
+    return (f"southbound session: {sb['state']}, last message "
+            + (f"{ago:g} s ago" if ago is not None else "never")
+            + f", {sb['attempts']} attempt(s) since the last good session"
+            + (f", last failure: {sb['last_failure']}" if sb.get("last_failure") else "")
+            + f", probe interval {sb.get('probe_interval_ms')} ms")
+
+
 def format_text(s):
     p = s.get("pipeline", {})
     lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
              f"southbound {s['sb']['remote']}: "
-             + (f"connected to {s['sb'].get('member', '?')}" if s['sb']['connected'] else
+             + (f"connected to {s['sb'].get('member', '?')}"
+                + (" but NOT ANSWERING our probe" if s['sb'].get('state') == "probe_unanswered" else "")
+                if s['sb']['connected'] else
                 "DISCONNECTED" + (f" ({s['sb']['problem']})" if s['sb'].get('problem') else ""))
              + f", {s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)"
              + (f", last (re)sync {s['sb']['sync_bytes'][-1]} bytes" if s['sb'].get('sync_bytes') else "")
              + (f", {s['sb']['full_resyncs']} full resync(s)" if s['sb'].get('full_resyncs') else "")
              + _view_check(s['sb'].get('view_check')),
+             session_line(s["sb"]),
              f"pipeline shape_hash {str(p.get('shape_hash'))[:12]} generation {p.get('gen', '?')}, "
              f"insns {p.get('insns', '?')}, recompiles {s['counters']['recompiles']}, "
              f"map-only updates {s['counters']['map_updates']}",
@@ -146,6 +161,9 @@ def format_text(s):
                      + (", SSL " + ", ".join(c["ssl"]) if c.get("ssl") else "")
                      + f"; {c['changes']} change(s) applied at run time"
                      + (f"; NOT APPLIED: {c['problem']}" if c.get("problem") else ""))
+    napi = s.get("vif_napi") or {}
+    if napi.get("without_napi"):     # controller/chassisd/napi.py
+        lines += [f"VIF {d} CANNOT RECEIVE: {why}" for d, why in napi["without_napi"].items()]
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
     lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))

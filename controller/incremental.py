@@ -83,7 +83,9 @@ class IncrementalCompiler:
         self.templates = TemplateStore()
         self.speculated = []     # templated analyses not yet checked against real ones
 
-    def compile(self, state, chassis_name: str) -> C.CompileResult:
+    def compile(self, state, chassis_name: str, keep: tuple = ()) -> C.CompileResult:
+        """keep: the running program's shapes, passed to a full compile (plan.build_plan:
+        a shape that goes away is not a rebuild)."""
         if self.index is not None:
             t0 = time.monotonic()
             try:
@@ -96,10 +98,15 @@ class IncrementalCompiler:
                                   "total_s": round(time.monotonic() - t0, 4)}
                 return result
         result = C.compile_state(state, chassis_name, synthetic_key=self.synthetic_key,
-                                 cookie=self.cookie, cache=self.cache)
+                                 cookie=self.cookie, cache=self.cache, keep=keep)
         self.counters["full"] += 1
         self.index = self._build_index(state, chassis_name, result)
         return result
+
+    def forget(self, why: str) -> None:
+        """The next compile is a full one (a delta would keep the last result's shapes)."""
+        self.index = None
+        self.last_full = why
 
     def verify(self) -> bool:
         """Check every templated analysis since the last call against a real one (run

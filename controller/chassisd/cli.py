@@ -34,6 +34,10 @@ def add_arguments(p):
                    "datapaths this often when idle, and soon after datapath groups change; "
                    "a difference is counted, logged and repaired by a resync (0: never; "
                    "default 60)")
+    p.add_argument("--sb-wait-warn", type=float, default=30.0, metavar="S",
+                   help="at start, log a warning once the Southbound has not answered for S "
+                   "seconds; the controller keeps retrying with backoff as long as it takes, "
+                   "as ovn-controller does (default 30)")
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
     p.add_argument("--log-file", help="append log lines here")
     p.add_argument("--pidfile", help="write our PID here (removed on exit)")
@@ -74,7 +78,8 @@ def run(args):
         ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
                          status_file=args.status_file, run_dir=args.run_dir,
                          egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst),
-                         view_check_s=args.view_check_interval)
+                         view_check_s=args.view_check_interval,
+                         sb_wait_warn_s=args.sb_wait_warn)
     except RuntimeError as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1
@@ -85,11 +90,14 @@ def run(args):
     try:
         if args.pidfile:
             Path(args.pidfile).write_text(f"{os.getpid()}\n")
-        ctl.start()
-        if ready is not None:
-            os.write(ready, b"1")
-            os.close(ready)
-            ready = None
+        def detached():          # the parent returns once the config is checked
+            nonlocal ready
+            if ready is not None:
+                os.write(ready, b"1")
+                os.close(ready)
+                ready = None
+        ctl.start(waiting=detached)
+        detached()
         ctl.run_forever()
         return 0
     except Exception as e:   # startup failures: one clear line, then exit 1

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ import ovs.poller
 
 from ..db.local_ovs import LocalOvs
 from ..db.ownership import Ownership, load_token
+from ..db.sbhealth import SessionHealth
 from ..db.southbound import Southbound, ssl_diagnose
 from ..db.viewcheck import ViewCheck, summary
 from ..punt.event import inject_header
@@ -42,6 +44,8 @@ from . import desired as D
 from .failures import StepFailures
 from .pipeline import PipelineBuilder
 from .reconfig import Reconfig
+from .heartbeat import Heartbeat
+from .napi import NapiWatch
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
@@ -105,7 +109,8 @@ class Counters:
 
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
-                 egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0):
+                 egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0,
+                 sb_wait_warn_s=30.0):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
@@ -143,6 +148,11 @@ class Controller:
         self.viewcheck = None
         self.failures = StepFailures(log)       # a traceback per distinct failure, once
         self.identity = None                   # who owns our SB rows (db/ownership.py)
+        self.sb_health = None                  # the SB session's attempts/reasons (sbhealth.py)
+        self.sb_wait_warn_s = sb_wait_warn_s   # start-up: say we still wait after this long
+        self.status_lock = threading.RLock()
+        self.heartbeat = None                  # rewrites the status file while the loop is busy
+        self.vif_napi = NapiWatch()            # VIFs that cannot receive redirected frames
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -156,7 +166,9 @@ class Controller:
                 self.sb.run()
             self._block(50)
 
-    def start(self):
+    def start(self, waiting=None):
+        """waiting(): called once the local config is checked, before the (unbounded) wait
+        for the Southbound: `--detach` returns there, as ovn-controller's does."""
         self._wait(self.ovs.synced, f"the local OVS DB {self.ovs_db}")
         self.cfg = self.ovs.config()
         from ..db import fastjson
@@ -175,19 +187,27 @@ class Controller:
                              probe_interval_ms=self.cfg.probe_interval_ms)
         self.viewcheck = ViewCheck(self.sb, interval_s=self.view_check_s)
         self.sb.sends_egress_done = self.egress_on == "ingress"
+        self.sb_health = SessionHealth(self.sb)
+        self.sb_wait_from = time.monotonic()
+        self.heartbeat = Heartbeat(self._heartbeat)
+        pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
+        self.pin_dir = pin_dir
+        uplink = self.uplink or device_holding(self.cfg.encap_ip)
+        if uplink is None:
+            raise RuntimeError(f"no device here carries the encap IP {self.cfg.encap_ip}")
+        if waiting is not None:
+            waiting()
+        # nothing is attached before the SB answers: a controller that cannot reach its SB
+        # (a wrong CA, a second instance) must not take the uplink from one that forwards
         self._wait_southbound()
         log.info("connected to the Southbound at %s", self.sb.member())
+        self.sb_health.connected_again()
         run_dir = Path(self.run_dir or f"/run/ovnbpf/{self.cfg.system_id}")
         self.identity = Ownership(self.sb, load_token(run_dir))
         if self.identity.start(self.cfg.encap_type, self.cfg.encap_ip,
                                self.cfg.hostname or self.cfg.system_id):
             self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
                                      hostname=self.cfg.hostname or self.cfg.system_id)
-        pin_dir = self.pin_dir or f"/sys/fs/bpf/ovnbpf/{self.cfg.system_id}"
-        self.pin_dir = pin_dir
-        uplink = self.uplink or device_holding(self.cfg.encap_ip)
-        if uplink is None:
-            raise RuntimeError(f"no device here carries the encap IP {self.cfg.encap_ip}")
 
         def load():      # builds the entry programs (clang: seconds): keep the SB alive
             datapath = ChassisDatapath(pin_dir)
@@ -202,25 +222,40 @@ class Controller:
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
         self.reconfig = Reconfig(self, uplink)
 
-    def _wait_southbound(self, timeout=30.0):
-        """Wait for the first Southbound connection, saying why it does not come: the
-        status file says disconnected meanwhile, and a failing ssl: remote is logged with
-        its reason."""
-        deadline = time.monotonic() + timeout
+    def _wait_southbound(self):
+        """Wait for the first Southbound connection as long as it takes (ovn-controller
+        does too), the IDL retrying with its backoff. Why it does not come is in the log
+        (each new reason once, with the attempt count: sbhealth.py) and the status file;
+        a failing ssl: remote is diagnosed; a new ovn-remote in the local DB is followed."""
+        warn_at = self.sb_wait_from + self.sb_wait_warn_s
         self.sb_down_since = time.monotonic()
         self.next_probe = self.sb_down_since + 1.0
         self._save_status()
         while not self.sb.connected():
             self._diagnose()
-            if time.monotonic() > deadline:
-                why = f": {self.sb_problem}" if self.sb_problem else ""
-                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for the "
-                                   f"Southbound at {self.cfg.remote}{why}")
-            self.ovs.run()
+            if warn_at is not None and time.monotonic() > warn_at:
+                warn_at = None
+                log.warning("no Southbound after %.0f s at %s (%s); still trying, the "
+                            "datapath keeps what it has", self.sb_wait_warn_s, self.cfg.remote,
+                            self.sb_problem or self.sb_health.reason or "no answer yet")
+            if self.ovs.run():
+                self._follow_remote()
             self.sb.run()
             self._block(50)
         self.sb_down_since = None
         self.sb_problem = None
+
+    def _follow_remote(self):
+        """Start-up only (Reconfig follows the config afterwards): a new ovn-remote or
+        probe interval in the local DB is where we try next."""
+        try:
+            cfg = self.ovs.config()
+        except Exception:   # noqa: BLE001 - an invalid config keeps the last good one
+            return
+        if (cfg.remote, cfg.probe_interval_ms) != (self.cfg.remote, self.cfg.probe_interval_ms):
+            log.info("ovn-remote is now %s: trying it", cfg.remote)
+            self.cfg = cfg
+            self.sb.set_remote(cfg.remote, cfg.probe_interval_ms)
 
     def _diagnose(self):
         """While the Southbound is unreachable: every few seconds, find out why (the IDL
@@ -244,31 +279,44 @@ class Controller:
                 "full_resyncs": self.sb.full_resyncs if self.sb else 0,
                 "reshapes": self.sb.reshapes if self.sb else 0,
                 "view_check": self.viewcheck.status() if self.viewcheck else None,
-                "problem": self.sb_problem}
+                "problem": self.sb_problem,
+                # state, last message, attempts and the last failure's reason (sbhealth.py)
+                **(self.sb_health.status() if self.sb_health else {})}
 
     def _save_status(self):
-        if not self.status:
-            self.status = {"chassis": self.cfg.system_id if self.cfg else None,
-                           "pid": os.getpid(), "pin_dir": self.pin_dir}
-        self.status["sb"] = self._sb_status()
-        self.status["counters"] = dict(vars(self.counters))
-        self.status["config"] = self.reconfig.status() if self.reconfig else None
-        self.status["identity"] = self.identity.status() if self.identity else None
-        self._flush_status()
+        with self.status_lock:
+            if not self.status:
+                self.status = {"chassis": self.cfg.system_id if self.cfg else None,
+                               "pid": os.getpid(), "pin_dir": self.pin_dir}
+            self.status["sb"] = self._sb_status()
+            self.status["counters"] = dict(vars(self.counters))
+            self.status["config"] = self.reconfig.status() if self.reconfig else None
+            self.status["identity"] = self.identity.status() if self.identity else None
+            self.status["vif_napi"] = self.vif_napi.status()
+            self._flush_status()
+
+    def _heartbeat(self):
+        """From the heartbeat thread, each second: the SB part of the status file stays
+        true while the loop waits, steps, or blocks in a transaction the SB does not
+        answer."""
+        if self.sb is not None:
+            self._save_status()
 
     STATUS_STALE_S = 1.0     # a busy loop still writes the status file this often
 
     def _flush_status(self):
         """Write the status file now (a few ms of JSON: the loop calls this when idle,
         so it never delays programming a change that is waiting)."""
-        self.status_pending = None
-        for key, value in self.status.items():
-            if callable(value):                 # a part made only when written
-                self.status[key] = value()
-        if self.status_file:
-            tmp = self.status_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.status, indent=1, default=str))
-            tmp.replace(self.status_file)
+        with self.status_lock:      # the heartbeat thread writes it too
+            self.status_pending = None
+            for key, value in self.status.items():
+                if callable(value):                 # a part made only when written
+                    self.status[key] = value()
+            self.status["written_at"] = round(time.time(), 3)
+            if self.status_file:
+                tmp = self.status_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self.status, indent=1, default=str))
+                tmp.replace(self.status_file)
 
     def _connection_changed(self, connected):
         """The Southbound went away or came back. The datapath keeps forwarding on what
@@ -277,8 +325,9 @@ class Controller:
         if not connected:
             self.sb_down_since = time.monotonic()
             self.next_probe = self.sb_down_since + 1.0
-            log.warning("lost the Southbound connection (%s); the datapath keeps forwarding "
-                        "with the state it has", self.sb.member())
+            if not self.sb_health.loss_logged:      # sbhealth logs it when detected
+                log.warning("lost the Southbound connection (%s); the datapath keeps "
+                            "forwarding with the state it has", self.sb.member())
         else:
             down = time.monotonic() - (self.sb_down_since or time.monotonic())
             full = self.sb.full_resyncs > self.resyncs_seen
@@ -288,6 +337,7 @@ class Controller:
                      if full else "monitor_cond_since resumed from our last transaction")
             self.sb_down_since = None
             self.sb_problem = None
+            self.sb_health.connected_again()
             self.claims = None
             self.acked = None
         self.resyncs_seen = self.sb.full_resyncs
@@ -348,6 +398,7 @@ class Controller:
         # what this step reads; changes that arrive while it runs (our own commits process
         # server messages too) leave the seqnos different, so the loop steps again
         self.seen = self.seqnos()
+        next_cfg = self.ovs.next_cfg()     # what `ovs-vsctl` waits for; acked once applied
         cfg = self.reconfig.current()      # the last good config (re-read on a local DB change)
         present = device_names()
         devices = {v.iface_id: v.name for v in cfg.vifs if v.name in present}
@@ -382,6 +433,7 @@ class Controller:
                 self.datapath.detach_vif(dev)
             del self.attached[dev]
             log.info("VIF %s detached", dev)
+        self.ovs.ack_cfg(next_cfg)         # the local DB's change is applied (ovs-vswitchd's cur_cfg)
 
         self._lap("vifs")
         if not self.sb.conditions_settled():
@@ -450,6 +502,7 @@ class Controller:
             "sb": self._sb_status(),
             "config": self.reconfig.status(),
             "identity": self.identity.status(),
+            "vif_napi": self.vif_napi.status(),
             "counters": dict(vars(self.counters)),
             "last_step_ms": dict(self.timings),
             # made when the file is written (the loop's idle time): O(flows) of JSON
@@ -613,6 +666,14 @@ class Controller:
                 continue
             if connected:
                 self._check_view()
+            if connected and self.pipeline.compaction_due():
+                self.seen = None        # idle: rebuild without the shapes no flow fills
+                continue
+            try:
+                if self.vif_napi.run(self.attached):     # a VIF that cannot receive: say so
+                    self._save_status()
+            except Exception:   # noqa: BLE001 - a check must not take the chassis down
+                log.exception("VIF NAPI check failed")
             if self.status_pending is not None:
                 self._flush_status()
             self._block(1000 if connected else 200)
@@ -633,6 +694,8 @@ class Controller:
         return summary(self.sb)
 
     def close(self):
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         for s in (self.sb, self.ovs):
             if s:
                 s.close()

@@ -3,6 +3,11 @@ datapath, rebuilding the program only when the flow shapes change. Compiles go t
 controller/incremental.py: a change it can apply exactly costs time in proportion to the
 change; anything else is a full compile_state().
 
+A shape that goes away is not a rebuild: compiles keep the running program's shapes
+while nothing new is needed (plan.build_plan `keep`), so a transient flow of a new shape
+costs one build, not two. Unused shapes are dropped lazily: by the next build a new shape
+forces anyway, or when the controller has been idle for COMPACT_IDLE_S (compact()).
+
 The shape hash is the recompile decision: equal hash = same C, so only entries are written
 into the running generation's maps; a new hash = build a new generation off the packet path
 and swap it in (ChassisDatapath.install_pipeline is hitless).
@@ -32,6 +37,8 @@ def lflow_labels(state, uuids) -> dict:
 
 
 class PipelineBuilder:
+    COMPACT_IDLE_S = 60.0      # unused shapes go once nothing has changed for this long
+
     def __init__(self, datapath, workdir):
         self.datapath = datapath
         self.workdir = Path(workdir)
@@ -44,6 +51,21 @@ class PipelineBuilder:
         self._installed = None     # the result the maps hold (a diff of 100,000 entries: skip)
         # a port, MAC or flow change within the running shapes is a delta, not a compile
         self.incremental = IncrementalCompiler(self.cache, self.group_keys, self.cookies)
+        self.running_shapes = ()   # the installed program's shapes (kept by compiles)
+        self.unused = 0            # of those, how many no flow fills now
+        self.changed_at = time.monotonic()
+        self.compacting = False
+
+    def compaction_due(self) -> bool:
+        """The running program has shapes no flow fills and nothing changed for a while:
+        time to rebuild without them (the caller steps, compile() then keeps nothing)."""
+        if (self.unused and not self.compacting
+                and time.monotonic() - self.changed_at > self.COMPACT_IDLE_S):
+            self.compacting = True
+            self._last = None
+            self.incremental.forget(f"idle with {self.unused} unused shape(s): dropping them")
+            return True
+        return False
 
     def compile(self, state, chassis_name, want):
         """Compile with our own claims as the bindings (the SB may not show them yet).
@@ -65,7 +87,11 @@ class PipelineBuilder:
                                port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                                keys=result.group_keys)
             return result
-        result = self.incremental.compile(inp, chassis_name)
+        keep = () if self.compacting else self.running_shapes
+        self.compacting = False
+        self.changed_at = time.monotonic()
+        result = self.incremental.compile(inp, chassis_name, keep=keep)
+        self.unused = result.plan.unused
         self.group_keys.keep_only(result.groups)
         self.cookies.keep_only(result.cookies.values())
         D.synthetic_groups(want, {n: g.definition() for n, g in result.groups.items()},
@@ -111,5 +137,7 @@ class PipelineBuilder:
         info = serve(build) if serve else build()
         self.active_hash = compiled.shape_hash
         self._installed = compiled
-        self.last_install = {"compile_s": compiled.timings.get("total_s"), **info}
+        self.running_shapes = compiled.plan.shapes
+        self.last_install = {"compile_s": compiled.timings.get("total_s"),
+                             "unused_shapes": compiled.plan.unused, **info}
         return True

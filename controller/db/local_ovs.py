@@ -68,19 +68,42 @@ def vifs_from_rows(interfaces):
 
 
 class LocalOvs:
-    """A read-only IDL session on the local Open_vSwitch DB."""
+    """An IDL session on the local Open_vSwitch DB: read, except for one column, cur_cfg,
+    which acknowledges next_cfg as ovs-vswitchd does (`ovs-vsctl` without --no-wait bumps
+    next_cfg and waits until cur_cfg reaches it)."""
 
     def __init__(self, remote):
         helper = ovs.db.idl.SchemaHelper(location=VS_SCHEMA)
-        helper.register_columns("Open_vSwitch", ["external_ids", "ssl"])
+        helper.register_columns("Open_vSwitch", ["external_ids", "ssl", "next_cfg", "cur_cfg"])
         helper.register_columns("SSL", ["private_key", "certificate", "ca_cert"])
         helper.register_columns("Interface", ["name", "external_ids"])
         self.idl = ovs.db.idl.Idl(remote, helper)
+        self._ack = None          # (txn, next_cfg) of an acknowledgement in flight
 
     def run(self):
         seqno = self.idl.change_seqno
         self.idl.run()
+        if self._ack is not None and self._ack[0].commit() != ovs.db.idl.Transaction.INCOMPLETE:
+            self._ack = None      # done, or failed: the next ack_cfg() tries again
         return self.idl.change_seqno != seqno
+
+    def next_cfg(self):
+        """The configuration sequence number clients asked for (None: no root row)."""
+        root = next(iter(self.idl.tables["Open_vSwitch"].rows.values()), None)
+        return root.next_cfg if root is not None else None
+
+    def ack_cfg(self, next_cfg):
+        """Set cur_cfg to `next_cfg` (a value read before the change it covers was
+        applied), without blocking: the commit completes in later run()s. A smaller value
+        than cur_cfg is never written."""
+        root = next(iter(self.idl.tables["Open_vSwitch"].rows.values()), None)
+        if (root is None or next_cfg is None or self._ack is not None
+                or root.cur_cfg >= next_cfg):
+            return
+        txn = ovs.db.idl.Transaction(self.idl)
+        root.cur_cfg = next_cfg
+        if txn.commit() == ovs.db.idl.Transaction.INCOMPLETE:
+            self._ack = (txn, next_cfg)
 
     def synced(self):
         return self.idl.state == self.idl.IDL_S_MONITORING

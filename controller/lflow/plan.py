@@ -114,6 +114,7 @@ class Plan:
     skipped: tuple[tuple[str, str], ...]     # (lflow uuid, reason)
     conflicts: tuple[tuple[str, str], ...]   # (kept lflow, dropped lflow): same key and priority
     shape_hash: str
+    unused: int = 0       # shapes kept from the running program that no flow fills (keep=)
 
     def shape_ids(self, pipeline: str, table: int) -> list[int]:
         return [i for i, s in enumerate(self.shapes) if (s.pipeline, s.table) == (pipeline, table)]
@@ -295,9 +296,16 @@ def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
                env: Env | None = None,
                is_chassis_resident: Callable[[str], bool] = lambda port: False,
                cache: AnalysisCache | None = None,
-               fail: Callable[[LogicalFlow, Analysis], Analysis | None] | None = None) -> Plan:
+               fail: Callable[[LogicalFlow, Analysis], Analysis | None] | None = None,
+               keep: tuple = ()) -> Plan:
     """fail(flow, analysis): the caller's last word on a flow, a failed Analysis for one
-    that must fail closed for a reason only the caller knows (a port the SB lacks)."""
+    that must fail closed for a reason only the caller knows (a port the SB lacks).
+
+    keep: the shapes of the running program. When every shape these flows need is
+    among them (in the same stages), the plan keeps them all, filled or not: its hash is
+    the running one, so flows that went away cost map updates, not a rebuild (an unused
+    shape is never hit: constants are entries). A plan that needs a new shape keeps
+    nothing, so the rebuild it costs anyway drops the unused ones."""
     symtab = symtab or default_symtab()
     env = env or Env()
     memo = cache if cache is not None else AnalysisCache()
@@ -334,6 +342,7 @@ def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
             elif kept[1] != flow.uuid and kept[0] != params:
                 conflicts.append((kept[1], flow.uuid))
     memo.contributions = seen        # only this compile's flows stay
+    unused = _keep(groups, keep, memo)
 
     shapes, entries, described = [], [], []
     for sid in sorted(groups, key=lambda sid: memo.shape_info[sid][1]):
@@ -346,7 +355,31 @@ def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
                                                       key=lambda kv: (kv[0][0], repr(kv[0][1]))):
             entries.append(Entry(index, datapath, key, params, uuid))
     digest = hashlib.sha256(json.dumps(described).encode()).hexdigest()
-    return Plan(tuple(shapes), tuple(entries), tuple(skipped), tuple(conflicts), digest[:16])
+    return Plan(tuple(shapes), tuple(entries), tuple(skipped), tuple(conflicts), digest[:16],
+                unused)
+
+
+def _keep(groups: dict, keep: tuple, memo: AnalysisCache) -> int:
+    """Add the running program's shapes to `groups` if it needs no other shape and no
+    other stage (see build_plan); returns how many of them stay unfilled."""
+    if not keep:
+        return 0
+    kept = {}
+    for s in keep:
+        sid = memo.shape_ids.get((s.pipeline, s.table, s.priority, s.key, s.template, s.params))
+        if sid is None:         # the id table was reset: rebuild rather than guess
+            return 0
+        kept[sid] = set(s.stages)
+    if any(sid not in kept or not g["stages"] <= kept[sid] for sid, g in groups.items()):
+        return 0
+    unused = 0
+    for sid, stages in kept.items():
+        g = groups.get(sid)
+        if g is None:
+            g = groups[sid] = {"stages": set(), "entries": {}}
+            unused += 1
+        g["stages"] |= stages
+    return unused
 
 
 def _contributions(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:

@@ -136,3 +136,27 @@ def test_plan_lookup_matches_reference_semantics(plan):
 
 
 
+
+
+def test_a_shape_that_goes_keeps_the_running_hash_when_kept():
+    """A transient flow of a new shape: the plan with it needs a build; the plan after it
+    goes, given the running shapes (keep=), has the running hash (entries-only) and the
+    same entries as a fresh plan but for their shape index; without keep= it drops the
+    shape; a plan that needs a shape the running program lacks keeps nothing."""
+    from controller.lflow.plan import AnalysisCache
+    cache = AnalysisCache()
+    extra = CAPTURE_TEXT.replace(
+        "  table=26(ls_in_l2_unknown   ), priority=50   , match=(outport == \"none\"), action=(drop;)",
+        "  table=26(ls_in_l2_unknown   ), priority=50   , match=(outport == \"none\"), action=(drop;)\n"
+        "  table=26(ls_in_l2_unknown   ), priority=60   , match=(tcp.dst == 22), action=(drop;)", 1)
+    base = build_plan(read_lflow_list(CAPTURE_TEXT), env=ENV, cache=cache)
+    running = build_plan(read_lflow_list(extra), env=ENV, cache=cache, keep=base.shapes)
+    assert running.shape_hash != base.shape_hash and running.unused == 0, "a new shape: a build"
+    after = build_plan(read_lflow_list(CAPTURE_TEXT), env=ENV, cache=cache, keep=running.shapes)
+    assert after.shape_hash == running.shape_hash and after.shapes == running.shapes
+    assert after.unused == 1
+    fresh = build_plan(read_lflow_list(CAPTURE_TEXT), env=ENV, cache=cache)
+    assert fresh.shape_hash == base.shape_hash and fresh.unused == 0
+    by_shape = lambda p: {(p.shapes[e.shape], e.datapath, e.key, e.params, e.lflow)  # noqa: E731
+                          for e in p.entries}
+    assert by_shape(after) == by_shape(fresh), "the same entries, only renumbered"
