@@ -405,8 +405,7 @@ class Controller:
         self._lap("config")
         state = self.sb.snapshot()
         self._lap("snapshot")
-        want = D.compute(state, cfg.system_id, devices, self.ids,
-                         self.identity.live_owners() if self.identity else None)
+        want = D.compute(state, cfg.system_id, devices, self.ids)
         owner = self.identity is None or self.identity.owner()   # standing by: write nothing
         self.sb.set_local(want.local_datapaths, set(devices))
         self._lap("desired")
@@ -606,7 +605,15 @@ class Controller:
             self.status["identity"] = now
             if self.status_pending is None:
                 self.status_pending = time.monotonic()
-        return self.identity.peers_changed() or wrote
+        return wrote
+
+    def _release_identity(self):
+        """A clean stop: peers may stop vouching for our encap (Ownership.release)."""
+        try:
+            if self.identity is not None and self.identity.release():
+                log.info("cleared our Chassis' owner-encap record (our Encap agrees with it)")
+        except Exception as e:   # noqa: BLE001 - stopping anyway; a restart writes it again
+            log.warning("could not clear our Chassis' owner-encap record: %s", e)
 
     # ---- loop ------------------------------------------------------------------------
 
@@ -634,7 +641,7 @@ class Controller:
             self.rx_ms = round((time.perf_counter() - t) * 1000, 2)  # reading DB updates
             if self.reconfig.run():    # a local config change was applied: step again
                 self.seen = None
-            if self._identity_run():   # our rows written again, or a role/peer changed
+            if self._identity_run():   # our rows written again, or our role changed
                 self.seen = None
             try:
                 self.serve_punts()
@@ -677,6 +684,7 @@ class Controller:
             if self.status_pending is not None:
                 self._flush_status()
             self._block(1000 if connected else 200)
+        self._release_identity()
         log.info("exiting (programs and maps stay loaded)")
 
     def _check_view(self):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..db.rows import EGRESS_DONE_FEATURE, EGRESS_DONE_SENDS
+from ..db.rows import EGRESS_DONE_FEATURE, EGRESS_DONE_SENDS, OWNER_ENCAP
 from ..ids import StableIds
 from ..local_datapaths import related_datapaths
 
@@ -77,10 +77,8 @@ def _geneve_ip(chassis):
     return next((e.ip for e in chassis.encaps if e.type == "geneve"), None)
 
 
-def compute(state, chassis_name, devices, ids: ChassisIds, live_owners=None) -> Desired:
-    """state: rows.SBState; devices: {iface-id: device name} of this chassis' VIFs;
-    live_owners: names of chassis whose ovnbpf owner record is live (db/ownership.py;
-    None: every record counts as live)."""
+def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
+    """state: rows.SBState; devices: {iface-id: device name} of this chassis' VIFs."""
     out = Desired()
     dp_key = {d.uuid: d.tunnel_key for d in state.datapaths}
     ports = {p.logical_port: p for p in state.ports}
@@ -96,13 +94,18 @@ def compute(state, chassis_name, devices, ids: ChassisIds, live_owners=None) -> 
         if c.name == chassis_name:
             continue
         ip = _geneve_ip(c)
-        vouched = c.owner_encap if live_owners is None or c.name in live_owners else None
+        vouched = c.owner_encap
         if vouched and vouched != ip:
-            # an ovnbpf chassis whose Encap names an IP its live owner does not serve (a
-            # writer without an owner record, e.g. a copied system-id): keep tunnelling to
-            # the owner. A chassis without a live record (OVS) is followed as OVN does.
-            out.problems.append((c.uuid, f"chassis {c.name}: Encap says {ip} but its live "
-                                 f"owner serves {vouched}: tunnelling to the owner"))
+            # an ovnbpf chassis' Chassis row says which IP its owner serves (owner_encap,
+            # db/ownership.py), and its Encap row now says another: a writer without an
+            # owner record (a copied system-id, ovn-sbctl) moved it. Keep tunnelling to
+            # the owner. A chassis without the record (OVS) is followed by its Encap.
+            out.problems.append((c.uuid, (
+                f"chassis {c.name}: its Encap says {ip} but its ovnbpf owner serves "
+                f"{vouched} (Chassis external_ids:{OWNER_ENCAP}): tunnelling to {vouched}. "
+                f"If {c.name} was replaced by a chassis that does not run ovnbpf, remove "
+                f"the old record: ovn-sbctl chassis-del {c.name} (its controller registers "
+                f"again)")))
             ip = vouched
         if ip is None:
             out.problems.append((c.uuid, f"chassis {c.name} has no geneve encap: "

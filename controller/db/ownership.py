@@ -7,14 +7,25 @@ record in their Chassis_Private row's external_ids:
 
   ovnbpf-owner        a token per controller (kept in its run dir, so a restart on the
                       same host is the same owner)
-  ovnbpf-owner-encap  the encap IP the owner serves: what peers tunnel to (desired.py)
+  ovnbpf-owner-encap  the encap IP the owner serves
   ovnbpf-owner-host   the owner's hostname (for the logs of the others)
   ovnbpf-heartbeat    a counter the owner bumps every HEARTBEAT_S
   ovnbpf-contender    "token encap host counter": a second controller with the same
                       system-id that stands by (bumped every HEARTBEAT_S as well)
 
 Liveness is judged by each reader on its own clock (a counter that has not moved for
-STALE_S is stale), so no two hosts need synchronised clocks.
+STALE_S is stale), so no two hosts need synchronised clocks. Only controllers with the
+same system-id read this record: Chassis_Private is monitored for our own row only
+(southbound.py), so nobody else hears a heartbeat (with N chassis, each would hear N/5
+a second).
+
+What peers go by is the owner's Chassis row, external_ids:ovnbpf-owner-encap
+(rows.OWNER_ENCAP), written with its Encap by Southbound._write_chassis and so changed only
+when its encap changes (or a standby takes over). A writer without an owner record
+(ovn-controller, ovn-sbctl) rewrites the Encap and leaves the key: peers keep tunnelling
+to the owner's IP and report the disagreement (desired.py). A clean stop clears the key
+while our Encap agrees with it (release()), so a chassis replaced by one that does not
+run ovnbpf is followed by its Encap as OVN does.
 
 The rules:
   - a newcomer that finds another owner's record stands by: it writes none of the rows
@@ -33,6 +44,8 @@ import logging
 import secrets
 import time
 from pathlib import Path
+
+from .rows import OWNER_ENCAP
 
 log = logging.getLogger("ovnbpf.controller")
 
@@ -91,16 +104,11 @@ class Ownership:
         self.counters = {"refused_takeover": 0, "contenders_seen": 0, "overwrites_seen": 0,
                          "reasserts": 0, "took_over": 0, "stood_down": 0}
         self.want = None               # (encap_type, encap_ip, hostname) we write
-        self.peer_watch = {}           # chassis name -> _Watch of its owner's heartbeat
-        self.next_peer_check = 0.0
-        self.last_live = frozenset()
 
     # ---- what the rows say -------------------------------------------------------------
 
     def _private(self):
-        name = self.sb.chassis_name
-        return next((p for p in self.sb.idl.tables["Chassis_Private"].rows.values()
-                     if p.name == name), None)
+        return self.sb._own_private()
 
     def _chassis(self):
         return self.sb._own_chassis()
@@ -251,6 +259,8 @@ class Ownership:
         if diffs:
             self.other = {"token": None, "encap": encaps[0][1] if encaps else None,
                           "host": ch.hostname}
+        if ch.external_ids.get(OWNER_ENCAP) != encap_ip:      # what peers tunnel to
+            diffs.append(f"{OWNER_ENCAP} {ch.external_ids.get(OWNER_ENCAP) or 'none'}")
         return ", ".join(diffs)
 
     def _contender(self, rec, now):
@@ -299,37 +309,25 @@ class Ownership:
                 p.delkey("external_ids", key)
         self.sb._commit(build, f"Chassis_Private {key}")
 
-    # ---- peers ---------------------------------------------------------------------------
-
-    def live_owners(self):
-        """Names of chassis whose owner record's heartbeat moved within STALE_S (on our
-        clock; a record first seen counts as live). desired.compute() tunnels to such a
-        chassis' ovnbpf-owner-encap, not to whatever its Encap row says."""
-        now = self.clock()
-        live = set()
-        seen = set()
-        for p in self.sb.idl.tables["Chassis_Private"].rows.values():
-            ids = p.external_ids
-            if OWNER not in ids:
-                continue
-            seen.add(p.name)
-            w = self.peer_watch.setdefault(p.name, _Watch())
-            if w.see(ids.get(OWNER), ids.get(BEAT), now) < STALE_S:
-                live.add(p.name)
-        for name in set(self.peer_watch) - seen:
-            del self.peer_watch[name]
-        return frozenset(live)
-
-    def peers_changed(self) -> bool:
-        """True when a peer owner's liveness flipped since the last call (at most once a
-        second): nothing in the SB changes when a heartbeat stops, so the caller steps."""
-        now = self.clock()
-        if now < self.next_peer_check:
+    def release(self) -> bool:
+        """A clean stop: clear our Chassis row's owner-encap record, but only while our
+        Encap agrees with it, so peers lose nothing now and follow the Encap as OVN does
+        if this chassis is replaced by one without ovnbpf. A restart writes it again (the
+        Chassis_Private record stays: the restart is the same owner). True if cleared."""
+        if self.role != "owner" or self.want is None or not self.sb.connected():
             return False
-        self.next_peer_check = now + 1.0
-        live = self.live_owners()
-        changed, self.last_live = live != self.last_live, live
-        return changed
+        ch = self._chassis()
+        encap_type, encap_ip, _ = self.want
+        if (ch is None or ch.external_ids.get(OWNER_ENCAP) != encap_ip
+                or [(e.type, e.ip) for e in ch.encaps] != [(encap_type, encap_ip)]):
+            return False        # overwritten: peers must keep tunnelling to us
+
+        def build(txn):
+            c = self._chassis()
+            if c is not None:
+                c.delkey("external_ids", OWNER_ENCAP)
+        self.sb._commit(build, f"Chassis {OWNER_ENCAP}", timeout=2.0)
+        return True
 
     # ---- status --------------------------------------------------------------------------
 

@@ -11,6 +11,9 @@ EGRESS_DONE_FEATURE = "ovnbpf-egress-done-bit"
 # Chassis.other_config key a chassis in `--egress-on=ingress` mode sets to "true": it sends
 # the bit. A receiver honours the bit only from chassis that say so (desired.py).
 EGRESS_DONE_SENDS = "ovnbpf-egress-done-send"
+# Chassis external_ids: the encap IP an ovnbpf owner serves (db/ownership.py); peers tunnel
+# there when the chassis' Encap row says otherwise
+OWNER_ENCAP = "ovnbpf-owner-encap"
 
 
 def frozen_map(d):
@@ -37,7 +40,7 @@ class Chassis:
     hostname: str
     encaps: tuple        # of Encap
     other_config: tuple = ()   # frozen_map: feature flags a chassis advertises
-    owner_encap: str | None = None   # an ovnbpf owner record's encap IP (db/ownership.py)
+    owner_encap: str | None = None   # its Chassis row's OWNER_ENCAP record (db/ownership.py)
 
     def feature(self, key):
         return dict(self.other_config).get(key) == "true"

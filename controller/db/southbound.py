@@ -37,9 +37,11 @@ COLUMNS = {
     "FDB": ["mac", "dp_key", "port_key"],
 }
 
-# Tables whose rows we filter to this chassis' datapaths
+# Tables whose rows we filter to this chassis' datapaths, and Chassis_Private to our own
+# row (as ovn-controller does): every chassis writes its own every few seconds (nb_cfg
+# acks, the ovnbpf heartbeat), so unfiltered each would hear from all N (N/5 updates/s)
 CONDITIONAL = ("Logical_Flow", "Logical_DP_Group", "Port_Binding", "Multicast_Group",
-               "MAC_Binding", "FDB")
+               "MAC_Binding", "FDB", "Chassis_Private")
 # Tables whose changes reshape the conditions: northd moves shared flows to new or changed
 # Logical_DP_Group rows at will (an unrelated ls-add is enough), and FDB rows are selected
 # by the local datapaths' tunnel keys
@@ -110,6 +112,7 @@ class Southbound:
         self._snapshot = None      # the last snapshot, returned again while nothing changed
         self._must_settle = True   # an unanswered condition change the view does not cover
         self.reshapes = 0          # condition changes a datapath group or binding change caused
+        self._private_names = ()   # Chassis_Private rows monitored besides ours (a rename)
         if conditional:
             self._apply_conditions()
 
@@ -295,10 +298,13 @@ class Southbound:
                [["logical_port", "==", name] for name in sorted(self.local_ifaces)]
         per_dp = [["datapath", "==", r] for r in dp_refs]
         fdb = [["dp_key", "==", k] for k in keys]
+        private = [["name", "==", n]
+                   for n in sorted({self.chassis_name, *self._private_names})]
         changed = False
         for table, cond in (("Logical_Flow", flow), ("Logical_DP_Group", dp_groups),
                             ("Port_Binding", port), ("Multicast_Group", per_dp),
-                            ("MAC_Binding", per_dp), ("FDB", fdb)):
+                            ("MAC_Binding", per_dp), ("FDB", fdb),
+                            ("Chassis_Private", private)):
             cond = cond or [False]
             changed |= self.idl.tables[table].condition_state.latest != cond
             self.idl.cond_change(table, cond)
@@ -339,18 +345,17 @@ class Southbound:
             # a table none of whose rows changed keeps its tuple: the same object, so
             # callers comparing snapshots (the incremental compiler) skip it by identity
             return names[0] in last and not tables.intersection(names)
-        if unchanged("Chassis", "Encap", "Chassis_Private"):
+        if unchanged("Chassis", "Encap"):
             chassis = last["Chassis"]
         else:
-            # the owner record's encap (db/ownership.py); heartbeats leave the tuple equal,
-            # and an equal tuple keeps the last one's object
-            owners = {p.name: p.external_ids.get("ovnbpf-owner-encap")
-                      for p in t["Chassis_Private"].rows.values()}
+            # owner_encap: the encap IP an ovnbpf owner serves, kept in its Chassis row
+            # (db/ownership.py); an equal tuple keeps the last one's object
             chassis = tuple(sorted((rows.Chassis(
                 uuid=str(c.uuid), name=c.name, hostname=c.hostname,
                 encaps=tuple(sorted(rows.Encap(e.type, e.ip, rows.frozen_map(e.options))
                                     for e in c.encaps)),
-                other_config=rows.frozen_map(c.other_config), owner_encap=owners.get(c.name))
+                other_config=rows.frozen_map(c.other_config),
+                owner_encap=c.external_ids.get(rows.OWNER_ENCAP))
                 for c in t["Chassis"].rows.values()), key=lambda c: c.name))
             if last.get("Chassis") != chassis:
                 last["Chassis"] = chassis
@@ -456,12 +461,12 @@ class Southbound:
         """Our Chassis `name` with exactly one Encap (type, ip), and its Chassis_Private:
         created, or updated in place. Returns the Chassis row."""
         ch = next((c for c in self.idl.tables["Chassis"].rows.values() if c.name == name), None)
-        current = []
+        current, ids = [], {}
         if ch is None:
             ch = txn.insert(self.idl.tables["Chassis"], new_uuid=uuidlib.uuid4())
             ch.name = name
         else:
-            current = list(ch.encaps)
+            current, ids = list(ch.encaps), dict(ch.external_ids)
         ch.hostname = hostname or name
         if [(e.type, e.ip) for e in current] != [(encap_type, encap_ip)]:
             for e in current:
@@ -476,6 +481,12 @@ class Southbound:
                            "iface-types": "", "is-interconn": "false",
                            rows.EGRESS_DONE_FEATURE: "true",
                            **({rows.EGRESS_DONE_SENDS: "true"} if self.sends_egress_done else {})}
+        if self.owner_ids:
+            # what peers tunnel to while our Encap says otherwise (a writer without an
+            # owner record moved it): in the Chassis row every chassis monitors anyway,
+            # changed only with our encap, never by our heartbeats
+            if ids.get(rows.OWNER_ENCAP) != encap_ip:
+                ch.external_ids = {**ids, rows.OWNER_ENCAP: encap_ip}
         priv = next((p for p in self.idl.tables["Chassis_Private"].rows.values()
                      if p.name == name), None)
         kept = {}
@@ -498,6 +509,17 @@ class Southbound:
         self._commit(build, f"register chassis {self.chassis_name}")
         self.run_until(lambda: self._own_chassis() is not None, what="our Chassis row")
 
+    def _own_private(self):
+        return next((p for p in self.idl.tables["Chassis_Private"].rows.values()
+                     if p.name == self.chassis_name), None)
+
+    def _watch_private(self, *names):
+        """Monitor the Chassis_Private rows of `names` as well as ours; until the server
+        has answered, the view is unsettled (conditions_settled)."""
+        self._private_names = names
+        if self.conditional and self._apply_conditions():
+            self._must_settle = True
+
     def rename_chassis(self, new_name, encap_type, encap_ip, hostname=None):
         """system-id changed: register Chassis `new_name` (Encap, Chassis_Private), move
         the ports bound to our old Chassis to it, and delete the old rows, in one
@@ -505,6 +527,11 @@ class Southbound:
         new name and claims its VIFs for it too, but leaves the old rows behind for
         `ovn-sbctl chassis-del`.)"""
         old_name = self.chassis_name
+        # our replica holds only our own Chassis_Private: widen it to the new name before
+        # the transaction (so its insert reaches us) and narrow it after (the old row is
+        # deleted by then)
+        self._watch_private(new_name)
+        self.run_until(self.conditions_settled, what="the new Chassis_Private condition")
 
         def build(txn):
             new = self._write_chassis(txn, new_name, encap_type, encap_ip, hostname)
@@ -523,7 +550,10 @@ class Southbound:
                 old.delete()
         self._commit(build, f"rename chassis {old_name} -> {new_name}")
         self.chassis_name = new_name
-        self.run_until(lambda: self._own_chassis() is not None, what="our new Chassis row")
+        self._watch_private()
+        self.run_until(lambda: self._own_chassis() is not None
+                       and (self._own_private() is not None or not self.conditional),
+                       what="our new Chassis and Chassis_Private rows")
 
     def unregister_chassis(self):
         def build(txn):

@@ -82,21 +82,24 @@ def test_synthetic_group_joins_port_and_group_members():
     assert g.local_ports == (1, 100) and g.wire_key == 32768 and g.remote_chassis
 
 
-def test_tunnel_goes_to_the_live_owner_not_to_an_encap_it_disagrees_with():
-    """An ovnbpf chassis' owner record (db/ownership.py) says where it is: an Encap row
-    rewritten to another IP (a copied system-id) is not followed while the record is
-    live; a stale record, or none (an OVS chassis), leaves the Encap row in charge."""
+def test_tunnel_goes_to_the_owner_not_to_an_encap_it_disagrees_with():
+    """An ovnbpf chassis' Chassis row says which IP its owner serves (owner_encap, from
+    external_ids:ovnbpf-owner-encap): an Encap row rewritten to another IP (a copied
+    system-id, ovn-sbctl) is not followed, and the disagreement is a problem naming both
+    IPs and the remedy; a chassis without the record (OVS) is followed by its Encap."""
     def state(owner_encap):
         return R.SBState(chassis=(
             R.Chassis("c1", "hv1", "hv1", (R.Encap("geneve", "172.31.250.11"),)),
             R.Chassis("c2", "hv2", "hv2", (R.Encap("geneve", "172.31.250.99"),),
                       owner_encap=owner_encap)), datapaths=(), ports=(), mcast_groups=())
     ids = D.ChassisIds()
-    want = D.compute(state("172.31.250.12"), "hv1", {}, ids, live_owners={"hv2"})
+    want = D.compute(state("172.31.250.12"), "hv1", {}, ids)
     assert want.tunnels == {ids.ids["hv2"]: "172.31.250.12"}
-    assert [u for u, _ in want.problems] == ["c2"] and "live owner" in want.problems[0][1]
-    for owner_encap, live in (("172.31.250.12", set()), (None, {"hv2"}),
-                              ("172.31.250.99", {"hv2"})):
-        want = D.compute(state(owner_encap), "hv1", {}, ids, live_owners=live)
-        assert want.tunnels == {ids.ids["hv2"]: "172.31.250.99"}, (owner_encap, live)
+    assert [u for u, _ in want.problems] == ["c2"]
+    reason = want.problems[0][1]
+    assert "172.31.250.99" in reason and "172.31.250.12" in reason
+    assert "ovn-sbctl chassis-del hv2" in reason
+    for owner_encap in (None, "172.31.250.99"):
+        want = D.compute(state(owner_encap), "hv1", {}, ids)
+        assert want.tunnels == {ids.ids["hv2"]: "172.31.250.99"}, owner_encap
         assert want.problems == []
