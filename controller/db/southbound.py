@@ -112,7 +112,6 @@ class Southbound:
         self._snapshot = None      # the last snapshot, returned again while nothing changed
         self._must_settle = True   # an unanswered condition change the view does not cover
         self.reshapes = 0          # condition changes a datapath group or binding change caused
-        self._private_names = ()   # Chassis_Private rows monitored besides ours (a rename)
         if conditional:
             self._apply_conditions()
 
@@ -298,8 +297,7 @@ class Southbound:
                [["logical_port", "==", name] for name in sorted(self.local_ifaces)]
         per_dp = [["datapath", "==", r] for r in dp_refs]
         fdb = [["dp_key", "==", k] for k in keys]
-        private = [["name", "==", n]
-                   for n in sorted({self.chassis_name, *self._private_names})]
+        private = [["name", "==", self.chassis_name]]
         changed = False
         for table, cond in (("Logical_Flow", flow), ("Logical_DP_Group", dp_groups),
                             ("Port_Binding", port), ("Multicast_Group", per_dp),
@@ -513,13 +511,6 @@ class Southbound:
         return next((p for p in self.idl.tables["Chassis_Private"].rows.values()
                      if p.name == self.chassis_name), None)
 
-    def _watch_private(self, *names):
-        """Monitor the Chassis_Private rows of `names` as well as ours; until the server
-        has answered, the view is unsettled (conditions_settled)."""
-        self._private_names = names
-        if self.conditional and self._apply_conditions():
-            self._must_settle = True
-
     def rename_chassis(self, new_name, encap_type, encap_ip, hostname=None):
         """system-id changed: register Chassis `new_name` (Encap, Chassis_Private), move
         the ports bound to our old Chassis to it, and delete the old rows, in one
@@ -527,11 +518,6 @@ class Southbound:
         new name and claims its VIFs for it too, but leaves the old rows behind for
         `ovn-sbctl chassis-del`.)"""
         old_name = self.chassis_name
-        # our replica holds only our own Chassis_Private: widen it to the new name before
-        # the transaction (so its insert reaches us) and narrow it after (the old row is
-        # deleted by then)
-        self._watch_private(new_name)
-        self.run_until(self.conditions_settled, what="the new Chassis_Private condition")
 
         def build(txn):
             new = self._write_chassis(txn, new_name, encap_type, encap_ip, hostname)
@@ -550,7 +536,10 @@ class Southbound:
                 old.delete()
         self._commit(build, f"rename chassis {old_name} -> {new_name}")
         self.chassis_name = new_name
-        self._watch_private()
+        # our replica holds our own Chassis_Private only (its old row, deleted above): the
+        # new one comes with the condition naming it, and the view is unsettled till then
+        if self.conditional and self._apply_conditions():
+            self._must_settle = True
         self.run_until(lambda: self._own_chassis() is not None
                        and (self._own_private() is not None or not self.conditional),
                        what="our new Chassis and Chassis_Private rows")

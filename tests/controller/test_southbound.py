@@ -171,11 +171,16 @@ def test_set_remote_reconnects_to_another_address_keeping_the_replica(ovn_centra
 
 def test_rename_chassis_moves_our_ports_and_removes_the_old_rows(ovn_central):
     """system-id changed: one transaction registers the new name, moves the bindings,
-    deletes the old Chassis, Encap and Chassis_Private."""
+    deletes the old Chassis, Encap and Chassis_Private. Our replica holds our own
+    Chassis_Private only (another chassis' heartbeats and acks never reach us), under the
+    old name and then the new one."""
     _topology(ovn_central)
+    ovn_central.sbctl("create", "Chassis_Private", "name=hvo")     # another chassis'
     sb = _connect(ovn_central)
+    private = lambda: sorted(p.name for p in sb.idl.tables["Chassis_Private"].rows.values())  # noqa: E731
     try:
         sb.register_chassis("geneve", "192.0.2.11")
+        assert private() == ["hv1"]
         sb.set_local(ifaces={"p1a"})
         sb.run_until(lambda: sb.snapshot().port_named("p1a") is not None, what="p1a's binding")
         sb.set_claims({"p1a"})
@@ -184,7 +189,10 @@ def test_rename_chassis_moves_our_ports_and_removes_the_old_rows(ovn_central):
         sb.run_until(lambda: sb.snapshot().port_named("p1a").chassis == "hv9", what="moved")
         assert sb.chassis_name == "hv9"
         names = lambda t: ovn_central.sbctl("--bare", "--columns=name", "list", t).split()  # noqa: E731
-        assert names("Chassis") == ["hv9"] and names("Chassis_Private") == ["hv9"]
+        assert names("Chassis") == ["hv9"] and sorted(names("Chassis_Private")) == ["hv9", "hvo"]
+        assert private() == ["hv9"] and sb.conditions_settled()
+        sb.ack_nb_cfg(5)          # the new row is ours to write
+        assert ovn_central.sbctl("get", "Chassis_Private", "hv9", "nb_cfg").strip() == "5"
         enc = ovn_central.sbctl("--bare", "--columns=chassis_name,ip", "list", "Encap").split()
         assert enc == ["hv9", "192.0.2.12"]
         assert ovn_central.sbctl("--bare", "--columns=hostname", "list", "Chassis").strip() == "host9"
