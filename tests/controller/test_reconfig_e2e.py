@@ -4,6 +4,7 @@ ovn-encap-ip, a refused encap type, system-id. One two-chassis lab (both ovnbpf,
 reachable over ssl: and its unix socket; real ovsdb-servers, northd, ovn-nbctl); pings
 cross the eBPF datapath only. Every test puts hv1's config back."""
 import ipaddress
+import os
 import subprocess
 import sys
 import time
@@ -24,8 +25,9 @@ pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    with running_lab("cf1", ebpf_topology(tmp_path_factory.mktemp("cf1"), "cf1",
-                                          sb_ssl=True)) as lab:
+    name = os.environ.get("OVNBPF_TEST_RECONFIG", "cf1")
+    with running_lab(name, ebpf_topology(tmp_path_factory.mktemp(name), name,
+                                         sb_ssl=True)) as lab:
         yield lab
 
 
