@@ -1,7 +1,7 @@
 """The Southbound DB edge: an OVS Python IDL session that registers only the columns we use,
-monitors conditionally (local datapaths only, like ovn-controller), writes this chassis'
-own rows (Chassis, Encap, Chassis_Private, its Port_Binding claims), and hands out frozen
-snapshots (rows.SBState).
+monitors conditionally (local datapaths only, and our own Chassis_Private, like
+ovn-controller), writes this chassis' own rows (Chassis, Encap, Chassis_Private, its
+Port_Binding claims), and hands out frozen snapshots (rows.SBState).
 
 The IDL uses monitor_cond_since, so a reconnect (server restart, Raft leader change)
 resumes from the last transaction id when the server still has that history.

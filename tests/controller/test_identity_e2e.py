@@ -3,7 +3,8 @@ controller` started with hv1's system-id (its own namespace, local OVS DB and en
 does not take hv1's rows over, both controllers log it, pings to hv1's VM keep flowing;
 a writer that keeps no owner record (ovn-sbctl, as an ovn-controller with a copied
 system-id would) is undone by hv1 and never followed by the peer; when the second
-controller is stopped (by PID), hv1 notices it has gone and its Encap is its own."""
+controller is stopped (by PID), hv1 notices it has gone and its Encap is its own; hv1
+stopped cleanly clears the owner-encap record in its Chassis row, restarted writes it."""
 import json
 import os
 import re
@@ -99,7 +100,8 @@ def test_second_controller_with_our_system_id(lab, capsys):
         stop_pids([read_pidfile(imp.pidfile("ovnbpf-controller"))])
 
         # a writer without an owner record moves hv1's Encap and hostname: hv1 writes its
-        # own back (logged), hv2 keeps tunnelling to the live owner meanwhile
+        # own back (logged), hv2 keeps tunnelling to the owner meanwhile
+        # (the owner-encap record in hv1's Chassis row, which the writer left)
         uuid = central.sbctl("--bare", "--columns=_uuid", "find", "Encap",
                              "chassis_name=hv1").strip()
         central.sbctl("set", "Encap", uuid, f"ip={imp.encap_ip}", "--",
@@ -128,4 +130,17 @@ def test_second_controller_with_our_system_id(lab, capsys):
               f"was overwritten: {sent} sent, {sent - got} lost")
     assert sent > 100
     assert sent - got <= 5, out
+    assert lab.ping("vm3", "10.0.1.11")
+
+    # what peers go by is hv1's Chassis row; a clean stop (SIGTERM) clears it, as our
+    # Encap agrees, and the restarted controller writes it again
+    def record():
+        return central.sbctl("--bare", "--columns=external_ids", "find", "Chassis", "name=hv1")
+    assert f"ovnbpf-owner-encap={real.encap_ip}" in record()
+    stop_pids([read_pidfile(real.pidfile("ovnbpf-controller"))])
+    assert "ovnbpf-owner-encap" not in record()
+    assert log_has(real_log, r"cleared our Chassis' owner-encap record")
+    real.start_controller()
+    wait_for(lambda: f"ovnbpf-owner-encap={real.encap_ip}" in record(), timeout=60,
+             what="the restarted hv1 to write its record again")
     assert lab.ping("vm3", "10.0.1.11")
