@@ -27,6 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--name", default="soak", help="lab name (default soak)")
     parser.add_argument("--rate", type=float, default=1.5, help="NB changes per second")
     parser.add_argument("--pps", type=int, default=50, help="pings per second per flow")
+    parser.add_argument("--faults", default=",".join(soak.FAULT_KINDS),
+                        help="comma-separated fault kinds to inject, or 'none' "
+                             f"(default: {','.join(soak.FAULT_KINDS)})")
     parser.add_argument("--out", help="keep the change log, ping outputs and chassis logs here")
 
 
@@ -41,11 +44,15 @@ def soak_lab(name, kind, tmp, sb_cluster=3, log=lambda *_: None):
         lab.down(log=log)
 
 
-def run_soak(lab, seed, seconds, out_dir, rate=1.5, pps=50, log=print):
-    """Plan and run a soak on a running lab: the figures, with `violations`."""
+def run_soak(lab, seed, seconds, out_dir, rate=1.5, pps=50, kinds=None, log=print):
+    """Plan and run a soak on a running lab: the figures, with `violations`. rate 0: no
+    churn; kinds: the fault kinds (default all the lab supports; () for none)."""
     topo = lab.plan().topo
-    plan = soak.make_plan(seed, seconds, [c.name for c in topo.chassis],
-                          raft=topo.sb_cluster > 1, rate=rate)
+    raft = topo.sb_cluster > 1
+    if kinds is not None:
+        kinds = tuple(k for k in kinds if raft or k != "raft_leader_kill")
+    plan = soak.make_plan(seed, seconds, [c.name for c in topo.chassis], raft=raft,
+                          rate=rate, kinds=kinds)
     runner = soakrun.Soak(lab, plan, out_dir, interval=1.0 / pps, log=log)
     t = time.monotonic()
     figures = runner.run()
@@ -72,8 +79,12 @@ def bench(args):
     try:
         with soak_lab(args.name, args.kind, tmp, log=lambda *a: None) as lab:
             try:
+                kinds = () if args.faults == "none" else tuple(args.faults.split(","))
+                unknown = set(kinds) - set(soak.FAULT_KINDS)
+                if unknown:
+                    raise SystemExit(f"ovnbpf bench soak: unknown fault kinds {sorted(unknown)}")
                 return run_soak(lab, args.seed, args.minutes * 60, out, rate=args.rate,
-                                pps=args.pps, log=lambda m: print(m, flush=True))
+                                pps=args.pps, kinds=kinds, log=lambda m: print(m, flush=True))
             finally:
                 if args.out:
                     keep_logs(lab, out)

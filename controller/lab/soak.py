@@ -393,13 +393,15 @@ def make_plan(seed, duration, chassis, raft=True, rate=1.5, gap=13.0, lead=6.0, 
     (default: the last one) is never killed, so its RSS and fds span the whole run.
     raft=False leaves out the Raft leader kill (a single SB server has no leader)."""
     rng = random.Random(seed)
-    kinds = tuple(kinds or (k for k in FAULT_KINDS if raft or k != "raft_leader_kill"))
+    if kinds is None:
+        kinds = tuple(k for k in FAULT_KINDS if raft or k != "raft_leader_kill")
     chassis = sorted(chassis)
     keep = keep if keep is not None else chassis[-1]
     targets = [c for c in chassis if c != keep] or chassis
-    n = max(1, int((duration - 3.0) * rate))
-    changes = churn(random.Random(rng.random()), n, 1.0, rate)
-    fs = faults(random.Random(rng.random()), kinds, lead, duration - tail, gap, targets)
+    churn_rng, fault_rng = random.Random(rng.random()), random.Random(rng.random())
+    n = int((duration - 3.0) * rate)
+    changes = churn(churn_rng, n, 1.0, rate) if n > 0 else []
+    fs = faults(fault_rng, kinds, lead, duration - tail, gap, targets) if kinds else []
     return Plan(seed, duration, tuple(changes), tuple(fs))
 
 

@@ -29,7 +29,7 @@ from .central import SB_PORT
 from .proc import CommandError, alive, read_pidfile, run, wait_for
 
 SYNC_TIMEOUT = 30      # seconds a fault's recovery may take to reach every chassis
-WARMUP = 5             # samples (s) of a restarted process left out of its RSS/fd series
+WARMUP = 5             # seconds after its fault window a restarted process' RSS/fds count
 
 
 BASES = {"ovnbpf": ("ebpf", {}), "ovs": ("two-chassis", {}), "mixed": ("mixed", {})}
@@ -346,8 +346,11 @@ class Soak:
             for s in samples:
                 runs.setdefault(s["pid"], []).append(s)
             first_pid = samples[0]["pid"]
-            # a process started during the soak: leave out its first WARMUP samples
-            settled = {pid: r if pid == first_pid else r[WARMUP:] for pid, r in runs.items()}
+            # a process (re)started during the soak counts from the end of the fault window
+            # it started in (start-up: programs loaded, maps opened), plus WARMUP seconds
+            settled = {pid: r if pid == first_pid else
+                       [s for s in r if s["t"] >= self._settled_at(r[0]["t"])]
+                       for pid, r in runs.items()}
             longest = max(settled.values(), key=len) or samples
             rss = [s["rss_kib"] for s in longest]
             fds = [s["fds"] for s in longest]
@@ -362,6 +365,10 @@ class Soak:
                                 "fds_first_last_third": soak.thirds(fds)},
                 "problems": soak.growth_problems(f"{name} (pid {longest[0]['pid']})", rss, fds)}
         return out
+
+    def _settled_at(self, started):
+        ends = [w.end for _, w, _ in self.windows if w.start <= started <= w.end + soak.AFTER]
+        return max(ends, default=started) + WARMUP
 
     def _compiles(self):
         out = {}

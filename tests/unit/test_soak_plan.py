@@ -241,3 +241,11 @@ def test_judge_names_phase_fault_and_figures():
 def test_traffic_flows_cover_local_cross_and_routed():
     names = [f.name for f in traffic_flows(topology.load("ebpf"))]
     assert names == ["local vm1->vm2", "cross vm1->vm3", "routed vm1->vm5"]
+
+
+def test_churn_and_faults_can_be_left_out_without_moving_the_other():
+    full = soak.make_plan(5, 120, CHASSIS)
+    assert soak.make_plan(5, 120, CHASSIS, rate=0).faults == full.faults
+    assert soak.make_plan(5, 120, CHASSIS, rate=0).changes == ()
+    assert soak.make_plan(5, 120, CHASSIS, kinds=()).changes == full.changes
+    assert soak.make_plan(5, 120, CHASSIS, kinds=()).faults == ()
