@@ -2,7 +2,8 @@
 
 Brings up a lab (two chassis of --kind, a 3-member Raft SB), runs the seeded soak of
 controller/lab/soak.py against it (NB churn that never touches the traffic VMs' switches,
-pings between running VMs, controller kill -9, SB restart, northd stop, Raft leader kill)
+pings between running VMs, controller kill -9, SB restart, SB freeze, northd stop, Raft
+leader kill)
 and prints: changes applied, faults with their windows and packets sent/lost in each,
 packets lost outside every window, RSS and fds over time, full compiles by reason, log
 entries at WARN or above that name no UUID, and `violations` (what the e2e test asserts
@@ -27,9 +28,9 @@ def add_arguments(parser):
     parser.add_argument("--name", default="soak", help="lab name (default soak)")
     parser.add_argument("--rate", type=float, default=1.5, help="NB changes per second")
     parser.add_argument("--pps", type=int, default=50, help="pings per second per flow")
-    parser.add_argument("--faults", default=",".join(soak.FAULT_KINDS),
-                        help="comma-separated fault kinds to inject, or 'none' "
-                             f"(default: {','.join(soak.FAULT_KINDS)})")
+    parser.add_argument("--faults", default=",".join(soak.DEFAULT_KINDS),
+                        help="comma-separated fault kinds to inject, or 'none' (default: "
+                             f"{','.join(soak.DEFAULT_KINDS)}; also: sb_outage)")
     parser.add_argument("--out", help="keep the change log, ping outputs and chassis logs here")
 
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 PREFIX = "sk"           # every NB object the churn makes; the lab's own names never start so
 
-FAULT_KINDS = ("controller_kill", "sb_restart", "northd_stop", "raft_leader_kill")
+# sb_restart: one SB server (the member the first chassis uses) stopped and started again;
+# sb_freeze: every SB server stopped (SIGSTOP) for longer than two probe intervals, as a
+# partition looks: sockets stay up, nothing answers (chassis keep forwarding and must say
+# they are disconnected); sb_outage: every SB server killed for a few seconds, then started
+FAULT_KINDS = ("controller_kill", "sb_restart", "sb_freeze", "northd_stop", "raft_leader_kill",
+               "sb_outage")
+DEFAULT_KINDS = FAULT_KINDS[:5]
 
 LIMITS = {"switches": 8, "routers": 3, "ports": 40, "lbs": 6, "asets": 6, "pgs": 4, "acls": 24}
 
@@ -376,7 +382,8 @@ def faults(rng, kinds, start, end, gap, targets):
         cycle = list(kinds)
         rng.shuffle(cycle)
         order.extend(cycle)
-    holds = {"controller_kill": (0.0, 1.0), "sb_restart": (0.0, 2.0),
+    holds = {"controller_kill": (0.0, 1.0), "sb_restart": (0.0, 2.0), "sb_outage": (7.0, 9.0),
+             "sb_freeze": (FREEZE_DETECT + 2.0, FREEZE_DETECT + 4.0),
              "northd_stop": (2.0, 6.0), "raft_leader_kill": (1.0, 4.0)}
     for i in range(slots):
         kind = order[i]
@@ -386,7 +393,7 @@ def faults(rng, kinds, start, end, gap, targets):
     return out
 
 
-def make_plan(seed, duration, chassis, raft=True, rate=1.5, gap=13.0, lead=6.0, tail=12.0,
+def make_plan(seed, duration, chassis, raft=True, rate=1.5, gap=12.0, lead=6.0, tail=12.0,
               kinds=None, keep=None):
     """The soak of `duration` seconds: churn from 1 s to duration - 2 s, faults from `lead`
     s to duration - `tail` s. `chassis`: the lab's chassis names; the controller of `keep`
@@ -394,7 +401,7 @@ def make_plan(seed, duration, chassis, raft=True, rate=1.5, gap=13.0, lead=6.0, 
     raft=False leaves out the Raft leader kill (a single SB server has no leader)."""
     rng = random.Random(seed)
     if kinds is None:
-        kinds = tuple(k for k in FAULT_KINDS if raft or k != "raft_leader_kill")
+        kinds = tuple(k for k in DEFAULT_KINDS if raft or k != "raft_leader_kill")
     chassis = sorted(chassis)
     keep = keep if keep is not None else chassis[-1]
     targets = [c for c in chassis if c != keep] or chassis
@@ -554,6 +561,14 @@ def warn_lines(text):
     """How many entries of an OVS-style log are WARN or above."""
     return sum(1 for line in text.splitlines()
                if (m := _LINE.match(line)) and m.group(2) in ("WARN", "ERR", "EMER"))
+
+
+# a chassis' status may lag the truth about its SB connection by this long (one probe
+# interval, and the sampler's second) before it counts as a lie
+STATUS_GRACE = 6.0
+# a frozen SB is noticed by the inactivity probe: an echo after 5 s (the default probe
+# interval) of silence, given up after 5 s more; then the status must say disconnected
+FREEZE_DETECT = 2 * 5.0 + 2.0
 
 
 # ---- RSS and fds ----------------------------------------------------------------------------

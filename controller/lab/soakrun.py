@@ -4,7 +4,8 @@ Three threads beside the pings: the churn (each change one real ovn-nbctl transa
 its planned time), the faults (one at a time: inject, hold, recover, then wait for every
 chassis to catch up with the NB: that moment ends the fault's window), and a sampler
 (every second: RSS and open fds of each chassis' daemons from /proc, and an ovnbpf
-chassis' status file: compile counters, flows in view, SB connection).
+chassis' status file: compile counters, flows in view, and whether the SB connection it
+reports exists: its established TCP sockets, from `ss` in its namespace).
 
 Traffic: one `ping -D -O` per flow, at 1/interval pps, started before the churn and
 stopped after it: a same-switch pair on one chassis, a same-switch pair across chassis, a
@@ -88,6 +89,7 @@ class Soak:
         self.windows = []        # (fault, soak.Window, note or None)
         self.samples = []        # dict per sample
         self.errors = []         # harness errors (a thread died)
+        self.freezes = []        # (fault, SIGSTOP time, SIGCONT time)
         self.t0 = None
 
     # ---- the run ---------------------------------------------------------------------------
@@ -236,6 +238,34 @@ class Soak:
         if self.topo.sb_cluster > 1:
             self._wait_rejoined(name)
 
+    def _sb_names(self):
+        return ["sb"] if self.topo.sb_cluster == 1 else \
+            [f"sb{i}" for i in range(1, self.topo.sb_cluster + 1)]
+
+    def _sb_freeze(self, fault):
+        pids = [read_pidfile(self.central.rundir / f"{n}.pid") for n in self._sb_names()]
+        stopped = time.time()
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            time.sleep(fault.hold)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+            with self.lock:
+                self.freezes.append((fault, stopped, time.time()))
+
+    def _sb_outage(self, fault):
+        names = self._sb_names()
+        for name in names:
+            self.central.kill_member(name)
+        time.sleep(fault.hold)
+        for name in names:
+            self.central.start_sb_member(name)
+        if self.topo.sb_cluster > 1:
+            for name in names:
+                self._wait_rejoined(name)
+
     def _northd_stop(self, fault):
         self.central.stop_northd()
         time.sleep(fault.hold)
@@ -282,7 +312,9 @@ class Soak:
                         p = st.get("pipeline", {})
                         sample.update(compiles=p.get("compiles"),
                                       flows=p.get("coverage", {}).get("total"),
-                                      connected=st["sb"]["connected"])
+                                      connected=st["sb"]["connected"],
+                                      member=st["sb"].get("member"),
+                                      sockets=_sb_sockets(node))
                     with self.lock:
                         self.samples.append(sample)
             self.stop.wait(1.0)
@@ -324,6 +356,7 @@ class Soak:
             "processes": self._processes(),
             "compiles": self._compiles(),
             "logs": self._logs(),
+            "status_lies": self._status_lies(),
             "harness_errors": list(self.errors),
         }
 
@@ -365,6 +398,50 @@ class Soak:
                                 "fds_first_last_third": soak.thirds(fds)},
                 "problems": soak.growth_problems(f"{name} (pid {longest[0]['pid']})", rss, fds)}
         return out
+
+    def _status_lies(self):
+        """Spans where an ovnbpf chassis' status file said it was connected to an SB
+        member while it had no established TCP connection to it (or the reverse), for
+        longer than soak.STATUS_GRACE seconds: [(chassis, first, last, what)]."""
+        spans = {}
+        out = []
+        for s in self.samples:
+            if "sockets" not in s:
+                continue
+            hv = s["proc"].split("/")[0]
+            member = (s.get("member") or "").split(":", 1)[-1]     # tcp:IP:PORT -> IP:PORT
+            actual = member in s["sockets"]
+            if s["connected"] == actual:
+                span = spans.pop(hv, None)
+                if span and span[1] - span[0] > soak.STATUS_GRACE:
+                    out.append((hv, *span))
+                continue
+            what = (f"connected: {str(s['connected']).lower()} to {s.get('member')}, "
+                    f"established: {', '.join(sorted(s['sockets'])) or 'none'}")
+            first = spans.get(hv, (s["t"],))[0]
+            spans[hv] = (first, s["t"], spans.get(hv, (0, 0, what))[2])
+        out.extend((hv, *span) for hv, span in spans.items() if span[1] - span[0] > soak.STATUS_GRACE)
+        lies = [{"chassis": hv, "from_s": self._rel(a), "to_s": self._rel(b), "said": what,
+                 "during": self._during(a, b)} for hv, a, b, what in out]
+        # a frozen SB: the sockets stay up, but the status must say disconnected once the
+        # inactivity probe has had its time
+        for fault, stopped, resumed in self.freezes:
+            for hv in sorted({s["proc"].split("/")[0] for s in self.samples if "sockets" in s}):
+                said = [s for s in self.samples if "sockets" in s and s["proc"].startswith(hv + "/")
+                        and stopped + soak.FREEZE_DETECT <= s["t"] <= resumed - 0.5]
+                wrong = [s for s in said if s["connected"]]
+                if wrong:
+                    lies.append({"chassis": hv, "from_s": self._rel(wrong[0]["t"]),
+                                 "to_s": self._rel(wrong[-1]["t"]),
+                                 "said": f"connected: true to {wrong[0].get('member')} in "
+                                         f"{len(wrong)} of {len(said)} samples more than "
+                                         f"{soak.FREEZE_DETECT:.0f} s into a frozen SB",
+                                 "during": fault.describe()})
+        return lies
+
+    def _during(self, a, b):
+        names = [w.name for _, w, _ in self.windows if w.start - soak.BEFORE <= b and a <= w.end + soak.AFTER]
+        return ", ".join(names) or "outside fault windows"
 
     def _settled_at(self, started):
         ends = [w.end for _, w, _ in self.windows if w.start <= started <= w.end + soak.AFTER]
@@ -439,6 +516,22 @@ def _proc(pid):
         return None, None
 
 
+def _sb_sockets(node):
+    """IP:PORT of the SB members `node` has an established TCP connection to."""
+    try:
+        out = run(["ss", "-Htn", "state", "established"], netns=node.netns, timeout=5)
+    except (CommandError, subprocess.TimeoutExpired):
+        return set()
+    peers = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            ip, _, port = fields[3].rpartition(":")
+            if port.isdigit() and SB_PORT <= int(port) < SB_PORT + 10:
+                peers.add(f"{ip}:{port}")
+    return peers
+
+
 def _status(node):
     try:
         return json.loads(node.status_file.read_text())
@@ -481,5 +574,8 @@ def judge(fig, fault_bound=0, check_logs=True):
                 out.append(f"log of {hv} ({lg['log']}): {lg['without_uuid']} of "
                            f"{lg['warn_or_above']} WARN/ERR entries name no UUID or object, "
                            f"e.g. {lg['examples'][0]}")
+    for lie in fig.get("status_lies", []):
+        out.append(f"status of {lie['chassis']} (+{lie['from_s']}..+{lie['to_s']} s, "
+                   f"{lie['during']}): said {lie['said']}")
     out.extend(f"harness: {e}" for e in fig["harness_errors"])
     return out
