@@ -418,11 +418,16 @@ class Soak:
                 continue
             what = (f"connected: {str(s['connected']).lower()} to {s.get('member')}, "
                     f"established: {', '.join(sorted(s['sockets'])) or 'none'}")
-            first = spans.get(hv, (s["t"],))[0]
-            spans[hv] = (first, s["t"], spans.get(hv, (0, 0, what))[2])
+            span = spans.get(hv)
+            if span and span[3] != s["connected"]:      # the other way round: a new span
+                if span[1] - span[0] > soak.STATUS_GRACE:
+                    out.append((hv, *span))
+                span = None
+            spans[hv] = (span[0] if span else s["t"], s["t"], span[2] if span else what,
+                         s["connected"])
         out.extend((hv, *span) for hv, span in spans.items() if span[1] - span[0] > soak.STATUS_GRACE)
         lies = [{"chassis": hv, "from_s": self._rel(a), "to_s": self._rel(b), "said": what,
-                 "during": self._during(a, b)} for hv, a, b, what in out]
+                 "during": self._during(a, b)} for hv, a, b, what, _ in out]
         # a frozen SB: the sockets stay up, but the status must say disconnected once the
         # inactivity probe has had its time
         for fault, stopped, resumed in self.freezes:

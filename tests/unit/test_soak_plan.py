@@ -249,3 +249,36 @@ def test_churn_and_faults_can_be_left_out_without_moving_the_other():
     assert soak.make_plan(5, 120, CHASSIS, rate=0).changes == ()
     assert soak.make_plan(5, 120, CHASSIS, kinds=()).changes == full.changes
     assert soak.make_plan(5, 120, CHASSIS, kinds=()).faults == ()
+
+
+def _runner(samples, windows=(), freezes=()):
+    from controller.lab.soakrun import Soak
+    r = object.__new__(Soak)          # only the figures' logic: no lab
+    r.samples, r.windows, r.freezes, r.t0 = list(samples), list(windows), list(freezes), 0.0
+    return r
+
+
+def _sb_sample(t, connected, sockets, member="tcp:10.0.0.1:6642", hv="hv1"):
+    return {"t": t, "proc": f"{hv}/ovnbpf-controller", "pid": 1, "rss_kib": 1, "fds": 1,
+            "connected": connected, "member": member, "sockets": set(sockets)}
+
+
+def test_status_lies_are_spans_longer_than_the_grace():
+    ok = [_sb_sample(t, True, {"10.0.0.1:6642"}) for t in range(10)]
+    # a restarted controller says "connected: false" for 8 s while its socket is up
+    stale = [_sb_sample(10 + t, False, {"10.0.0.1:6642"}) for t in range(9)]
+    short = [_sb_sample(30 + t, True, set()) for t in range(3)]       # 2 s: within grace
+    fault = soak.Fault(1, 9.0, "controller_kill", "hv1", 0.1)
+    w = soak.Window(fault.describe(), 9.0, 20.0)
+    lies = _runner(ok + stale + short, [(fault, w, None)])._status_lies()
+    assert lies == [{"chassis": "hv1", "from_s": 10.0, "to_s": 18.0, "during": w.name,
+                     "said": "connected: false to tcp:10.0.0.1:6642, established: 10.0.0.1:6642"}]
+
+
+def test_status_must_say_disconnected_in_a_frozen_sb():
+    fault = soak.Fault(1, 0.0, "sb_freeze", None, 15.0)
+    frozen = [_sb_sample(t, t < 9, {"10.0.0.1:6642"}) for t in range(16)]
+    assert _runner(frozen, freezes=[(fault, 0.0, 15.0)])._status_lies() == []
+    lying = [_sb_sample(t, True, {"10.0.0.1:6642"}) for t in range(16)]
+    (lie,) = _runner(lying, freezes=[(fault, 0.0, 15.0)])._status_lies()
+    assert lie["during"] == fault.describe() and "connected: true" in lie["said"]
