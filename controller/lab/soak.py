@@ -22,9 +22,13 @@ PREFIX = "sk"           # every NB object the churn makes; the lab's own names n
 # sb_freeze: every SB server stopped (SIGSTOP) for longer than two probe intervals, as a
 # partition looks: sockets stay up, nothing answers (chassis keep forwarding and must say
 # they are disconnected); sb_outage: every SB server killed for a few seconds, then started
+# controller_start_sb_down: the SB frozen, the controller killed and started again while it
+# cannot reach the SB for longer than its start-up used to wait (it must keep retrying)
 FAULT_KINDS = ("controller_kill", "sb_restart", "sb_freeze", "northd_stop", "raft_leader_kill",
-               "sb_outage")
-DEFAULT_KINDS = FAULT_KINDS[:5]
+               "sb_outage", "controller_start_sb_down")
+DEFAULT_KINDS = FAULT_KINDS[:5]      # a short soak; from LONG seconds on, all of them
+LONG = 300.0
+START_RETRY_HOLD = (35.0, 40.0)      # longer than the 30 s the controller waited at start
 
 LIMITS = {"switches": 8, "routers": 3, "ports": 40, "lbs": 6, "asets": 6, "pgs": 4, "acls": 24}
 
@@ -384,10 +388,11 @@ def faults(rng, kinds, start, end, gap, targets):
         order.extend(cycle)
     holds = {"controller_kill": (0.0, 1.0), "sb_restart": (0.0, 2.0), "sb_outage": (7.0, 9.0),
              "sb_freeze": (FREEZE_DETECT + 2.0, FREEZE_DETECT + 4.0),
+             "controller_start_sb_down": START_RETRY_HOLD,
              "northd_stop": (2.0, 6.0), "raft_leader_kill": (1.0, 4.0)}
     for i in range(slots):
         kind = order[i]
-        target = rng.choice(sorted(targets)) if kind == "controller_kill" else None
+        target = rng.choice(sorted(targets)) if kind.startswith("controller_") else None
         at = start + i * gap + rng.uniform(0, gap / 5)
         out.append(Fault(i + 1, round(at, 3), kind, target, round(rng.uniform(*holds[kind]), 2)))
     return out
@@ -401,7 +406,8 @@ def make_plan(seed, duration, chassis, raft=True, rate=1.5, gap=12.0, lead=6.0, 
     raft=False leaves out the Raft leader kill (a single SB server has no leader)."""
     rng = random.Random(seed)
     if kinds is None:
-        kinds = tuple(k for k in DEFAULT_KINDS if raft or k != "raft_leader_kill")
+        kinds = tuple(k for k in (FAULT_KINDS if duration >= LONG else DEFAULT_KINDS)
+                      if raft or k != "raft_leader_kill")
     chassis = sorted(chassis)
     keep = keep if keep is not None else chassis[-1]
     targets = [c for c in chassis if c != keep] or chassis

@@ -218,6 +218,48 @@ class Soak:
         else:
             node.start_ovn_controller()
 
+    def _controller_start_sb_down(self, fault):
+        """Freeze the SB, kill -9 the controller, start it again while the SB still does
+        not answer, and let the SB answer only after `hold` seconds: the new controller
+        must keep trying (ovn-controller does) and then take over."""
+        node = self.nodes[fault.target]
+        daemon = "ovnbpf-controller" if node.kind == "ovnbpf" else "ovn-controller"
+        pids = [read_pidfile(self.central.rundir / f"{n}.pid") for n in self._sb_names()]
+        started = {}
+
+        def start():             # --detach returns once the controller is up: maybe late
+            try:
+                node.start_controller() if node.kind == "ovnbpf" else node.start_ovn_controller()
+                started["ok"] = True
+            except (CommandError, subprocess.TimeoutExpired) as e:
+                started["error"] = str(e).strip().splitlines()[-1][:300]
+
+        stopped = time.time()
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            pid = read_pidfile(node.pidfile(daemon))
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not alive(pid), timeout=10, what=f"{daemon} {pid} to die")
+            node.pidfile(daemon).unlink(missing_ok=True)
+            starter = threading.Thread(target=start, daemon=True)
+            starter.start()
+            time.sleep(fault.hold)
+        finally:
+            for p in pids:
+                os.kill(p, signal.SIGCONT)
+            with self.lock:
+                self.freezes.append((fault, stopped, time.time()))
+        starter.join(timeout=SYNC_TIMEOUT + 60)
+        if "error" in started:
+            raise CommandError([f"{daemon} start"], 1, f"the controller started while the SB "
+                               f"did not answer gave up: {started['error']}")
+        new = read_pidfile(node.pidfile(daemon))
+        if node.kind == "ovnbpf":
+            wait_for(lambda: (s := _status(node)) and s.get("pid") == new
+                     and s["sb"]["connected"], timeout=SYNC_TIMEOUT, interval=0.1,
+                     what=f"the restarted controller of {node.name} to report")
+
     def _member_used(self, node):
         """The SB member (sbN) `node`'s controller is connected to, from its sockets."""
         out = run(["ss", "-Htn", "state", "established"], netns=node.netns)

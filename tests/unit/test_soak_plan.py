@@ -282,3 +282,11 @@ def test_status_must_say_disconnected_in_a_frozen_sb():
     lying = [_sb_sample(t, True, {"10.0.0.1:6642"}) for t in range(16)]
     (lie,) = _runner(lying, freezes=[(fault, 0.0, 15.0)])._status_lies()
     assert lie["during"] == fault.describe() and "connected: true" in lie["said"]
+
+
+def test_a_long_soak_has_every_fault_kind():
+    kinds = {f.kind for f in soak.make_plan(2, 900, CHASSIS).faults}
+    assert kinds == set(soak.FAULT_KINDS)
+    starts = [f for f in soak.make_plan(2, 900, CHASSIS).faults
+              if f.kind == "controller_start_sb_down"]
+    assert all(f.target == "hv1" and f.hold >= 35 for f in starts)
