@@ -15,6 +15,7 @@ SB, compile, write the files, and load the program to prove the verifier accepts
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import tempfile
 import time
@@ -31,7 +32,7 @@ from .lflow.layout import pipeline_layout
 from .lflow.flows import LogicalFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
-from .lflow.plan import AnalysisCache, analyze_flow, build_plan
+from .lflow.plan import AnalysisCache, build_plan
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
@@ -134,8 +135,10 @@ def chassis_flows(state, chassis_name):
 
 
 def sb_env(state):
-    """What matches may name: address sets ($name) and port groups (@name)."""
-    return Env(address_sets=dict(state.address_sets), port_groups=dict(state.port_groups))
+    """What matches may name: address sets ($name) and port groups (@name, which northd
+    stores per datapath as "<tunnel key>_<name>")."""
+    return Env(address_sets=dict(state.address_sets), port_groups=dict(state.port_groups),
+               datapath_keys={d.name: d.tunnel_key for d in state.datapaths})
 
 
 def _through_punt(a) -> bool:
@@ -149,7 +152,7 @@ def _through_punt(a) -> bool:
 def flow_coverage(f, a) -> tuple:
     """One compiler flow's part of the coverage report: (stage, category, missing record
     or None, through the punt path)."""
-    category = a.category if a.error is None else A.UNSUPPORTED
+    category = a.category
     reasons = a.reasons if a.error is None else (a.error,)
     via = a.error is None and _through_punt(a)
     if via:
@@ -187,8 +190,49 @@ def _coverage(flows, analyses):
 
 def coverage(flows, env=None):
     """{"total", "compiled", "by_category", "per_stage", "unsupported": [...]}"""
-    symtab, env = default_symtab(), env or Env()
-    return _coverage(flows, [analyze_flow(f, symtab, env, lambda p: False) for f in flows])
+    memo = AnalysisCache()
+    build_plan(flows, default_symtab(), env or Env(), cache=memo)
+    return _coverage(flows, planned_analyses(flows, memo))
+
+
+def planned_analyses(flows, memo: AnalysisCache) -> list:
+    """The analysis build_plan used for each flow (a flow its planner failed on has a
+    failed one), from the memo it filled."""
+    return [memo.contributions[f][0] for f in flows]
+
+
+def _unknown_ports(plan, known) -> dict:
+    """{lflow uuid: reason} of the flows whose entries name a port or group the
+    Southbound does not have (their entries cannot be encoded: they fail closed)."""
+    out = {}
+    for e in plan.entries:
+        if e.lflow in out:
+            continue
+        shape = plan.shapes[e.shape]
+        names = [v for kf, v in zip(shape.key, e.key) if kf.mask is None]
+        names += [p.value for p in e.params if isinstance(p, ast.StrConst)]
+        missing = next((n for n in names if not known(n)), None)
+        if missing is not None:
+            out[e.lflow] = (f"names port or group {missing!r}, which the Southbound "
+                            "does not have")
+    return out
+
+
+def _port_failer(reasons, known, symtab, env, is_resident):
+    """build_plan's `fail`: the flows in `reasons` fail closed, the terms naming their
+    unknown ports read as true (a superset of what the flow could match)."""
+    from .lflow.expr import Dnf
+    from .lflow.plan import failed
+
+    def fail(f, a):
+        why = reasons.get(f.uuid)
+        if why is None:
+            return None
+        out = failed(f, symtab, env, is_resident, why)
+        conjs = {tuple(t for t in conj if t[2] is not None or known(t[1]))
+                 for conj in out.dnf.conjs}
+        return dataclasses.replace(out, dnf=Dnf(tuple(sorted(conjs, key=repr))))
+    return fail
 
 
 # ---- the compile API --------------------------------------------------------------------------
@@ -229,10 +273,22 @@ def compile_state(state, chassis_name: str, *,
     t1 = time.monotonic()
     # flows naming $sets, @groups or chassis residence are reused only with the same ones
     cache.context = (state.address_sets, state.port_groups, frozenset(bound))
+    port_names = ({m.name for m in state.mcast_groups} | {p.logical_port for p in state.ports}
+                  | {"none"})
     try:
         plan = build_plan(flows, symtab, env, bound.__contains__, cache)
-        analyses = [cache.get(f, lambda f=f: analyze_flow(f, symtab, env, bound.__contains__))
-                    for f in flows]
+        # a flow naming a port the SB lacks fails closed, alone (its entries cannot be
+        # encoded); a synthetic group (lower.py) is known when its port is
+        def known(name):
+            if name in port_names:
+                return True
+            synthetic = parse_synthetic_group(name)
+            return synthetic is not None and synthetic[0] in port_names
+        reasons = _unknown_ports(plan, known)
+        if reasons:
+            plan = build_plan(flows, symtab, env, bound.__contains__, cache,
+                              fail=_port_failer(reasons, known, symtab, env, bound.__contains__))
+        analyses = planned_analyses(flows, cache)
     finally:
         cache.context = None
     t2 = time.monotonic()
@@ -275,7 +331,8 @@ def compile_state(state, chassis_name: str, *,
     report = _coverage(flows, analyses)
     report["datapaths"] = sorted(d.name for d in state.datapaths if d.uuid in local)
     if plan.skipped:
-        warnings += [f"lflow {u}: match not compiled: {why}" for u, why in plan.skipped]
+        warnings += [f"lflow {u}: not compiled, dropped: {why}"
+                     for u, why in dict(plan.skipped).items()]
     warnings += [f"lflows {a} and {b}: same match and priority, different actions; {a} kept"
                  for a, b in plan.conflicts]
     shape_lflows = collections.defaultdict(dict)     # dict as an ordered set
@@ -285,6 +342,7 @@ def compile_state(state, chassis_name: str, *,
     timings = {"select_s": t1 - t0, "plan_s": t2 - t1, "emit_s": t3 - t2, "encode_s": t4 - t3,
                "total_s": time.monotonic() - t0}
     internals = {"flows": flows, "analyses": analyses, "local": local, "bound": bound,
+                 "port_failed": frozenset(reasons),
                  "layout": layout, "ports": ports, "dp_keys": dp_keys, "symtab": symtab,
                  "helper_warnings": helper_warnings}
     return CompileResult(source, header_text(), plan.shape_hash, entries, groups, group_keys,
@@ -365,8 +423,11 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
+    from .ctl import not_compiled_lines
+    lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
-        lines.append(f"  warning: {w}")
+        if ": not compiled, dropped: " not in w:      # listed just above
+            lines.append(f"  warning: {w}")
     p = r["program"]
     lines.append("program: " + (f"loaded, {p['insns']} instructions verified "
                                 f"({', '.join(f'{k} {v}' for k, v in p['per_program'].items())}), "

@@ -92,6 +92,21 @@ def stage_hits(hits, cookies, labels) -> list:
             for k, n in sorted(per.items())]
 
 
+def _view_check(v):
+    """The SB view against the server's flows (controller/db/viewcheck.py)."""
+    if not v:
+        return ""
+    if not v["interval_s"]:
+        return "; view check off"
+    text = f"; view checked {v['checks']} time(s), {v['mismatches']} mismatch(es)"
+    m = v.get("last_mismatch")
+    if m:
+        text += (f" (last: {m['missing']} missing, {m['extra']} extra, e.g. "
+                 f"{', '.join((m['missing_uuids'] + m['extra_uuids'])[:3])}; "
+                 f"{v['repairs']} repaired by resync)")
+    return text
+
+
 def format_text(s):
     p = s.get("pipeline", {})
     lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
@@ -100,7 +115,8 @@ def format_text(s):
                 "DISCONNECTED" + (f" ({s['sb']['problem']})" if s['sb'].get('problem') else ""))
              + f", {s['sb']['rx_bytes']} bytes received over {s['sb']['connections']} connection(s)"
              + (f", last (re)sync {s['sb']['sync_bytes'][-1]} bytes" if s['sb'].get('sync_bytes') else "")
-             + (f", {s['sb']['full_resyncs']} full resync(s)" if s['sb'].get('full_resyncs') else ""),
+             + (f", {s['sb']['full_resyncs']} full resync(s)" if s['sb'].get('full_resyncs') else "")
+             + _view_check(s['sb'].get('view_check')),
              f"pipeline shape_hash {str(p.get('shape_hash'))[:12]} generation {p.get('gen', '?')}, "
              f"insns {p.get('insns', '?')}, recompiles {s['counters']['recompiles']}, "
              f"map-only updates {s['counters']['map_updates']}",
@@ -134,10 +150,26 @@ def format_text(s):
         lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
         lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h['stage']} prio {h['priority']}: {h['match']}"
                   for h in live["lflows"]]
+    lines += not_compiled_lines(p.get("not_compiled") or [])
+    for f in s.get("step_failures") or []:
+        lines.append(f"STEP FAILING ({f['count']} times): {f['error']}")
     if s.get("problems"):
         lines.append(f"rows not used ({len(s['problems'])}):")
         lines += [f"  {p['uuid']}: {p['reason']}" for p in s["problems"][:20]]
     return "\n".join(lines)
+
+
+def not_compiled_lines(missing, limit=50) -> list:
+    """The lflows the pipeline runs as counted drops, by UUID with their reason (also
+    `ovnbpf compile`)."""
+    if not missing:
+        return []
+    out = [f"lflows not compiled, dropped and counted under their UUID ({len(missing)}):"]
+    out += [f"  {m['uuid']}  {m['datapath']} {m['stage']}  {m['category']}: {m['reason']}"
+            for m in missing[:limit]]
+    if len(missing) > limit:
+        out.append(f"  ... and {len(missing) - limit} more (--json lists all)")
+    return out
 
 
 def run(args):

@@ -191,6 +191,8 @@ class IncrementalCompiler:
         for name, key in ix.port_keys.items():
             if port_keys.get(name) != key:
                 raise _Full(f"port {name} removed or renumbered")
+        if ix.result.internals.get("port_failed") and port_keys != ix.port_keys:
+            raise _Full("a flow that named an unknown port may compile now")
         if state.chassis is not old.chassis and chassis_name not in {c.name for c in state.chassis}:
             raise _Full("our Chassis row is gone")      # compile_state says so, as an error
         bound = frozenset(p.logical_port for p in state.ports if p.chassis == chassis_name)
@@ -365,8 +367,11 @@ class IncrementalCompiler:
                 if P._cacheable(f):
                     self.templates.offer(f.pipeline, f.match, f.actions, a)
             if a.error is not None:
-                raise _Full(f"lflow {row.uuid}: its match is not compiled")
-            contribs = P._contributions(f, a, self.cache)
+                raise _Full(f"lflow {row.uuid}: not compiled (fails closed)")
+            try:
+                contribs = P._contributions(f, a, self.cache)
+            except Exception as e:   # noqa: BLE001 - the full planner fails it closed
+                raise _Full(f"lflow {row.uuid}: planning failed: {e}") from None
             if any(sid not in sid_index for sid, _, _ in contribs):
                 raise _Full("a new flow shape (a recompile)")
             out.append((f, a, contribs))

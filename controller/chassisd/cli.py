@@ -29,6 +29,11 @@ def add_arguments(p):
                    help="punts allowed back to back before the rate applies (default 100)")
     p.add_argument("--run-dir", help="where generated pipeline sources are kept "
                    "(default /run/ovnbpf/<system-id>)")
+    p.add_argument("--view-check-interval", type=float, default=60.0, metavar="SECONDS",
+                   help="compare the Southbound view with the server's flows for the local "
+                   "datapaths this often when idle, and soon after datapath groups change; "
+                   "a difference is counted, logged and repaired by a resync (0: never; "
+                   "default 60)")
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
     p.add_argument("--log-file", help="append log lines here")
     p.add_argument("--pidfile", help="write our PID here (removed on exit)")
@@ -68,7 +73,8 @@ def run(args):
     try:   # errors found before detaching reach the terminal
         ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
                          status_file=args.status_file, run_dir=args.run_dir,
-                         egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst))
+                         egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst),
+                         view_check_s=args.view_check_interval)
     except RuntimeError as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1

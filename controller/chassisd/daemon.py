@@ -34,9 +34,11 @@ import ovs.poller
 
 from ..db.local_ovs import LocalOvs
 from ..db.southbound import Southbound, ssl_diagnose
+from ..db.viewcheck import ViewCheck, summary
 from ..punt.event import inject_header
 from ..punt.handler import PuntHandler
 from . import desired as D
+from .failures import StepFailures
 from .pipeline import PipelineBuilder
 from .reconfig import Reconfig
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
@@ -102,7 +104,7 @@ class Counters:
 
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
-                 egress_on="egress", punt_rate=(1000, 100)):
+                 egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
@@ -136,6 +138,9 @@ class Controller:
         self.punt_status = {}
         self.status_pending = None             # when the status changed, unwritten since
         self.reconfig = None                   # follows the local config (reconfig.py)
+        self.view_check_s = view_check_s       # how often the SB view is checked (0: never)
+        self.viewcheck = None
+        self.failures = StepFailures(log)       # a traceback per distinct failure, once
 
     # ---- startup ---------------------------------------------------------------------
 
@@ -166,6 +171,7 @@ class Controller:
             ovs.stream.Stream.ssl_set_ca_cert_file(ca)
         self.sb = Southbound(self.cfg.remote, self.cfg.system_id,
                              probe_interval_ms=self.cfg.probe_interval_ms)
+        self.viewcheck = ViewCheck(self.sb, interval_s=self.view_check_s)
         self._wait_southbound()
         log.info("connected to the Southbound at %s", self.sb.member())
         self.sb.register_chassis(self.cfg.encap_type, self.cfg.encap_ip,
@@ -230,6 +236,8 @@ class Controller:
                 "connections": self.sb.connections if self.sb else 0,
                 "sync_bytes": list(self.sb.sync_bytes) if self.sb else [],
                 "full_resyncs": self.sb.full_resyncs if self.sb else 0,
+                "reshapes": self.sb.reshapes if self.sb else 0,
+                "view_check": self.viewcheck.status() if self.viewcheck else None,
                 "problem": self.sb_problem}
 
     def _save_status(self):
@@ -278,7 +286,7 @@ class Controller:
         self.resyncs_seen = self.sb.full_resyncs
         self._save_status()
 
-    def _serving(self, fn):
+    def _serving(self, fn, grace=0.0):
         """Run fn() (a pipeline build: clang for seconds, the GIL released) in a thread
         while this one keeps both DB sessions alive. A loop blocked that long misses the
         server's inactivity probe (5 s) and the SB drops us, costing a full resync. The
@@ -294,6 +302,7 @@ class Controller:
                 box["error"] = e
         t = threading.Thread(target=work, name="pipeline-build", daemon=True)
         t.start()
+        t.join(grace)       # work that is quick costs no polling round
         while t.is_alive():
             self.ovs.run()
             self.sb.run()
@@ -374,7 +383,10 @@ class Controller:
             log.debug("step %d: monitor conditions not yet acknowledged, datapath left as is",
                       self.counters.iterations)
             return
-        compiled = self.pipeline.compile(state, cfg.system_id, want)
+        # a full compile of a big snapshot (100,000-member sets) takes seconds: the DB
+        # sessions stay served meanwhile
+        compiled = self._serving(lambda: self.pipeline.compile(state, cfg.system_id, want),
+                                 grace=0.05)
         self._report(compiled.problems)
         self._lap("compile")
         self.unresolved = False
@@ -444,6 +456,7 @@ class Controller:
                 "compiles": compiles,
                 **install},
             "local_datapaths": sorted(dp_names.get(u, u) for u in want.local_datapaths),
+            "view": self._view_summary,        # made when written, as "pipeline"
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},
             "tunnels": {str(cid): ip for cid, ip in sorted(want.tunnels.items())},
             "egress_on": self.egress_on,
@@ -451,6 +464,7 @@ class Controller:
             "egress_done_peers": sorted(want.egress_done),
             "chassis_ids": dict(sorted(self.ids.ids.items())),
             "problems": [{"uuid": u, "reason": r} for u, r in want.problems + compiled.problems],
+            "step_failures": self.failures.status(),
             "punt": self.punt_status,
         }
         if self.status_pending is None:
@@ -547,8 +561,13 @@ class Controller:
             if self.seqnos() != self.seen and connected:
                 try:
                     self.step()
-                except Exception:   # one bad iteration must not take the chassis down
-                    log.exception("iteration failed; retrying in a second")
+                    self.failures.succeeded()
+                except Exception as e:   # one bad iteration must not take the chassis down
+                    self.failures.failed(e)
+                    if not self.status:
+                        self._save_status()
+                    self.status["step_failures"] = self.failures.status()
+                    self._flush_status()        # the status file keeps telling
                     self.seen = None
                     self._block(1000)
                 if self.unresolved:
@@ -558,10 +577,26 @@ class Controller:
                         and time.monotonic() - self.status_pending > self.STATUS_STALE_S):
                     self._flush_status()
                 continue
+            if connected:
+                self._check_view()
             if self.status_pending is not None:
                 self._flush_status()
             self._block(1000 if connected else 200)
         log.info("exiting (programs and maps stay loaded)")
+
+    def _check_view(self):
+        """When idle: the SB view against the server (controller/db/viewcheck.py)."""
+        before = self.viewcheck.status()
+        try:
+            self.viewcheck.poll()
+        except Exception:   # noqa: BLE001 - a check must not take the chassis down
+            log.exception("Southbound view check failed")
+        if self.viewcheck.status() != before:
+            self.status["view"] = self._view_summary
+            self._save_status()
+
+    def _view_summary(self):
+        return summary(self.sb)
 
     def close(self):
         for s in (self.sb, self.ovs):

@@ -41,6 +41,7 @@ class PipelineBuilder:
         self.group_keys = C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31)
         self.cookies = C.StableIds(1, 65536)
         self._last = None          # (compiler input, result) of the last compile
+        self._installed = None     # the result the maps hold (a diff of 100,000 entries: skip)
         # a port, MAC or flow change within the running shapes is a delta, not a compile
         self.incremental = IncrementalCompiler(self.cache, self.group_keys, self.cookies)
 
@@ -101,11 +102,14 @@ class PipelineBuilder:
         """True if a new program generation was built (a recompile). `serve(fn)` runs
         the slow build (clang: seconds) while the caller keeps its DB sessions alive."""
         if compiled.shape_hash == self.active_hash:
-            self.datapath.update_pipeline_entries(compiled.entries)
+            if compiled is not self._installed:     # the same result: the maps hold it
+                self.datapath.update_pipeline_entries(compiled.entries)
+                self._installed = compiled
             return False
         path = self._write(compiled)
         build = lambda: self.datapath.install_pipeline(path, compiled.entries)  # noqa: E731
         info = serve(build) if serve else build()
         self.active_hash = compiled.shape_hash
+        self._installed = compiled
         self.last_install = {"compile_s": compiled.timings.get("total_s"), **info}
         return True

@@ -38,7 +38,12 @@ COLUMNS = {
 }
 
 # Tables whose rows we filter to this chassis' datapaths
-CONDITIONAL = ("Logical_Flow", "Port_Binding", "Multicast_Group", "MAC_Binding", "FDB")
+CONDITIONAL = ("Logical_Flow", "Logical_DP_Group", "Port_Binding", "Multicast_Group",
+               "MAC_Binding", "FDB")
+# Tables whose changes reshape the conditions: northd moves shared flows to new or changed
+# Logical_DP_Group rows at will (an unrelated ls-add is enough), and FDB rows are selected
+# by the local datapaths' tunnel keys
+RESHAPING = frozenset(("Logical_DP_Group", "Datapath_Binding"))
 
 
 class SouthboundError(RuntimeError):
@@ -66,6 +71,7 @@ class _Idl(ovs.db.idl.Idl):
 
     def __init__(self, *args, **kw):
         self.dirty = set()          # (table, uuid) of rows changed since the last snapshot
+        self.touched = set()        # tables with a changed row since Southbound.run() looked
         self.cleared = False
         super().__init__(*args, **kw)
 
@@ -77,6 +83,7 @@ class _Idl(ovs.db.idl.Idl):
 
     def notify(self, event, row, updates=None):
         self.dirty.add((row._table.name, row.uuid))
+        self.touched.add(row._table.name)
 
 
 class Southbound:
@@ -99,6 +106,7 @@ class Southbound:
         self._tuples = {}          # table -> its rows' tuple in the last snapshot
         self._snapshot = None      # the last snapshot, returned again while nothing changed
         self._must_settle = True   # an unanswered condition change the view does not cover
+        self.reshapes = 0          # condition changes a datapath group or binding change caused
         if conditional:
             self._apply_conditions()
 
@@ -109,6 +117,10 @@ class Southbound:
         seqno = self.idl.change_seqno
         self.idl.run()
         self._track_connection()
+        self._follow_reshapes()
+        # a condition queued behind one the server just answered goes now, not on the
+        # next run() (the IDL sends only before it reads)
+        self.idl.send_cond_change()
         return self.idl.change_seqno != seqno
 
     def _track_connection(self):
@@ -211,6 +223,30 @@ class Southbound:
                 self._must_settle = True
             self._apply_conditions()
 
+    def _follow_reshapes(self):
+        """Datapath groups or bindings changed: derive the conditions again in the run()
+        that saw it. A flow northd moved to a group our condition does not name yet has
+        just left the view; the new condition brings it back, and until the server answers
+        the view is unsettled, so no step programs from the gap (the datapath keeps the
+        flows it has). An unchanged condition sends nothing."""
+        touched, self.idl.touched = self.idl.touched, set()
+        if not self.conditional or not touched & RESHAPING:
+            return
+        if self._apply_conditions():
+            self._must_settle = True
+            self.reshapes += 1
+
+    def resync(self):
+        """Fetch the whole view again: the conditions derived anew, and a reconnect that
+        asks for everything (no transaction id to resume from: a counted full resync).
+        The repair when the view was found to differ from the server (viewcheck.py);
+        unsettled until the server has sent it all."""
+        if self.conditional:
+            self._apply_conditions()
+        self.idl.last_id = str(uuidlib.UUID(int=0))
+        self.idl.force_reconnect()
+        self._must_settle = True
+
     def _covered(self, datapaths_changed, added) -> bool:
         """A condition change the view already satisfies: only VIF ports added, and the
         replica holds each one's Port_Binding (its datapath is monitored already), so the
@@ -236,9 +272,15 @@ class Southbound:
             self._must_settle = False
         return acked or not self._must_settle
 
-    def _apply_conditions(self):
+    def _apply_conditions(self) -> bool:
+        """Set every conditional table's condition from the local datapaths, their groups
+        and the VIFs; True if one differs from the last one asked for."""
         dps = sorted(self.local_datapaths)
         dp_refs = [["uuid", u] for u in dps]
+        # the groups that hold a local datapath come with the datapaths' condition (as
+        # ovn-controller monitors them); their flows need their uuids, known only once
+        # the rows are here: _follow_reshapes() widens the flows' condition then
+        dp_groups = [["datapaths", "includes", r] for r in dp_refs]
         groups = [g.uuid for g in self.idl.tables["Logical_DP_Group"].rows.values()
                   if any(str(d.uuid) in self.local_datapaths for d in g.datapaths)]
         keys = sorted(d.tunnel_key for d in self.idl.tables["Datapath_Binding"].rows.values()
@@ -250,9 +292,14 @@ class Southbound:
                [["logical_port", "==", name] for name in sorted(self.local_ifaces)]
         per_dp = [["datapath", "==", r] for r in dp_refs]
         fdb = [["dp_key", "==", k] for k in keys]
-        for table, cond in (("Logical_Flow", flow), ("Port_Binding", port),
-                            ("Multicast_Group", per_dp), ("MAC_Binding", per_dp), ("FDB", fdb)):
-            self.idl.cond_change(table, cond or [False])
+        changed = False
+        for table, cond in (("Logical_Flow", flow), ("Logical_DP_Group", dp_groups),
+                            ("Port_Binding", port), ("Multicast_Group", per_dp),
+                            ("MAC_Binding", per_dp), ("FDB", fdb)):
+            cond = cond or [False]
+            changed |= self.idl.tables[table].condition_state.latest != cond
+            self.idl.cond_change(table, cond)
+        return changed
 
     # ---- snapshot ------------------------------------------------------------------------
 
@@ -348,21 +395,29 @@ class Southbound:
         fdbs = [rows.FDB(str(f.uuid), f.mac, f.dp_key, f.port_key) for f in t["FDB"].rows.values()]
         glob = next(iter(t["SB_Global"].rows.values()), None)
         nb_cfg = glob.nb_cfg if glob else 0
-        address_sets = {a.name: tuple(sorted(a.addresses)) for a in t["Address_Set"].rows.values()}
-        # ovn-controller expands $svc_monitor_mac from SB_Global options, not Address_Set
-        if glob and glob.options.get("svc_monitor_mac"):
-            address_sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
-        port_groups = {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}
 
         def same(name, value):     # an equal value keeps the last snapshot's object
             if last.get(name) != value:
                 last[name] = value
             return last[name]
+        # sets of 100,000 members: converted again only when one of their rows changed
+        if unchanged("Address_Set", "SB_Global"):
+            address_sets = last["Address_Set"]
+        else:
+            sets = {a.name: tuple(sorted(a.addresses)) for a in t["Address_Set"].rows.values()}
+            # ovn-controller expands $svc_monitor_mac from SB_Global options, not Address_Set
+            if glob and glob.options.get("svc_monitor_mac"):
+                sets["svc_monitor_mac"] = (glob.options["svc_monitor_mac"],)
+            address_sets = same("Address_Set", rows.frozen_sets(sets))
+        if unchanged("Port_Group"):
+            port_groups = last["Port_Group"]
+        else:
+            port_groups = same("Port_Group", rows.frozen_sets(
+                {g.name: tuple(sorted(g.ports)) for g in t["Port_Group"].rows.values()}))
         self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=ports,
                             flows=flows, mcast_groups=mcast, mac_bindings=macb,
                             fdbs=same("FDB", tuple(sorted(fdbs, key=key))), nb_cfg=nb_cfg,
-                            address_sets=same("Address_Set", rows.frozen_sets(address_sets)),
-                            port_groups=same("Port_Group", rows.frozen_sets(port_groups)))
+                            address_sets=address_sets, port_groups=port_groups)
         return self._snapshot
 
     # ---- writes (only rows this chassis owns) --------------------------------------------

@@ -71,6 +71,21 @@ def _field_problem(symtab: SymbolTable, ref: ast.FieldRef, writing: bool):
     return None
 
 
+def _constant_problem(symtab: SymbolTable, dst: ast.FieldRef, src: ast.Const):
+    """Why a constant cannot be assigned to dst (too wide for it), else None; OVN refuses
+    such an action, so do we (it would be cut to the field's bits)."""
+    try:
+        base, lo, hi = symtab.resolve(dst.name)
+    except SymbolError:
+        return None      # reported by _field_problem
+    if base.is_string:
+        return None
+    width = (dst.hi - dst.lo + 1) if dst.sliced else hi - lo + 1
+    if src.value >> width or (src.mask is not None and src.mask >> width):
+        return f"{dst.name}: constant {src.value:#x} does not fit in {width} bits"
+    return None
+
+
 def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str, top: bool):
     terminated = None
     for act in acts:
@@ -90,6 +105,10 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
             problem = _field_problem(symtab, ref, writing)
             if problem:
                 findings.add(*problem)
+        if isinstance(act, A.Assign) and isinstance(act.src, ast.Const):
+            problem = _constant_problem(symtab, act.dst, act.src)
+            if problem:
+                findings.add(A.UNSUPPORTED, problem)
         if isinstance(act, A.Assign) and act.dst.name == "outport" and pipeline == "egress":
             findings.add(A.UNSUPPORTED, "outport is read-only in the egress pipeline")
         # Actions inside a punted block run in the controller; inside clone they run here.
@@ -117,7 +136,7 @@ def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
         return Classification(A.UNSUPPORTED, (f"parse error: {e}",)), None, None, str(e)
     ir = error = None
     try:
-        ir = simplify(annotate(match, symtab, env))
+        ir = simplify(annotate(match, symtab, env, flow.datapath))
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))
         error = str(e)

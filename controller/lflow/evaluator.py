@@ -69,9 +69,10 @@ _NEG = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
 class _MatchEvaluator:
-    def __init__(self, pkt, symtab, env, port_key, is_resident):
+    def __init__(self, pkt, symtab, env, port_key, is_resident, datapath=None):
         self.pkt, self.symtab, self.env = pkt, symtab, env
         self.port_key, self.is_resident = port_key, is_resident
+        self.datapath = datapath
 
     def ev(self, node, negate: bool) -> bool:
         if isinstance(node, ast.BoolLit):
@@ -107,7 +108,10 @@ class _MatchEvaluator:
             if isinstance(v, ast.AddrSetRef):
                 yield from self.values(Parser(t).parse_value() for t in self.env.address_sets[v.name])
             elif isinstance(v, ast.PortGroupRef):
-                yield from (ast.StrConst(p) for p in self.env.port_groups[v.name])
+                members = self.env.port_group(v.name, self.datapath)
+                if members is None:
+                    raise KeyError(f"unknown port group @{v.name}")
+                yield from (ast.StrConst(p) for p in members)
             else:
                 yield v
 
@@ -132,10 +136,11 @@ class _MatchEvaluator:
 
 
 def eval_match(tree, pkt: dict, port_key: PortKey, symtab: SymbolTable | None = None,
-               env: Env | None = None, is_resident: Callable[[str], bool] = lambda p: False) -> bool:
-    """Does the match (a syntax tree) hold for pkt?"""
+               env: Env | None = None, is_resident: Callable[[str], bool] = lambda p: False,
+               datapath: str | None = None) -> bool:
+    """Does the match (a syntax tree) hold for pkt? (`datapath` names @port groups.)"""
     return _MatchEvaluator(pkt, symtab or default_symtab(), env or Env(), port_key,
-                           is_resident).ev(tree, False)
+                           is_resident, datapath).ev(tree, False)
 
 
 def _term_holds(pkt, symtab, port_key, field, value, mask) -> bool:

@@ -20,15 +20,28 @@ __all__ = ["ParseError", "Parser", "parse_match", "parse_actions"]
 
 CONDITION_FUNCTIONS = ("is_chassis_resident",)
 
+# Parentheses, '!' and nested action blocks deeper than this are refused with a reason:
+# every pass after the parser recurses over the tree, and Python's stack is finite.
+MAX_DEPTH = 100
+
 
 class ParseError(ValueError):
     def __init__(self, reason: str, text: str, col: int, uuid: str | None = None):
         where = f"lflow {uuid}: " if uuid else ""
-        super().__init__(f"{where}{reason} at column {col} in {text!r}")
+        super().__init__(f"{where}{reason} at column {col} in {_excerpt(text, col)!r}")
         self.reason = reason
         self.text = text
         self.col = col
         self.uuid = uuid
+
+
+def _excerpt(text: str, col: int, width: int = 80) -> str:
+    """The text around a column, short enough for a log line."""
+    if len(text) <= width:
+        return text
+    start = max(0, min(col - 1 - width // 2, len(text) - width))
+    return ("..." if start else "") + text[start:start + width] + \
+        ("..." if start + width < len(text) else "")
 
 
 def _prefix_mask(length: int, width: int) -> int:
@@ -58,6 +71,16 @@ class Parser:
         except LexError as e:
             raise ParseError(e.reason, text, e.col, uuid) from None
         self.pos = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        """One more level of nesting (a parenthesis, '!', a nested action block)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"match or actions nested deeper than {MAX_DEPTH}")
+
+    def leave(self) -> None:
+        self.depth -= 1
 
     # -- cursor ------------------------------------------------------------------
     @property
@@ -157,6 +180,13 @@ class Parser:
         return node(tuple(flat))
 
     def parse_unary(self):
+        self.enter()
+        try:
+            return self._parse_unary()
+        finally:
+            self.leave()
+
+    def _parse_unary(self):
         tok = self.tok
         if self.accept("!"):
             parenthesized = self.tok.is_punct("(")
@@ -239,6 +269,13 @@ class Parser:
     def parse_action_list(self, closing: str | None = None) -> tuple:
         """Actions up to `closing` (a '}' of a nested block) or the end of input."""
         from .actions import parse_action  # actions.py imports this module
+        self.enter()
+        try:
+            return self._parse_action_list(parse_action, closing)
+        finally:
+            self.leave()
+
+    def _parse_action_list(self, parse_action, closing):
         actions = []
         while True:
             if closing is None and self.tok.kind == END:

@@ -25,7 +25,9 @@ from .symbols import Field, Predicate, SymbolTable, default_symtab
 __all__ = ["Env", "annotate", "simplify", "evaluate_conditions", "normalize",
            "compile_match", "MAX_CONJUNCTIONS"]
 
-MAX_CONJUNCTIONS = 4096
+# A match may expand to this many conjunctions (map entries): an address set or port group
+# of 100,000 members is one entry each. Products are bounded before they are made.
+MAX_CONJUNCTIONS = 1 << 18
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
@@ -34,6 +36,19 @@ class Env:
     """Southbound data a match may refer to by name."""
     address_sets: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)  # $name
     port_groups: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)   # @name
+    # datapath name -> tunnel key: northd names a datapath's SB Port_Group
+    # "<tunnel key>_<name>" while its flows say @name
+    datapath_keys: Mapping[str, int] = dc_field(default_factory=dict)
+
+    def port_group(self, name: str, datapath: str | None = None):
+        """The members of @name as a flow of `datapath` means it, or None if unknown:
+        the datapath's own group first, then the bare name (older northd)."""
+        key = self.datapath_keys.get(datapath) if datapath is not None else None
+        if key is not None:
+            members = self.port_groups.get(f"{key}_{name}")
+            if members is not None:
+                return members
+        return self.port_groups.get(name)
 
 
 @lru_cache(maxsize=None)
@@ -78,12 +93,28 @@ def _register_of(base: Field, lo: int, width: int, symtab: SymbolTable):
 
 
 class _Annotator:
-    def __init__(self, symtab: SymbolTable, env: Env):
+    """lenient: a leaf that cannot be compiled (unknown field, set, group, conntrack...)
+    becomes true instead of an error. Negation is in the leaves and And/Or are monotone,
+    so the result matches a superset of the packets the match could: what a flow that
+    fails closed must drop."""
+
+    def __init__(self, symtab: SymbolTable, env: Env, datapath: str | None = None,
+                 lenient: bool = False):
         self.symtab = symtab
         self.env = env
+        self.datapath = datapath
+        self.lenient = lenient
         self.canonical = _canonical_fields(symtab)
 
     def run(self, node, negate: bool):
+        if not self.lenient or isinstance(node, (ast.And, ast.Or, ast.Not, ast.BoolLit)):
+            return self._run(node, negate)
+        try:
+            return self._run(node, negate)
+        except CompileError:
+            return TRUE
+
+    def _run(self, node, negate: bool):
         if isinstance(node, ast.BoolLit):
             return Bool(node.value != negate)
         if isinstance(node, ast.Not):
@@ -181,9 +212,10 @@ class _Annotator:
                 out.extend(self.expand_value(const, base, name, width))
             return out
         if isinstance(value, ast.PortGroupRef):
-            if value.name not in self.env.port_groups:
+            members = self.env.port_group(value.name, self.datapath)
+            if members is None:
                 raise CompileError(f"unknown port group @{value.name}")
-            return [v for port in self.env.port_groups[value.name]
+            return [v for port in members
                     for v in self.expand_value(ast.StrConst(port), base, name, width)]
         if base.is_string:
             if not isinstance(value, ast.StrConst):
@@ -199,27 +231,30 @@ class _Annotator:
         return [(value.value, mask)]
 
 
-def annotate(tree, symtab: SymbolTable | None = None, env: Env | None = None):
-    """AST -> IR with predicates expanded, negations in the leaves and prerequisites added."""
-    return _Annotator(symtab or default_symtab(), env or Env()).run(tree, False)
+def annotate(tree, symtab: SymbolTable | None = None, env: Env | None = None,
+             datapath: str | None = None, lenient: bool = False):
+    """AST -> IR with predicates expanded, negations in the leaves and prerequisites added.
+    `datapath` (its name) resolves @port_group names; `lenient`: see _Annotator."""
+    return _Annotator(symtab or default_symtab(), env or Env(), datapath, lenient).run(tree, False)
 
 
 # ---- simplify ----------------------------------------------------------------------
 
 def _fold(node_type, items):
-    """Flatten, fold constants and drop duplicates in an And/Or."""
+    """Flatten, fold constants and drop duplicates in an And/Or (linear: a dict is the
+    ordered set, so a 100,000-address set folds in one pass)."""
     absorbing, neutral = (FALSE, TRUE) if node_type is And else (TRUE, FALSE)
-    out = []
+    out = {}
     for item in items:
         parts = item.items if isinstance(item, node_type) else (item,)
         for part in parts:
             if part == absorbing:
                 return absorbing
-            if part != neutral and part not in out:
-                out.append(part)
+            if part != neutral:
+                out[part] = None
     if not out:
         return neutral
-    return out[0] if len(out) == 1 else node_type(tuple(out))
+    return next(iter(out)) if len(out) == 1 else node_type(tuple(out))
 
 
 def _range_prefixes(low: int, high: int, width: int):
@@ -257,12 +292,18 @@ def _cmp_terms(cmp: Cmp):
     return _fold(Or, [term(v, m) for v, m in _range_prefixes(low, min(high, top), cmp.width)])
 
 
-def simplify(node):
-    """Annotated IR -> IR of Bool, Term, And, Or, Cond (no Cmp), folded and flattened."""
+def simplify(node, lenient: bool = False):
+    """Annotated IR -> IR of Bool, Term, And, Or, Cond (no Cmp), folded and flattened.
+    lenient: a comparison that cannot be expressed becomes true (see _Annotator)."""
     if isinstance(node, Cmp):
-        return _cmp_terms(node)
+        if not lenient:
+            return _cmp_terms(node)
+        try:
+            return _cmp_terms(node)
+        except CompileError:
+            return TRUE
     if isinstance(node, (And, Or)):
-        return _fold(type(node), [simplify(item) for item in node.items])
+        return _fold(type(node), [simplify(item, lenient) for item in node.items])
     if isinstance(node, (Bool, Term, Cond)):
         return node
     raise TypeError(f"not an IR node: {node!r}")
@@ -302,20 +343,6 @@ def _merge(a: dict, b: dict) -> dict | None:
     return out
 
 
-def _implies(a: dict, b: dict) -> bool:
-    """Every packet matching conjunction a matches conjunction b."""
-    for field, (value, mask) in b.items():
-        if field not in a:
-            return False
-        v0, m0 = a[field]
-        if mask is None:
-            if v0 != value:
-                return False
-        elif mask & ~m0 or (v0 ^ value) & mask:
-            return False
-    return True
-
-
 def _dnf(node) -> list[dict]:
     if isinstance(node, Bool):
         return [{}] if node.value else []
@@ -326,9 +353,10 @@ def _dnf(node) -> list[dict]:
     if isinstance(node, And):
         conjs = [{}]
         for item in node.items:
-            conjs = [m for a in conjs for b in _dnf(item) if (m := _merge(a, b)) is not None]
-            if len(conjs) > MAX_CONJUNCTIONS:
+            right = _dnf(item)
+            if len(conjs) * len(right) > MAX_CONJUNCTIONS:
                 raise CompileError(f"expression expands to more than {MAX_CONJUNCTIONS} terms")
+            conjs = [m for a in conjs for b in right if (m := _merge(a, b)) is not None]
         return conjs
     if isinstance(node, Cond):
         raise CompileError("evaluate_conditions must run before normalize")
@@ -344,12 +372,52 @@ def normalize(node) -> Dnf:
     conjs = _dnf(node)
     if len(conjs) > MAX_CONJUNCTIONS:
         raise CompileError(f"expression expands to more than {MAX_CONJUNCTIONS} terms")
-    kept: list[dict] = []
+    kept = _Absorber()
     for conj in sorted(conjs, key=len):  # shorter (more general) first absorbs longer ones
-        if not any(_implies(conj, k) for k in kept):
-            kept.append(conj)
-    out = {tuple((f, v, m) for f, (v, m) in sorted(c.items())) for c in kept}
+        kept.add(conj)
+    out = {tuple((f, v, m) for f, (v, m) in sorted(c.items())) for c in kept.kept}
     return Dnf(tuple(sorted(out, key=_sort_key)))
+
+
+class _Absorber:
+    """The conjunctions not implied by one kept before them, in time linear in their
+    number: kept ones are grouped by signature (their fields and masks), and a conjunction
+    implies a kept one exactly when, on a signature whose fields it has under at least
+    those masks, its values cut to that signature are a kept group member. So each test is
+    one set lookup per signature (a handful), not one _implies() per kept conjunction."""
+
+    def __init__(self):
+        self.kept: list[dict] = []
+        self.groups: dict[tuple, set] = {}     # signature -> projected value tuples
+
+    def add(self, conj: dict) -> None:
+        for sig, members in self.groups.items():
+            proj = _project(conj, sig)
+            if proj is not None and proj in members:
+                return
+        self.kept.append(conj)
+        sig = tuple((f, m) for f, (_, m) in sorted(conj.items()))
+        self.groups.setdefault(sig, set()).add(tuple(v for _, (v, _) in sorted(conj.items())))
+
+
+def _project(conj: dict, sig: tuple):
+    """conj's values under a signature's fields and masks, or None if conj does not
+    test every one of those bits."""
+    out = []
+    for field, mask in sig:
+        got = conj.get(field)
+        if got is None:
+            return None
+        value, m = got
+        if mask is None:
+            if m is not None:
+                return None
+            out.append(value)
+        else:
+            if m is None or mask & ~m:
+                return None
+            out.append(value & mask)
+    return tuple(out)
 
 
 def compile_match(text: str, symtab: SymbolTable | None = None, env: Env | None = None,

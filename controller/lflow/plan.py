@@ -20,8 +20,14 @@ Flows that cannot run in BPF still get entries, so they keep their place in the 
 order: a consuming punt (icmp4 {}, handle_*) becomes <controller keyword>, and conntrack or
 unsupported actions become <not compiled>. Every entry carries its lflow's cookie (a small
 integer the caller allocates per lflow uuid, see encode.py), so the datapath can count hits
-and the controller can find the flow of a punt. Flows whose *match*
-cannot be compiled are listed in `skipped`.
+and the controller can find the flow of a punt.
+
+A flow is never skipped: one whose *match* cannot be compiled (a parse error, an unknown
+field, set or group, conntrack, too deep, too large) or whose analysis or planning raised
+fails closed. It becomes <not compiled> (a counted drop under its cookie) at its table and
+priority, matching a superset of what its match could match: the match read with every
+leaf it cannot compile as true, or everything on its datapath if even that fails. Such
+flows are listed in `skipped` with their reason (which the status and the CLI show).
 """
 from __future__ import annotations
 
@@ -34,10 +40,11 @@ from . import actions as A
 from . import ast
 from .classify import classify_flow, classify_parsed
 from .evaluator import read_field
-from .expr import CompileError
+from .expr import CompileError, Dnf
 from .flows import LogicalFlow
 from .formatter import format_actions, format_int
-from .passes import Env, evaluate_conditions, normalize
+from .parser import parse_match
+from .passes import Env, annotate, evaluate_conditions, normalize, simplify
 from .symbols import SymbolTable, default_symtab
 
 __all__ = ["KeyField", "Punt", "NotCompiled", "Shape", "Entry", "Plan", "build_plan",
@@ -151,16 +158,67 @@ class Analysis:
     error: str | None = None
 
 
+EVERYTHING = Dnf(((),))
+MAX_REASON = 240     # a reason goes into log lines and the status file
+
+
+def short(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
+
+
 def analyze_flow(flow: LogicalFlow, symtab: SymbolTable, env: Env,
                  is_chassis_resident: Callable[[str], bool]) -> Analysis:
-    c, ir, acts, error = classify_parsed(flow, symtab, env)
-    if error is not None:
-        return Analysis(c.category, c.reasons, error=error)
+    """Never raises: a flow whose analysis fails in any way is a failed Analysis (error set,
+    dnf the superset of its packets that it drops)."""
     try:
-        dnf = normalize(evaluate_conditions(ir, is_chassis_resident))
-    except CompileError as e:
-        return Analysis(c.category, c.reasons, error=str(e))
-    return Analysis(c.category, c.reasons, dnf, acts)
+        c, ir, acts, error = classify_parsed(flow, symtab, env)
+        if error is None:
+            try:
+                dnf = normalize(evaluate_conditions(ir, is_chassis_resident))
+            except CompileError as e:
+                error = str(e)
+            else:
+                return Analysis(c.category, c.reasons, dnf, acts)
+        category = c.category if c.category in (A.CONNTRACK, A.UNSUPPORTED) else A.UNSUPPORTED
+        return failed(flow, symtab, env, is_chassis_resident, error, category,
+                      c.reasons or (error,))
+    except Exception as e:   # noqa: BLE001 - RecursionError, a bug: it costs this flow only
+        return failed(flow, symtab, env, is_chassis_resident,
+                      f"analysis failed: {type(e).__name__}: {e}")
+
+
+def failed(flow: LogicalFlow, symtab, env, is_chassis_resident, error: str,
+           category: str = A.UNSUPPORTED, reasons: tuple = ()) -> Analysis:
+    """The Analysis of a flow that fails closed: its match read leniently (every leaf it
+    cannot compile is true), or everything when even that cannot be done."""
+    error = short(error)
+    return Analysis(category, tuple(short(r) for r in reasons) or (error,),
+                    lenient_dnf(flow, symtab, env, is_chassis_resident), (), error)
+
+
+def lenient_dnf(flow, symtab, env, is_chassis_resident) -> Dnf:
+    try:
+        tree = parse_match(flow.match, flow.uuid8)
+        ir = simplify(annotate(tree, symtab, env, flow.datapath, lenient=True), lenient=True)
+        return normalize(evaluate_conditions(ir, is_chassis_resident))
+    except Exception:   # noqa: BLE001 - whatever fails, the flow drops everything it may
+        return EVERYTHING
+
+
+class _Hashed:
+    """A value whose hash is computed once (a tuple of 100,000 addresses re-hashes its
+    members on every lookup)."""
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value):
+        self.value, self.hash = value, hash(value)
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return (isinstance(other, _Hashed) and self.hash == other.hash
+                and (self.value is other.value or self.value == other.value))
 
 
 def _cacheable(flow: LogicalFlow) -> bool:
@@ -189,12 +247,22 @@ class AnalysisCache:
         self.shape_ids: dict[tuple, int] = {}
         self.shape_info: list[tuple] = []     # by id: (identity, order key, describe())
 
+    @property
+    def context(self):
+        return self._context
+
+    @context.setter
+    def context(self, value):
+        # hashed once per compile, not once per flow: it holds every address set
+        self._context = None if value is None else _Hashed(value)
+
     def _ident(self, flow: LogicalFlow):
         ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
         if not _cacheable(flow):
             if self.context is None:
                 return None
-            ident += (self.context,)
+            # @name means another group on each datapath (northd's "<dp key>_<name>")
+            ident += (self.context, flow.datapath)
         return ident
 
     def peek(self, flow: LogicalFlow) -> Analysis | None:
@@ -226,7 +294,10 @@ class AnalysisCache:
 def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
                env: Env | None = None,
                is_chassis_resident: Callable[[str], bool] = lambda port: False,
-               cache: AnalysisCache | None = None) -> Plan:
+               cache: AnalysisCache | None = None,
+               fail: Callable[[LogicalFlow, Analysis], Analysis | None] | None = None) -> Plan:
+    """fail(flow, analysis): the caller's last word on a flow, a failed Analysis for one
+    that must fail closed for a reason only the caller knows (a port the SB lacks)."""
     symtab = symtab or default_symtab()
     env = env or Env()
     memo = cache if cache is not None else AnalysisCache()
@@ -239,12 +310,18 @@ def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
         def compute(flow=flow):
             return analyze_flow(flow, symtab, env, is_chassis_resident)
         a = cache.get(flow, compute) if cache is not None else compute()
-        if a.error is not None:
-            skipped.append((flow.uuid, a.error))
-            continue
+        if fail is not None:
+            a = fail(flow, a) or a
         done = memo.contributions.get(flow)
         if done is None or done[0] is not a:
-            done = (a, _contributions(flow, a, memo))
+            try:
+                done = (a, _contributions(flow, a, memo))
+            except Exception as e:   # noqa: BLE001 - a planner bug costs this flow only
+                a = failed(flow, symtab, env, is_chassis_resident,
+                           f"planning failed: {type(e).__name__}: {e}")
+                done = (a, _fail_closed(flow, a, memo))
+        if a.error is not None:
+            skipped.append((flow.uuid, a.error))
         seen[flow] = done
         for sid, key, params in done[1]:
             group = groups.get(sid)
@@ -276,24 +353,37 @@ def _contributions(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:
     """One flow's part of the plan: (shape id, (datapath, key values), params) per
     conjunction of its match. Shape identities get small ids once, with their sort key
     and description, so later compiles neither hash nor format them again."""
+    if a.error is not None:
+        return _fail_closed(flow, a, memo)
     template, params, param_fields = _flow_template(flow, a.category, a.acts)
-    out = []
-    for conj in a.dnf.conjs:
-        key_fields = tuple(KeyField(f, m) for f, _, m in conj)
-        ident = (flow.pipeline, flow.table, flow.priority, key_fields, template, param_fields)
-        sid = memo.shape_ids.get(ident)
-        if sid is None:
-            sid = memo.shape_ids[ident] = len(memo.shape_info)
-            order = (PIPELINES.index(flow.pipeline), flow.table, -flow.priority,
-                     [k.describe() for k in key_fields], format_actions(template))
-            # describe() depends on the stages, which vary per compile: format the rest once
-            match = " && ".join(f"{k.describe()} == K{i}" for i, k in enumerate(key_fields)) or "1"
-            rest = f"prio={flow.priority}: {match} -> {format_actions(template)}"
-            head = f"{flow.pipeline} table={flow.table} ("
-            memo.shape_info.append((ident, order,
-                                    lambda stages, head=head, rest=rest: f"{head}{', '.join(stages)}) {rest}"))
-        out.append((sid, (flow.datapath, tuple(v for _, v, _ in conj)), params))
-    return out
+    return [(_shape_id(flow, tuple(KeyField(f, m) for f, _, m in conj), template, param_fields,
+                       memo), (flow.datapath, tuple(v for _, v, _ in conj)), params)
+            for conj in a.dnf.conjs]
+
+
+def _fail_closed(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:
+    """A failed flow's part of the plan: <not compiled> on each conjunction of the
+    superset its Analysis holds (everything, if it holds none)."""
+    template = (NotCompiled(a.category if a.category != A.COMPILED else A.UNSUPPORTED),)
+    conjs = a.dnf.conjs if a.dnf is not None else EVERYTHING.conjs
+    return [(_shape_id(flow, tuple(KeyField(f, m) for f, _, m in conj), template, (), memo),
+             (flow.datapath, tuple(v for _, v, _ in conj)), ()) for conj in conjs]
+
+
+def _shape_id(flow, key_fields, template, param_fields, memo: AnalysisCache) -> int:
+    ident = (flow.pipeline, flow.table, flow.priority, key_fields, template, param_fields)
+    sid = memo.shape_ids.get(ident)
+    if sid is None:
+        sid = memo.shape_ids[ident] = len(memo.shape_info)
+        order = (PIPELINES.index(flow.pipeline), flow.table, -flow.priority,
+                 [k.describe() for k in key_fields], format_actions(template))
+        # describe() depends on the stages, which vary per compile: format the rest once
+        match = " && ".join(f"{k.describe()} == K{i}" for i, k in enumerate(key_fields)) or "1"
+        rest = f"prio={flow.priority}: {match} -> {format_actions(template)}"
+        head = f"{flow.pipeline} table={flow.table} ("
+        memo.shape_info.append((ident, order,
+                                lambda stages, head=head, rest=rest: f"{head}{', '.join(stages)}) {rest}"))
+    return sid
 
 
 def instantiate(shape: Shape, params: tuple) -> tuple:

@@ -71,7 +71,9 @@ def test_conditional_monitoring_sees_only_local_datapaths(ovn_central):
         assert set(dps) == {"sw1", "sw2", "sw3"}
         assert cond.snapshot().flows == ()          # nothing local yet: no flows at all
         cond.set_local(datapaths={dps["sw2"]})
-        cond.run_until(lambda: len(cond.snapshot().flows) > 0, what="sw2 flows")
+        # settled: sw2's groups came with the answer, their flows with the next one
+        cond.run_until(lambda: cond.conditions_settled() and len(cond.snapshot().flows) > 0,
+                       what="sw2 flows")
         got = cond.snapshot()
         assert all(f.datapaths == (dps["sw2"],) for f in got.flows if len(f.datapaths) == 1)
         assert {p.logical_port for p in got.ports} == {"p2a", "p2b"}
