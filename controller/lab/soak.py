@@ -534,10 +534,9 @@ _LINE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z\|\d+\|([^|]*)\|([A-Z]+)\|(.*)$")
 # WARN/ERR lines that name their object without a UUID, each with why it is acceptable.
 # Anything else at WARN or above must carry a row UUID.
 LOG_EXCEPTIONS = (
-    # names the SB member it lost (tcp:IP:PORT); an SB restart or Raft kill causes it
-    (re.compile(r"^lost the Southbound connection \((tcp|ssl|unix):\S+\)"), "SB remote named"),
-    # names the remote and the reason (SSL diagnosis)
-    (re.compile(r"^cannot connect to the Southbound: .*(tcp|ssl):"), "SB remote named"),
+    # about the Southbound connection, naming the remote or member (tcp:IP:PORT): an SB
+    # restart, freeze or Raft kill causes them ("lost the Southbound connection (...)")
+    (re.compile(r"Southbound.*\b(tcp|ssl|unix):\S+"), "SB remote named"),
     # the object is this chassis' own Chassis row
     (re.compile(r"^our Chassis row is missing from the Southbound"), "our Chassis row"),
 )

@@ -447,8 +447,10 @@ class Soak:
         longer than soak.STATUS_GRACE seconds: [(chassis, first, last, what)]."""
         spans = {}
         out = []
+        # a frozen SB keeps its sockets established: judged apart, below
+        frozen = [(a, b + soak.STATUS_GRACE) for _, a, b in self.freezes]
         for s in self.samples:
-            if "sockets" not in s:
+            if "sockets" not in s or any(a <= s["t"] <= b for a, b in frozen):
                 continue
             hv = s["proc"].split("/")[0]
             member = (s.get("member") or "").split(":", 1)[-1]     # tcp:IP:PORT -> IP:PORT

@@ -197,6 +197,7 @@ Traceback (most recent call last):
   File "x.py", line 1, in <module>
 RecursionError: maximum recursion depth exceeded
 2026-12-03T10:00:04.000Z|00005|daemon|ERR|a templated lflow analysis differed from the real one
+2026-12-03T10:00:05.000Z|00006|daemon|ERR|timed out after 30 s waiting for the Southbound at tcp:10.0.0.1:6642
 """
 
 
@@ -204,7 +205,7 @@ def test_log_check_wants_a_uuid_or_a_listed_exception():
     problems = soak.log_problems(LOG)
     assert problems == [("ERR|iteration failed; retrying in a second", 4),
                         ("ERR|a templated lflow analysis differed from the real one", 1)]
-    assert soak.warn_lines(LOG) == 4
+    assert soak.warn_lines(LOG) == 5
 
 
 # ---- flatness -----------------------------------------------------------------------------
@@ -279,6 +280,9 @@ def test_status_must_say_disconnected_in_a_frozen_sb():
     fault = soak.Fault(1, 0.0, "sb_freeze", None, 15.0)
     frozen = [_sb_sample(t, t < 9, {"10.0.0.1:6642"}) for t in range(16)]
     assert _runner(frozen, freezes=[(fault, 0.0, 15.0)])._status_lies() == []
+    # sockets to a frozen server stay established: "connected: false" there is the truth
+    assert _runner([_sb_sample(t, False, {"10.0.0.1:6642"}) for t in range(16)],
+                   freezes=[(fault, 0.0, 15.0)])._status_lies() == []
     lying = [_sb_sample(t, True, {"10.0.0.1:6642"}) for t in range(16)]
     (lie,) = _runner(lying, freezes=[(fault, 0.0, 15.0)])._status_lies()
     assert lie["during"] == fault.describe() and "connected: true" in lie["said"]
