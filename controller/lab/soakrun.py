@@ -90,6 +90,7 @@ class Soak:
         self.samples = []        # dict per sample
         self.errors = []         # harness errors (a thread died)
         self.freezes = []        # (fault, SIGSTOP time, SIGCONT time)
+        self.end_note = None     # the chassis did not catch up at the end
         self.t0 = None
 
     # ---- the run ---------------------------------------------------------------------------
@@ -110,8 +111,9 @@ class Soak:
             time.sleep(max(0.0, self.t0 + self.plan.duration - time.time()))
             try:
                 self._sync()
-            except CommandError as e:
-                self.errors.append(f"end of soak: chassis did not catch up with the NB: {e}")
+            except (CommandError, subprocess.TimeoutExpired) as e:
+                self.end_note = ("chassis did not catch up with the NB within "
+                                 f"{SYNC_TIMEOUT} s: {str(e).strip().splitlines()[-1][:200]}")
             time.sleep(2.0)                     # a quiet tail, with traffic
         finally:
             self.stop.set()
@@ -399,6 +401,7 @@ class Soak:
             "compiles": self._compiles(),
             "logs": self._logs(),
             "status_lies": self._status_lies(),
+            "end_of_soak": self.end_note,
             "harness_errors": list(self.errors),
         }
 
@@ -626,5 +629,7 @@ def judge(fig, fault_bound=0, check_logs=True):
     for lie in fig.get("status_lies", []):
         out.append(f"status of {lie['chassis']} (+{lie['from_s']}..+{lie['to_s']} s, "
                    f"{lie['during']}): said {lie['said']}")
+    if fig.get("end_of_soak"):
+        out.append(f"end of soak: {fig['end_of_soak']}")
     out.extend(f"harness: {e}" for e in fig["harness_errors"])
     return out
