@@ -58,9 +58,12 @@ def run_soak(lab, seed, seconds, out_dir, rate=1.5, pps=50, kinds=None, log=prin
     t = time.monotonic()
     figures = runner.run()
     figures["wall_s"] = round(time.monotonic() - t, 1)
-    ovnbpf = any(c.kind == "ovnbpf" for c in topo.chassis)
-    figures["violations"] = soakrun.judge(figures, fault_bound=0 if ovnbpf else None,
-                                          check_logs=ovnbpf)
+    kinds = {c.kind for c in topo.chassis}
+    # within fault windows: 0 for ovnbpf chassis (the stated bound: what these faults cost
+    # them without churn); where an OVS chassis carries the traffic, its figures are printed
+    # (the reference itself loses a few packets in an SB freeze or ovn-controller restart)
+    figures["violations"] = soakrun.judge(figures, fault_bound=0 if kinds == {"ovnbpf"} else None,
+                                          check_logs="ovnbpf" in kinds)
     return figures
 
 
