@@ -132,11 +132,19 @@ class Central:
             for name in names:
                 run(["ovsdb-client", "wait", f"unix:{self.rundir}/{name}.sock",
                      "OVN_Southbound", "connected"], timeout=30)
+        self.start_northd()
+        self.nbctl("--wait=sb", "sync", timeout=30)
+
+    def start_northd(self):
         run(["ovn-northd", "--detach", "--no-chdir", f"--pidfile={self.rundir}/northd.pid",
              f"--unixctl={self.rundir}/northd.ctl", f"--ovnnb-db={self.nb_remote}",
              f"--ovnsb-db={self.sb_remote}", "-vconsole:off",
              f"--log-file={self.rundir}/northd.log"])
-        self.nbctl("--wait=sb", "sync", timeout=30)
+
+    def stop_northd(self):
+        """Stop northd by its pidfile (an outage: `start_northd` brings it back)."""
+        stop_pids([read_pidfile(self.rundir / "northd.pid")])
+        (self.rundir / "northd.pid").unlink(missing_ok=True)
 
     def stop(self):
         """Stop our daemons by pidfile: northd first so it does not write to a dying SB."""

@@ -197,6 +197,10 @@ class ChassisNode:
         # OVS drops the first packet to a VTEP whose MAC it has not learnt: pre-seed them all.
         for ip, mac in peers.items():
             self.appctl("ovs-vswitchd", "tnl/neigh/set", "br-phy", ip, mac)
+        self.start_ovn_controller()
+
+    def start_ovn_controller(self):
+        """(Re)start the real ovn-controller of a `kind: ovs` chassis."""
         self.run(["ovn-controller", "--detach", "--no-chdir",
                   f"--pidfile={self.pidfile('ovn-controller')}",
                   "-vconsole:off", f"--log-file={self.rundir}/ovn-controller.log", self.db_remote])
