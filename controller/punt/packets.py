@@ -383,7 +383,8 @@ def build_arp(frame: bytes, f: dict) -> bytes:
 
 
 def _solicited_node(addr: bytes) -> bytes:
-    return bytes.fromhex("ff020000000000000000000001ff") + addr[13:16]
+    """ff02::1:ffXX:XXXX (RFC 4291 2.7.1): a 13-byte prefix and the address' last 3 bytes."""
+    return bytes.fromhex("ff0200000000000000000001ff") + addr[13:16]
 
 
 def build_nd_ns(frame: bytes, f: dict) -> bytes:
