@@ -11,7 +11,9 @@ nested actions run on it.
                  carrying the original IP datagram cut to fit 576 bytes with its Ethernet
                  header (RFC 1122 3.2.2: at least the IP header + 8 bytes)
     icmp6 {}     ICMPv6 destination unreachable (type 1 code 1), hop limit 255, carrying
-                 the original IPv6 header (40 bytes, as pinctrl does)
+                 as much of the original IPv6 packet as fits the IPv6 minimum MTU (RFC
+                 4443 2.4 (c): 1280 bytes for the whole error; the sender's stack needs
+                 the quoted L4 header to find the socket)
     tcp_reset {} TCP RST, ports swapped; seq = the segment's ack if it had ACK, else
                  seq 0 and ack = its seq + payload length (flags RST|ACK then)
     sctp_abort{} SCTP ABORT chunk, ports swapped, vtag = the packet's own tag, T bit set
@@ -37,6 +39,7 @@ P_VLAN, P_ARP, P_IP4, P_IP6 = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 P_TCP, P_UDP, P_SCTP, P_ICMP4, P_ICMP6 = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
 P_ND_NS, P_ND_NA, P_FRAG, P_LATER_FRAG = 1 << 9, 1 << 10, 1 << 11, 1 << 12
 ICMP4_ROOM = 576 - (14 + 20 + 8)    # pinctrl: the whole error fits 576 bytes with Ethernet
+ICMP6_ROOM = 1280 - (40 + 8)        # RFC 4443: the error's IPv6 packet fits 1280 bytes
 MASK64 = (1 << 64) - 1
 
 
@@ -332,7 +335,7 @@ def build_icmp4(frame: bytes, f: dict) -> bytes:
 
 def build_icmp6(frame: bytes, f: dict) -> bytes:
     _need(f, P_IP6, "icmp6 {} needs an IPv6 packet")
-    orig = _l3(frame, f, ip6=True)[:40]
+    orig = _l3(frame, f, ip6=True)[:ICMP6_ROOM]
     ip = _ip6_header(f, 58, 8 + len(orig))
     icmp = struct.pack("!BBHI", 1, 1, 0, 0) + orig
     csum = checksum(icmp, _pseudo6(ip[8:24], ip[24:40], 58, len(icmp)))

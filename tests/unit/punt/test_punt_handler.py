@@ -204,3 +204,26 @@ def test_nd_ns_for_an_unresolved_next_hop_is_well_formed():
     assert got[ICMPv6ND_NS].type == 135 and got[ICMPv6ND_NS].tgt == "fd00:0:0:2::99"
     assert got[ICMPv6NDOptSrcLLAddr].lladdr == "02:00:00:00:02:01"
     assert _icmp6_ok(inj.frame)
+
+
+TTL1_V6 = ('icmp6 {eth.dst <-> eth.src; ip6.dst = ip6.src; ip6.src = fd00:0:0:1::1 ; ip.ttl = 254; '
+           'icmp6.type = 3; icmp6.code = 0; outport = "lrp-ls1"; flags.loopback = 1; output; };')
+
+
+def test_icmp6_time_exceeded_quotes_the_invoking_packet():
+    """RFC 4443: as much of the invoking packet as fits 1280 bytes. Only its 40-byte IPv6
+    header was quoted, so the sender's stack could not match the error to its socket
+    (ping -6 -t 1 saw nothing; failed before)."""
+    from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6TimeExceeded, IPerror6, IPv6
+    flows = (rows.LogicalFlow("f-t6", (LR,), "ingress", 3, 31, "ip6 && ip.ttl == {0, 1}", TTL1_V6,
+                              "lr_in_ip_input"),)
+    st = rows.SBState(datapaths=state().datapaths, ports=state().ports, flows=flows)
+    frame = (Ether(src=VM1_MAC, dst=RTR_MAC) / IPv6(src="fd00:0:0:1::11", dst="fd00:0:0:2::15", hlim=1)
+             / ICMPv6EchoRequest(id=9, seq=3, data=b"z" * 2000))
+    inj = PuntHandler(st, {1: "f-t6"}).handle_bytes(punt(frame, 1)).injections[0]
+    got = Ether(inj.frame)
+    assert (got[IPv6].src, got[IPv6].dst, got[IPv6].hlim) == ("fd00:0:0:1::1", "fd00:0:0:1::11", 254)
+    assert got[ICMPv6TimeExceeded].type == 3 and got[ICMPv6TimeExceeded].code == 0
+    assert len(inj.frame) - 14 == 1280
+    assert bytes(got[IPerror6])[:40 + 8] == bytes(frame[IPv6])[:48]      # header + echo id/seq
+    assert _icmp6_ok(inj.frame)
