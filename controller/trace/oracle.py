@@ -98,12 +98,11 @@ def _generated_nd(name: str, fields: dict) -> dict:
     """ND packets (ovn-sb(5), RFC 4861): `nd_ns {}` solicits ip6.dst from eth.src, to the
     solicited-node group of ip6.dst, hop limit 255, with the source link-layer option;
     `nd_na {}` / `nd_na_router {}` answer a solicitation from its eth.dst and target back to
-    its eth.src and ip6.src, with the target link-layer option (= that eth.dst)."""
+    its eth.src and ip6.src, with the target link-layer option (= that eth.dst). Traffic
+    class and flow label are 0, as pinctrl makes them."""
     out = dict(fields)
     out.update(dict.fromkeys(_L3_L4, 0))
-    out.update({"eth.type": 0x86DD, "ip.proto": 58, "ip.ttl": 255, "ip6.src": fields.get("ip6.src", 0),
-                "ip.dscp": fields.get("ip.dscp", 0), "ip.ecn": fields.get("ip.ecn", 0),
-                "ip6.label": fields.get("ip6.label", 0)})
+    out.update({"eth.type": 0x86DD, "ip.proto": 58, "ip.ttl": 255, "ip6.src": fields.get("ip6.src", 0)})
     if name == "nd_ns":
         group = (0xFF02 << 112) | (0x1FF << 24) | (fields.get("ip6.dst", 0) & 0xFFFFFF)
         out.update({"eth.dst": 0x333300000000 | (group & 0xFFFFFFFF), "ip6.dst": group,
