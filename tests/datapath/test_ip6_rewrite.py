@@ -87,3 +87,22 @@ def test_nd_target_and_link_layer_options_written_back(ip6dp, cpu):
     assert got[ICMPv6ND_NA].tgt == "fd00:0:0:2::11"
     assert got[ICMPv6NDOptDstLLAddr].lladdr == "02:00:00:00:02:01"
     checksums_right(out)
+
+
+def test_flow_cache_keys_on_both_ip6_addresses(ip6dp, cpu):
+    """A v6 flow's cached outcome (its rewrites included) is replayed only for the same
+    addresses: flows differing in any one word of ip6.src or ip6.dst each miss once."""
+    from .test_fcache import Runner, miss_then_hit
+
+    def udp6(src, dst):
+        return bytes(Ether(src=VM1, dst=RTR) / IPv6(src=src, dst=dst, hlim=64)
+                     / UDP(sport=1234, dport=5678) / (b"u" * 21))
+    rn = Runner(ip6dp, cpu)
+    first, _ = miss_then_hit(rn, udp6("fd00:0:0:1::11", "fd00:0:0:2::15"))
+    checksums_right(first.packet)
+    for src, dst in (("fd00:0:0:1::11", "fd00:0:0:2::16"), ("fd00:0:0:1::11", "fd00:0:1:2::15"),
+                     ("fd00:0:0:1::12", "fd00:0:0:2::15"), ("fd01:0:0:1::11", "fd00:0:0:2::15")):
+        r, _, d = rn.run(udp6(src, dst))
+        assert d == {"hit": 0, "miss": 1, "fill": 1}, (src, dst, d)
+        assert Ether(r.packet)[IPv6].dst == dst
+        checksums_right(r.packet)
