@@ -4,10 +4,11 @@
  * stored only if different, fixing checksums incrementally.
  *
  * Written back: eth.src/dst; IPv4 src/dst/ttl/dscp/ecn (+ IP and TCP/UDP checksums);
- * IPv6 hop limit; TCP/UDP/SCTP ports (+ TCP/UDP checksums); ARP op/sha/spa/tha/tpa;
- * ICMPv4/ICMPv6 type and code (+ ICMP checksum; ICMPv6's pseudo-header is unchanged
- * because IPv6 addresses are not written back).
- * Not written back (yet): IPv6 addresses, ND fields, VLAN, SCTP CRC32c after a port change. */
+ * IPv6 src/dst/hop limit (+ TCP/UDP/ICMPv6 checksums: their pseudo-headers hold both
+ * addresses); ND target and source/target link-layer option (+ ICMPv6 checksum);
+ * TCP/UDP/SCTP ports (+ TCP/UDP checksums); ARP op/sha/spa/tha/tpa;
+ * ICMPv4/ICMPv6 type and code (+ ICMP checksum).
+ * Not written back (yet): IPv6 traffic class/label, VLAN, SCTP CRC32c after a port change. */
 #ifndef OVNBPF_REWRITE_H
 #define OVNBPF_REWRITE_H
 
@@ -15,6 +16,10 @@
 #include "hdr.h"
 #include "flow.h"
 #include "csum.h"
+
+#ifndef OVNBPF_MAX_ND_OPTS
+#define OVNBPF_MAX_ND_OPTS 3   /* as parse.h */
+#endif
 
 OVNBPF_INLINE void ovnbpf_rewrite_mac(__u8 *p, __u64 mac)
 {
@@ -130,6 +135,86 @@ OVNBPF_INLINE void ovnbpf_rewrite_icmp(void *data, void *end, const struct ovnbp
     ovnbpf_csum_replace2(&icmp->csum, old, *(__u16 *)&icmp->type);
 }
 
+/* 16 bytes of an IPv6 address (ip6.src/dst, nd.target) from hi/lo, one 32-bit word at a
+ * time, each change folded into `csum` (NULL: none; is_udp: keep a zero UDP sum zero). */
+OVNBPF_INLINE void ovnbpf_rewrite_in6(__u8 *p, __u64 hi, __u64 lo, __u16 *csum, int is_udp)
+{
+    __u32 w[4] = { ovnbpf_htonl(hi >> 32), ovnbpf_htonl((__u32)hi),
+                   ovnbpf_htonl(lo >> 32), ovnbpf_htonl((__u32)lo) };
+    int i;
+
+#pragma unroll
+    for (i = 0; i < 4; i++) {
+        __u32 old = *(__u32 *)(p + 4 * i);
+        if (old == w[i])
+            continue;
+        ovnbpf_l4_csum_fix4(csum, is_udp, old, w[i]);
+        *(__u32 *)(p + 4 * i) = w[i];
+    }
+}
+
+/* ND: nd.target, then the first source (NS) / target (NA) link-layer option, found as
+ * parse.h found it. The ICMPv6 checksum covers both; the option's MAC starts at an even
+ * offset from the ICMPv6 header, so its three 16-bit words are checksum words. */
+OVNBPF_INLINE void ovnbpf_rewrite_nd(void *data, void *end, const struct ovnbpf_flow *f,
+                                     __u16 *csum)
+{
+    __u8 *nd = data + (f->l4_off & 0x3fff);
+    __u8 want = (f->present & OVNBPF_P_ND_NS) ? 1 : 2;
+    __u64 mac = want == 1 ? f->nd_sll : f->nd_tll;
+    __u8 *p;
+    int i;
+
+    if ((void *)(nd + 24) > end)
+        return;
+    ovnbpf_rewrite_in6(nd + 8, f->nd_target_hi, f->nd_target_lo, csum, 0);
+    p = nd + 24;
+#pragma unroll
+    for (i = 0; i < OVNBPF_MAX_ND_OPTS; i++) {
+        if ((void *)(p + 8) > end)
+            return;
+        __u8 len8 = p[1];
+        if (len8 == 0)
+            return;
+        if (p[0] == want && len8 == 1) {
+            __u8 old[6];
+            int j;
+            if (ovnbpf_mac_load(p + 2) == mac)
+                return;
+            __builtin_memcpy(old, p + 2, 6);
+            ovnbpf_mac_store(p + 2, mac);
+#pragma unroll
+            for (j = 0; j < 6; j += 2)
+                ovnbpf_csum_replace2(csum, *(__u16 *)(old + j), *(__u16 *)(p + 2 + j));
+            return;
+        }
+        p += (__u32)len8 * 8;
+    }
+}
+
+OVNBPF_INLINE void ovnbpf_rewrite_ip6(void *data, void *end, const struct ovnbpf_flow *f)
+{
+    struct ovnbpf_ip6 *ip6 = data + (f->l3_off & 0xff);
+    __u16 *l4csum = 0;
+    int is_udp = 0;
+
+    if ((void *)(ip6 + 1) > end)
+        return;
+    ip6->hop_limit = f->ip_ttl;        /* no checksum covers it */
+    if (f->present & OVNBPF_P_ICMP6) {
+        struct ovnbpf_icmp *icmp = data + (f->l4_off & 0x3fff);
+        if (!f->l4_off || (void *)(icmp + 1) > end)
+            return;      /* parse.h checked this: cannot happen */
+        l4csum = &icmp->csum;
+        if (f->present & (OVNBPF_P_ND_NS | OVNBPF_P_ND_NA))
+            ovnbpf_rewrite_nd(data, end, f, l4csum);
+    } else {
+        l4csum = ovnbpf_l4_csum(data, end, f, &is_udp);
+    }
+    ovnbpf_rewrite_in6(ip6->saddr, f->ip6_src_hi, f->ip6_src_lo, l4csum, is_udp);
+    ovnbpf_rewrite_in6(ip6->daddr, f->ip6_dst_hi, f->ip6_dst_lo, l4csum, is_udp);
+}
+
 OVNBPF_INLINE void ovnbpf_rewrite_arp(void *data, void *end, const struct ovnbpf_flow *f)
 {
     struct ovnbpf_arp *arp = data + (f->l3_off & 0xff);
@@ -155,9 +240,7 @@ OVNBPF_INLINE void ovnbpf_rewrite(void *data, void *end, const struct ovnbpf_flo
     if (f->present & OVNBPF_P_IP4) {
         ovnbpf_rewrite_ip4(data, end, f);
     } else if (f->present & OVNBPF_P_IP6) {
-        struct ovnbpf_ip6 *ip6 = data + (f->l3_off & 0xff);
-        if ((void *)(ip6 + 1) <= end)
-            ip6->hop_limit = f->ip_ttl;
+        ovnbpf_rewrite_ip6(data, end, f);
     } else if (f->present & OVNBPF_P_ARP) {
         ovnbpf_rewrite_arp(data, end, f);
         return;

@@ -21,7 +21,8 @@ has its XDP program; an ovs VIF's (and the kernel pair's bridge port) gets GRO s
 for the pps measurement only (an OVS netdev port cannot send GRO-merged TCP on).
 Every measurement runs `--rounds` times, interleaved; the figures are the medians.
 tcp_gbps: iperf3, one stream, the VMs' own stacks (MTU 1442, tx checksum offload off, as
-the lab configures every VM).
+the lab configures every VM). tcp6_gbps: the same over IPv6 (the lab is dual stack:
+fd00:0:0:1::/64 beside 10.0.1.0/24; the kernel pair gets fd00:0:0:9::1 and ::2).
 
 The lab's underlay is a Linux bridge in the root namespace. ovnbpf_cross is measured twice:
 through that bridge (`pps_bridge_underlay`) and with an XDP fast path on the root-side
@@ -76,11 +77,11 @@ def topology_doc():
     vms = {}
     for i, hv in enumerate(("hv1", "hv1", "hv2", "hv3", "hv3", "hv4"), start=1):
         vms[f"vm{i}"] = {"chassis": hv, "switch": "ls1", "mac": f"0a:00:00:00:01:{i:02x}",
-                         "ip": f"10.0.1.{10 + i}", "key": i}
+                         "ip": f"10.0.1.{10 + i}", "ip6": f"fd00:0:0:1::{10 + i}", "key": i}
     return {"name": "benchlab", "sb_cluster": 1, "underlay": {"kind": "bridge"},
             "chassis": {"hv1": {"kind": "ovnbpf"}, "hv2": {"kind": "ovnbpf"},
                         "hv3": {"kind": "ovs"}, "hv4": {"kind": "ovs"}},
-            "switches": {"ls1": {"subnet": "10.0.1.0/24", "key": 1}},
+            "switches": {"ls1": {"subnet": "10.0.1.0/24", "subnet6": "fd00:0:0:1::/64", "key": 1}},
             "vms": vms}
 
 
@@ -120,8 +121,22 @@ def udp_frame(src_mac, dst_mac, src_ip, dst_ip):
 # ---- the plain-kernel pair ---------------------------------------------------------------
 
 class Endpoint:
-    def __init__(self, netns, mac, ip):
-        self.netns, self.mac, self.ip = netns, mac, ip
+    def __init__(self, netns, mac, ip, ip6=None):
+        self.netns, self.mac, self.ip, self.ip6 = netns, mac, ip, ip6
+
+    def v6(self):
+        """The same endpoint addressed by its IPv6 address (tcp_gbps reads .ip)."""
+        return Endpoint(self.netns, self.mac, self.ip6)
+
+
+def add_kernel_ip6(ends):
+    """IPv6 on the kernel pair (tcp6_gbps): fd00:0:0:9::N, no DAD."""
+    from controller.lab.netns import run
+    for i, (end, _, _) in enumerate(ends.values(), start=1):
+        end.ip6 = f"fd00:0:0:9::{i}"
+        run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+             "net.ipv6.conf.eth0.disable_ipv6=0"], netns=end.netns)
+        run(["ip", "-6", "addr", "add", f"{end.ip6}/64", "dev", "eth0", "nodad"], netns=end.netns)
 
 
 def make_kernel_pair(lab):
@@ -329,7 +344,8 @@ def pipeline_ns(lab, src, dst, repeat=100_000):
 
 def _endpoints(lab):
     plan = lab.plan()
-    ends = {v.name: Endpoint(plan.vm_netns(v.name), v.mac, str(v.ip.ip)) for v in plan.topo.vms}
+    ends = {v.name: Endpoint(plan.vm_netns(v.name), v.mac, str(v.ip.ip), v.ip6 and str(v.ip6.ip))
+            for v in plan.topo.vms}
     return ends, plan
 
 
@@ -382,13 +398,17 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     for vm in plan.topo.vms:
         if nodes[vm.chassis].kind != "ovnbpf":
             peer[vm.name] = (nodes[vm.chassis].netns, f"{vm.name}-p")
-    for name, (end, bridge_ns, port) in make_kernel_pair(lab).items():
+    kernel = make_kernel_pair(lab)
+    add_kernel_ip6(kernel)
+    for name, (end, bridge_ns, port) in kernel.items():
         ends[name] = end
         peer[name] = (bridge_ns, port)
     wire = make_wire_pair(lab)
     for key, (a, b) in PATHS.items():
         if not ping(ends[a].netns, ends[b].ip, count=2):
             raise RuntimeError(f"{key}: {a} cannot ping {b}: the path does not work")
+        if not ping(ends[a].netns, ends[b].ip6, count=2):
+            raise RuntimeError(f"{key}: {a} cannot ping6 {b}: the path does not work")
     fast_links = {uplink_mac(n.encap_ip): plan.root_uplink(i)
                   for i, n in enumerate(lab.nodes()) if n.kind == "ovnbpf"}
 
@@ -406,6 +426,7 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
 
     runs = {key: [] for key in PATHS}
     bridge, generator, tcp = [], [], {key: [] for key in PATHS}
+    tcp6 = {key: [] for key in PATHS}
     traffic = Traffic()
     try:
         for i in range(rounds):
@@ -424,6 +445,8 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
         for key, (a, b) in PATHS.items():
             log(f"round {i + 1}/{rounds}: tcp {key}")
             tcp[key].append(tcp_gbps(ends[a], ends[b], seconds))
+            log(f"round {i + 1}/{rounds}: tcp6 {key}")
+            tcp6[key].append(tcp_gbps(ends[a].v6(), ends[b].v6(), seconds))
 
     pps = {k: round(_median([r["pps"] for r in v])) for k, v in runs.items()}
 
@@ -438,6 +461,7 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     return {
         "pps": pps,
         "tcp_gbps": {k: _median(v) for k, v in tcp.items()},
+        "tcp6_gbps": {k: _median(v) for k, v in tcp6.items()},
         "ratio_cross_vs_ovs": round(pps["ovnbpf_cross"] / pps["ovs_cross"], 1)
         if pps["ovs_cross"] else None,
         "ratio_cross_vs_ovs_rounds": [round(r, 1) for r in ratios],

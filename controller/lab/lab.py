@@ -289,12 +289,14 @@ class Lab:
     def ping(self, src_vm, dst_ip, count=2):
         return ping(self.plan().vm_netns(src_vm), dst_ip, count=count)
 
-    def ping_all_pairs(self, count=1):
-        """Every VM pings every other VM: (pairs tried, [(src VM, dst VM) that failed])."""
+    def ping_all_pairs(self, count=1, family=4):
+        """Every VM pings every other VM: (pairs tried, [(src VM, dst VM) that failed]).
+        family=6: over IPv6, between the VMs that have an ip6."""
         plan = self.plan()
-        pairs = list(itertools.permutations(plan.topo.vms, 2))
+        vms = plan.topo.vms if family == 4 else [v for v in plan.topo.vms if v.ip6]
+        pairs = list(itertools.permutations(vms, 2))
         failed = [(a, b) for a, b in pairs
-                  if not ping(plan.vm_netns(a.name), b.ip.ip, count=count)]
+                  if not ping(plan.vm_netns(a.name), (b.ip if family == 4 else b.ip6).ip, count=count)]
         return len(pairs), failed
 
     # ---- teardown ------------------------------------------------------------------------
@@ -344,10 +346,23 @@ def _configure_vm(vm, ns):
     run(["ip", "addr", "add", str(vm.ip), "dev", "eth0"], netns=ns)
     if vm.gateway:
         run(["ip", "route", "add", "default", "via", str(vm.gateway)], netns=ns)
+    if vm.ip6:
+        _configure_vm6(vm, ns)
     netns.tx_checksum_off("eth0", ns)
     # frames XDP redirects into the chassis side arrive here: eth0 needs NAPI (GRO), and
     # switching it on while eth0 is up is what marks its peer as a redirect target
     run(["ethtool", "-K", "eth0", "gro", "on"], netns=ns)
+
+
+def _configure_vm6(vm, ns):
+    """A dual-stack VM: IPv6 on (whatever the namespace default), its address without
+    DAD (no wait before the first ping), the router port as default route."""
+    run = netns.run
+    run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.eth0.disable_ipv6=0"],
+        netns=ns)
+    run(["ip", "-6", "addr", "add", str(vm.ip6), "dev", "eth0", "nodad"], netns=ns)
+    if vm.gateway6:
+        run(["ip", "-6", "route", "add", "default", "via", str(vm.gateway6)], netns=ns)
 
 
 def labs():

@@ -15,7 +15,7 @@ def nbctl_commands(topo):
         cmds.append(["lr-add", r.name])
         cmds.append(["set", "Logical_Router", r.name, f"options:requested-tnl-key={r.key}"])
         for p in r.ports:
-            cmds.append(["lrp-add", r.name, p.name, p.mac, str(p.ip)])
+            cmds.append(["lrp-add", r.name, p.name, p.mac, str(p.ip)] + ([str(p.ip6)] if p.ip6 else []))
             cmds.append(["set", "Logical_Router_Port", p.name, f"options:requested-tnl-key={p.key}"])
             sp = p.switch_port
             cmds.append(["lsp-add", p.switch, sp])
@@ -25,7 +25,8 @@ def nbctl_commands(topo):
                          f"requested-tnl-key={p.switch_port_key}"])
     for vm in topo.vms:
         cmds.append(["lsp-add", vm.switch, vm.port])
-        cmds.append(["lsp-set-addresses", vm.port, f"{vm.mac} {vm.ip.ip}"])
+        cmds.append(["lsp-set-addresses", vm.port,
+                     f"{vm.mac} {vm.ip.ip}" + (f" {vm.ip6.ip}" if vm.ip6 else "")])
         cmds.append(["set", "Logical_Switch_Port", vm.port, f"options:requested-tnl-key={vm.key}"])
     argv = []
     for cmd in cmds:

@@ -36,6 +36,7 @@ class Switch:
     name: str
     key: int
     subnet: ipaddress.IPv4Network
+    subnet6: ipaddress.IPv6Network | None = None     # dual stack: the switch's /64
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class RouterPort:
     ip: ipaddress.IPv4Interface
     key: int
     switch_port_key: int
+    ip6: ipaddress.IPv6Interface | None = None       # dual stack: its network in subnet6
 
     @property
     def switch_port(self):
@@ -70,6 +72,8 @@ class VM:
     ip: ipaddress.IPv4Interface
     key: int
     gateway: ipaddress.IPv4Address | None
+    ip6: ipaddress.IPv6Interface | None = None       # dual stack: address in subnet6
+    gateway6: ipaddress.IPv6Address | None = None
 
     @property
     def port(self):
@@ -288,10 +292,13 @@ def parse(text, source="<topology>"):
         ctx.name(switch_map, sname, path)
         if not isinstance(spec, dict):
             ctx.fail(switch_map, sname, path, "must be a mapping like {subnet: 10.0.1.0/24, key: 1}")
-        ctx.check_keys(spec, {"subnet", "key"}, path)
+        ctx.check_keys(spec, {"subnet", "subnet6", "key"}, path)
         key = ctx.datapath_key(spec, path, sname, used_dp_keys)
         subnet = ctx.parse(spec, "subnet", path, ipaddress.IPv4Network, "IPv4 subnet")
-        switches.append(Switch(sname, key, subnet))
+        subnet6 = None
+        if "subnet6" in spec:
+            subnet6 = ctx.parse(spec, "subnet6", path, ipaddress.IPv6Network, "IPv6 subnet")
+        switches.append(Switch(sname, key, subnet, subnet6))
     switch_by_name = {s.name: s for s in switches}
 
     routers = []
@@ -309,19 +316,22 @@ def parse(text, source="<topology>"):
             ppath = f"{path}.ports.{pname}"
             if not isinstance(pspec, dict):
                 ctx.fail(port_map, pname, ppath, "must be a mapping")
-            ctx.check_keys(pspec, {"switch", "mac", "ip", "key", "switch_port_key"}, ppath)
+            ctx.check_keys(pspec, {"switch", "mac", "ip", "ip6", "key", "switch_port_key"}, ppath)
             sw = pspec.get("switch")
             if sw not in switch_by_name:
                 ctx.fail(pspec, "switch", f"{ppath}.switch", f"unknown switch {sw!r}")
             ip = ctx.parse(pspec, "ip", ppath, ipaddress.IPv4Interface, "IPv4 address/prefix")
             if ip.network != switch_by_name[sw].subnet:
                 ctx.fail(pspec, "ip", f"{ppath}.ip", f"{ip} is not in {sw}'s subnet {switch_by_name[sw].subnet}")
+            ip6 = _ip6_in(ctx, pspec, "ip6", ppath, ipaddress.IPv6Interface, switch_by_name[sw])
             ports.append(RouterPort(
                 name=str(pname), router=rname, switch=sw, mac=ctx.mac(pspec, "mac", ppath), ip=ip,
                 key=ctx.integer(pspec, "key", ppath, 1, MAX_PORT_KEY),
-                switch_port_key=ctx.integer(pspec, "switch_port_key", ppath, 1, MAX_PORT_KEY, default=100)))
+                switch_port_key=ctx.integer(pspec, "switch_port_key", ppath, 1, MAX_PORT_KEY, default=100),
+                ip6=ip6))
         routers.append(Router(rname, key, tuple(ports)))
     gateway_of = {p.switch: p.ip.ip for r in routers for p in r.ports}
+    gateway6_of = {p.switch: p.ip6.ip for r in routers for p in r.ports if p.ip6}
 
     vms = []
     vm_map = ctx.mapping(doc, "vms", "vms")
@@ -333,7 +343,7 @@ def parse(text, source="<topology>"):
         ctx.name(vm_map, vname, path)
         if not isinstance(spec, dict):
             ctx.fail(vm_map, vname, path, "must be a mapping")
-        ctx.check_keys(spec, {"chassis", "switch", "mac", "ip", "key"}, path)
+        ctx.check_keys(spec, {"chassis", "switch", "mac", "ip", "ip6", "key"}, path)
         ch = spec.get("chassis")
         if ch not in chassis_names:
             ctx.fail(spec, "chassis", f"{path}.chassis", f"unknown chassis {ch!r}")
@@ -345,6 +355,7 @@ def parse(text, source="<topology>"):
         subnet = switch_by_name[sw].subnet
         if addr not in subnet:
             ctx.fail(spec, "ip", f"{path}.ip", f"{addr} is not in {sw}'s subnet {subnet}")
+        addr6 = _ip6_in(ctx, spec, "ip6", path, ipaddress.IPv6Address, switch_by_name[sw])
         key = ctx.integer(spec, "key", path, 1, MAX_PORT_KEY)
         for table, value, what in ((used_port_keys, (sw, key), "port key"),
                                    (used_macs, mac, "MAC"), (used_ips, addr, "IP")):
@@ -353,8 +364,23 @@ def parse(text, source="<topology>"):
                          f"{what} {value if what != 'port key' else key} is already used by {table[value]}")
             table[value] = f"lsp-{vname}" if what == "port key" else vname
         vms.append(VM(vname, ch, sw, mac, ipaddress.IPv4Interface(f"{addr}/{subnet.prefixlen}"),
-                      key, gateway_of.get(sw)))
+                      key, gateway_of.get(sw),
+                      ip6=addr6 and ipaddress.IPv6Interface(f"{addr6}/{switch_by_name[sw].subnet6.prefixlen}"),
+                      gateway6=addr6 and gateway6_of.get(sw)))
 
     return Topology(name=name, source=source, sb_cluster=sb_cluster, sb_ssl=sb_ssl,
                     underlay_subnet=underlay_subnet, chassis=tuple(chassis),
                     switches=tuple(switches), routers=tuple(routers), vms=tuple(vms))
+
+
+def _ip6_in(ctx, spec, key, path, kind, switch):
+    """The optional IPv6 `key` of a VM or router port, which must lie in its switch's subnet6."""
+    if key not in spec:
+        return None
+    value = ctx.parse(spec, key, path, kind, "IPv6 address" + ("/prefix" if kind is ipaddress.IPv6Interface else ""))
+    if switch.subnet6 is None:
+        ctx.fail(spec, key, f"{path}.{key}", f"switch {switch.name} has no subnet6")
+    addr = value.ip if kind is ipaddress.IPv6Interface else value
+    if addr not in switch.subnet6 or (kind is ipaddress.IPv6Interface and value.network != switch.subnet6):
+        ctx.fail(spec, key, f"{path}.{key}", f"{value} is not in {switch.name}'s subnet6 {switch.subnet6}")
+    return value

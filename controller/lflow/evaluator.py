@@ -193,6 +193,8 @@ def _operand_value(pkt, symtab, operand, port_key):
     if isinstance(operand, ast.StrConst):
         return port_key(operand.value), None
     base, lo, hi = symtab.resolve(operand.name)
+    if base.is_string and not operand.sliced:     # inport/outport: the whole port key
+        return read_field(pkt, base), None
     if operand.sliced:
         lo, hi = lo + operand.lo, lo + operand.hi
     return (read_field(pkt, base) >> lo) & ((1 << (hi - lo + 1)) - 1), None

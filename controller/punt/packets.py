@@ -11,7 +11,9 @@ nested actions run on it.
                  carrying the original IP datagram cut to fit 576 bytes with its Ethernet
                  header (RFC 1122 3.2.2: at least the IP header + 8 bytes)
     icmp6 {}     ICMPv6 destination unreachable (type 1 code 1), hop limit 255, carrying
-                 the original IPv6 header (40 bytes, as pinctrl does)
+                 as much of the original IPv6 packet as fits the IPv6 minimum MTU (RFC
+                 4443 2.4 (c): 1280 bytes, which pinctrl counts with the Ethernet header;
+                 the sender's stack needs the quoted L4 header to find the socket)
     tcp_reset {} TCP RST, ports swapped; seq = the segment's ack if it had ACK, else
                  seq 0 and ack = its seq + payload length (flags RST|ACK then)
     sctp_abort{} SCTP ABORT chunk, ports swapped, vtag = the packet's own tag, T bit set
@@ -37,6 +39,7 @@ P_VLAN, P_ARP, P_IP4, P_IP6 = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 P_TCP, P_UDP, P_SCTP, P_ICMP4, P_ICMP6 = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
 P_ND_NS, P_ND_NA, P_FRAG, P_LATER_FRAG = 1 << 9, 1 << 10, 1 << 11, 1 << 12
 ICMP4_ROOM = 576 - (14 + 20 + 8)    # pinctrl: the whole error fits 576 bytes with Ethernet
+ICMP6_ROOM = 1280 - (14 + 40 + 8)   # RFC 4443's 1280 bytes, counted with Ethernet as pinctrl does
 MASK64 = (1 << 64) - 1
 
 
@@ -303,9 +306,12 @@ def _ip4_header(f: dict, proto: int, payload_len: int, ttl: int = 255) -> bytes:
 
 
 def _ip6_header(f: dict, nh: int, payload_len: int, src: bytes | None = None,
-                dst: bytes | None = None, hlim: int = 255) -> bytes:
-    tc = (f["ip_dscp"] << 2 | f["ip_ecn"]) & 0xFF
-    return (struct.pack("!IHBB", 6 << 28 | tc << 20 | (f["ip6_label"] & 0xFFFFF), payload_len, nh, hlim)
+                dst: bytes | None = None, hlim: int = 255, fresh: bool = False) -> bytes:
+    """fresh: traffic class and flow label 0 (pinctrl's ICMPv6 errors and ND packets),
+    else the punted packet's."""
+    tc = 0 if fresh else (f["ip_dscp"] << 2 | f["ip_ecn"]) & 0xFF
+    label = 0 if fresh else f["ip6_label"] & 0xFFFFF
+    return (struct.pack("!IHBB", 6 << 28 | tc << 20 | label, payload_len, nh, hlim)
             + (src or _ip6_join(f["ip6_src_hi"], f["ip6_src_lo"]))
             + (dst or _ip6_join(f["ip6_dst_hi"], f["ip6_dst_lo"])))
 
@@ -332,8 +338,8 @@ def build_icmp4(frame: bytes, f: dict) -> bytes:
 
 def build_icmp6(frame: bytes, f: dict) -> bytes:
     _need(f, P_IP6, "icmp6 {} needs an IPv6 packet")
-    orig = _l3(frame, f, ip6=True)[:40]
-    ip = _ip6_header(f, 58, 8 + len(orig))
+    orig = _l3(frame, f, ip6=True)[:ICMP6_ROOM]
+    ip = _ip6_header(f, 58, 8 + len(orig), fresh=True)
     icmp = struct.pack("!BBHI", 1, 1, 0, 0) + orig
     csum = checksum(icmp, _pseudo6(ip[8:24], ip[24:40], 58, len(icmp)))
     return _eth(f["eth_dst"], f["eth_src"], ETH_IP6, f["vlan_tci"]) + ip + icmp[:2] + struct.pack("!H", csum) + icmp[4:]
@@ -383,7 +389,8 @@ def build_arp(frame: bytes, f: dict) -> bytes:
 
 
 def _solicited_node(addr: bytes) -> bytes:
-    return bytes.fromhex("ff020000000000000000000001ff") + addr[13:16]
+    """ff02::1:ffXX:XXXX (RFC 4291 2.7.1): a 13-byte prefix and the address' last 3 bytes."""
+    return bytes.fromhex("ff0200000000000000000001ff") + addr[13:16]
 
 
 def build_nd_ns(frame: bytes, f: dict) -> bytes:
@@ -391,7 +398,7 @@ def build_nd_ns(frame: bytes, f: dict) -> bytes:
     target = _ip6_join(f["ip6_dst_hi"], f["ip6_dst_lo"])
     dst = _solicited_node(target)
     body = struct.pack("!BBHI", 135, 0, 0, 0) + target + struct.pack("!BB", 1, 1) + _mac_bytes(f["eth_src"])
-    ip = _ip6_header(f, 58, len(body), dst=dst)
+    ip = _ip6_header(f, 58, len(body), dst=dst, fresh=True)
     csum = checksum(body, _pseudo6(ip[8:24], ip[24:40], 58, len(body)))
     eth_dst = 0x333300000000 | int.from_bytes(dst[12:16], "big")
     return (_eth(eth_dst, f["eth_src"], ETH_IP6, f["vlan_tci"]) + ip + body[:2]
@@ -407,7 +414,7 @@ def _build_nd_na(frame: bytes, f: dict, router: bool) -> bytes:
     src = _ip6_join(f["ip6_src_hi"], f["ip6_src_lo"])
     # to the soliciting node; from the unspecified address (DAD) to all-nodes
     dst = src if any(src) else bytes.fromhex("ff020000000000000000000000000001")
-    ip = _ip6_header(f, 58, len(body), src=target, dst=dst)
+    ip = _ip6_header(f, 58, len(body), src=target, dst=dst, fresh=True)
     csum = checksum(body, _pseudo6(ip[8:24], ip[24:40], 58, len(body)))
     return (_eth(f["eth_src"], f["eth_dst"], ETH_IP6, f["vlan_tci"]) + ip + body[:2]
             + struct.pack("!H", csum) + body[4:])

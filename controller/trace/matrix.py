@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-__all__ = ["Case", "Vm", "vms_of", "lab_matrix"]
+__all__ = ["Case", "Vm", "vms_of", "lab_matrix", "Vm6", "vms6_of", "lab_matrix6"]
 
 
 @dataclass(frozen=True)
@@ -107,4 +107,105 @@ def lab_matrix(state) -> list[Case]:
             cases.append(Case(f"{a.port} spoofed source MAC", a.switch,
                               f'inport == "{a.port}" && eth.src == 0a:dd:dd:dd:dd:dd && '
                               f"eth.dst == {peer.mac} && {l4}", "spoof"))
+    return cases
+
+
+# ---- IPv6 (dual-stack labs) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Vm6:
+    port: str
+    switch: str
+    mac: str
+    ip6: str
+    gw_mac: str | None
+    gw_ip6: str | None
+
+
+def _mac_ip6(port):
+    for entry in port.mac:
+        parts = entry.split()
+        for p in parts[1:]:
+            addr = ipaddress.ip_interface(p).ip
+            if addr.version == 6 and not addr.is_link_local:
+                return parts[0], str(addr)
+    return None, None
+
+
+def vms6_of(state) -> list[Vm6]:
+    """The VMs with a global IPv6 address in Port_Binding.mac ("MAC IP4 IP6")."""
+    dps = state.datapath_by_uuid()
+    by_name = {p.logical_port: p for p in state.ports}
+    gateway = {}
+    for p in state.ports:
+        if p.type in ("patch", "router") and not dps[p.datapath].is_router:
+            peer = by_name.get(p.option("peer", "")) or by_name.get(p.option("router-port", ""))
+            if peer is not None:
+                gateway[p.datapath] = _mac_ip6(peer)
+    out = []
+    for p in sorted(state.ports, key=lambda p: p.logical_port):
+        if p.type != "" or dps[p.datapath].is_router:
+            continue
+        mac, ip6 = _mac_ip6(p)
+        if mac is None:
+            continue
+        gw_mac, gw_ip6 = gateway.get(p.datapath, (None, None))
+        out.append(Vm6(p.logical_port, dps[p.datapath].name, mac, ip6, gw_mac, gw_ip6))
+    return out
+
+
+def _solicited(ip6: str) -> tuple[str, str]:
+    """(solicited-node multicast address, its Ethernet address) of `ip6`."""
+    low = int(ipaddress.IPv6Address(ip6)) & 0xFFFFFF
+    addr = ipaddress.IPv6Address(int(ipaddress.IPv6Address("ff02::1:ff00:0")) | low)
+    mac = "33:33:" + ":".join(f"{b:02x}" for b in addr.packed[12:])
+    return str(addr), mac
+
+
+def _unused_ip6(vm: Vm6, taken: set) -> str:
+    net = ipaddress.ip_network(f"{vm.ip6}/64", strict=False)
+    return str(next(str(net[n]) for n in range(0x99, 0x200) if str(net[n]) not in taken))
+
+
+def lab_matrix6(state) -> list[Case]:
+    """The v6 matrix: echo to every other VM (same switch, routed), a neighbour
+    solicitation for a peer (the switch's ND responder) and for the router (nd_na_router),
+    one for an address nobody owns (multicast, flooded), echo to the router, hop limit 1
+    through the router (ICMPv6 time exceeded), a routed packet to an unresolved address
+    (the router's nd_ns)."""
+    vms = vms6_of(state)
+    taken = {v.ip6 for v in vms} | {v.gw_ip6 for v in vms if v.gw_ip6}
+    cases = []
+    for a in vms:
+        src = f'inport == "{a.port}" && eth.src == {a.mac}'
+
+        def echo(dst_mac, dst_ip, ttl=64):
+            return (f"{src} && eth.dst == {dst_mac} && ip6.src == {a.ip6} && ip6.dst == {dst_ip} "
+                    f"&& ip.ttl == {ttl} && icmp6.type == 128 && icmp6.code == 0")
+
+        def ns(target):
+            group, gmac = _solicited(target)
+            return (f"{src} && eth.dst == {gmac} && ip6.src == {a.ip6} && ip6.dst == {group} && "
+                    f"ip.ttl == 255 && icmp6.type == 135 && icmp6.code == 0 && nd.target == {target} "
+                    f"&& nd.sll == {a.mac}")
+        for b in vms:
+            if b is a:
+                continue
+            if b.switch == a.switch:
+                cases.append(Case(f"{a.port}->{b.port} v6", a.switch, echo(b.mac, b.ip6), "l2_6"))
+            elif a.gw_mac and a.gw_ip6:
+                cases.append(Case(f"{a.port}->{b.port} v6 routed", a.switch, echo(a.gw_mac, b.ip6), "routed6"))
+        peer = next((b for b in vms if b.switch == a.switch and b is not a), None)
+        if peer is not None:
+            cases.append(Case(f"{a.port} ND for {peer.port}", a.switch, ns(peer.ip6), "nd_peer"))
+        cases.append(Case(f"{a.port} ND for an unknown address", a.switch, ns(_unused_ip6(a, taken)), "nd_mcast"))
+        if a.gw_mac and a.gw_ip6:
+            cases.append(Case(f"{a.port} ND for the router", a.switch, ns(a.gw_ip6), "nd_router"))
+            cases.append(Case(f"{a.port} ping6 the router", a.switch, echo(a.gw_mac, a.gw_ip6), "ping6_router"))
+            far = next((b for b in vms if b.switch != a.switch), None)
+            if far is not None:
+                cases.append(Case(f"{a.port} hop limit 1 through the router", a.switch,
+                                  echo(a.gw_mac, far.ip6, ttl=1), "ttl1_6"))
+                cases.append(Case(f"{a.port} v6 to an unresolved next hop", a.switch,
+                                  echo(a.gw_mac, _unused_ip6(far, taken)), "nd_resolve"))
     return cases

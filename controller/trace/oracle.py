@@ -83,12 +83,36 @@ def _generated(name: str, fields: dict) -> dict:
     the nested assignments; the new packet's own fields are implicit (ovn-sb(5)): `arp {}`
     turns an IPv4 packet into an ARP request (op 1, sha = eth.src, spa = ip4.src,
     tha = 0, tpa = ip4.dst) with no IP header left. Other actions keep the fields."""
+    if name in ("nd_ns", "nd_na", "nd_na_router"):
+        return _generated_nd(name, fields)
     if name != "arp":
         return dict(fields)
     out = dict(fields)
     out.update({"eth.type": 0x0806, "arp.op": 1, "arp.sha": fields.get("eth.src", 0),
                 "arp.spa": fields.get("ip4.src", 0), "arp.tha": 0, "arp.tpa": fields.get("ip4.dst", 0)})
     out.update(dict.fromkeys(_L3_L4, 0))
+    return out
+
+
+def _generated_nd(name: str, fields: dict) -> dict:
+    """ND packets (ovn-sb(5), RFC 4861): `nd_ns {}` solicits ip6.dst from eth.src, to the
+    solicited-node group of ip6.dst, hop limit 255, with the source link-layer option;
+    `nd_na {}` / `nd_na_router {}` answer a solicitation from its eth.dst and target back to
+    its eth.src and ip6.src, with the target link-layer option (= that eth.dst). Traffic
+    class and flow label are 0, as pinctrl makes them."""
+    out = dict(fields)
+    out.update(dict.fromkeys(_L3_L4, 0))
+    out.update({"eth.type": 0x86DD, "ip.proto": 58, "ip.ttl": 255, "ip6.src": fields.get("ip6.src", 0)})
+    if name == "nd_ns":
+        group = (0xFF02 << 112) | (0x1FF << 24) | (fields.get("ip6.dst", 0) & 0xFFFFFF)
+        out.update({"eth.dst": 0x333300000000 | (group & 0xFFFFFFFF), "ip6.dst": group,
+                    "icmp4.type": 135, "nd.target": fields.get("ip6.dst", 0),
+                    "nd.sll": fields.get("eth.src", 0)})
+    else:
+        target = fields.get("nd.target", 0)
+        out.update({"eth.src": fields.get("eth.dst", 0), "eth.dst": fields.get("eth.src", 0),
+                    "ip6.src": target, "ip6.dst": fields.get("ip6.src", 0) or (0xFF02 << 112 | 1),
+                    "icmp4.type": 136, "nd.target": target, "nd.tll": fields.get("eth.dst", 0)})
     return out
 
 

@@ -52,10 +52,10 @@ def test_bench_lab_reports_every_figure_and_cleans_up():
     before = _ours(system_snapshot())
     proc = subprocess.run([sys.executable, "-m", "controller.cli", "bench", "lab", "--json",
                            "--seconds", "0.5", "--rounds", "1", "--name", NAME],
-                          capture_output=True, text=True, timeout=150)
+                          capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout)
-    for fig in ("pps", "sent_pps", "tcp_gbps"):
+    for fig in ("pps", "sent_pps", "tcp_gbps", "tcp6_gbps"):
         assert set(r[fig]) == KEYS, fig
         for key, value in r[fig].items():
             assert value > 0, f"{fig}.{key} = {value}"

@@ -16,17 +16,19 @@ import pytest
 pytestmark = [pytest.mark.root, pytest.mark.e2e]
 
 
-def capture_ttl1(lab):
+def capture_ttl1(lab, v6=False):
     ns = lab.plan().vm_netns("vm1")
     with tempfile.TemporaryDirectory(prefix="ovnbpf-punt-") as tmp:
         pcap = Path(tmp) / "ttl1.pcap"
         cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "-n", "-i", "eth0",
-                                "-w", str(pcap), "-c", "2", "icmp"],
+                                "-w", str(pcap), "-c", "2",
+                                "icmp6 and (ip6[40] == 128 or ip6[40] == 3)" if v6 else "icmp"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             cap.stderr.readline()                       # "listening on eth0": capturing
             ping = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-t", "1", "-W", "3",
-                                   "10.0.2.15"], capture_output=True, text=True, timeout=30)
+                                   *(["-s", "1300", "fd00:0:0:2::15"] if v6 else ["10.0.2.15"])],
+                                  capture_output=True, text=True, timeout=30)
             cap.wait(timeout=10)
         finally:
             if cap.poll() is None:
@@ -61,3 +63,33 @@ def test_icmp4_time_exceeded_matches_ovn_byte_for_byte(make_lab):
     assert r.outcome == "icmp4", r
     ours = r.injections[0].frame
     assert ours.hex() == answer.hex()
+
+
+def test_icmp6_time_exceeded_matches_ovn_byte_for_byte(make_lab, tmp_path):
+    """The same for `icmp6 {}` in a dual-stack reference lab, with a request too big to
+    quote whole (pinctrl cuts the error to 1280 bytes, Ethernet included)."""
+    from controller.lab import topology
+    from controller.punt import packets as P
+    from controller.punt.event import CONSUME, STAGE_INGRESS, encode_event
+    from controller.punt.handler import PuntHandler
+    from controller.trace.sb import snapshot
+    lab = make_lab(topology.variant("ebpf6", tmp_path, "ovs6", {"*": "ovs"}),
+                   "s" + "".join(random.choices(string.ascii_lowercase, k=3)))
+    assert lab.ping("vm1", "fd00:0:0:2::15", count=1)
+    out, frames = capture_ttl1(lab, v6=True)
+    assert "Time exceeded: Hop limit" in out, out
+    request = next(f for f in frames if f[54] == 128)
+    answer = next(f for f in frames if f[54] == 3)
+
+    state = snapshot(lab.central().sb_remote)
+    lr1 = next(d for d in state.datapaths if d.name == "lr1")
+    lrp = next(p for p in state.ports if p.logical_port == "lrp-ls1")
+    flow = next(f for f in state.flows if f.stage == "lr_in_ip_input" and "icmp6.type = 3" in f.actions
+                and 'inport == "lrp-ls1"' in f.match)
+    fields = P.parse(request)
+    fields.update({"dp": lr1.tunnel_key, "inport": lrp.tunnel_key})
+    r = PuntHandler(state, {1: flow.uuid}).handle_bytes(
+        encode_event(CONSUME, 1, STAGE_INGRESS, fields, request))
+    assert r.outcome == "icmp6", r
+    ours = r.injections[0].frame
+    assert len(answer) == 1280 and ours.hex() == answer.hex()

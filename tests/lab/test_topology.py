@@ -88,3 +88,23 @@ def test_nbctl_commands_pin_every_tunnel_key():
     assert argv.count("--") == len([a for a in argv if a in ("ls-add", "lr-add", "lrp-add", "lsp-add",
                                                              "set", "lsp-set-type", "lsp-set-addresses",
                                                              "lsp-set-options")]) - 1
+
+
+def test_dual_stack_keys():
+    """subnet6 / ip6 (issue 15): the dual-stack labs' addresses reach the NB commands."""
+    t = topology.load("ebpf6")
+    vm5 = t.vm_named("vm5")
+    assert str(vm5.ip6) == "fd00:0:0:2::15/64" and str(vm5.gateway6) == "fd00:0:0:2::1"
+    assert str(t.routers[0].ports[1].ip6) == "fd00:0:0:2::1/64"
+    text = " ".join(nbctl_commands(t))
+    assert "lsp-set-addresses lsp-vm5 0a:00:00:00:02:05 10.0.2.15 fd00:0:0:2::15" in text
+    assert "lrp-add lr1 lrp-ls2 02:00:00:00:02:01 10.0.2.1/24 fd00:0:0:2::1/64" in text
+    assert len(topology.load("mixed6").vms) == 7
+    assert all(v.ip6 is None for v in topology.load("ebpf").vms)
+    six = GOOD.replace("key: 1}\nvms", 'subnet6: "fd00::/64", key: 1}\nvms').replace(
+        "ip: 10.0.1.11,", 'ip: 10.0.1.11, ip6: "fd00::11",')
+    assert str(topology.parse(six, "t.yaml").vm_named("vm1").ip6) == "fd00::11/64"
+    with pytest.raises(TopologyError, match=r"t.yaml:6: vms.vm1.ip6: fd01::11 is not in ls1's subnet6"):
+        topology.parse(six.replace("fd00::11", "fd01::11"), "t.yaml")
+    with pytest.raises(TopologyError, match=r"vms.vm1.ip6: switch ls1 has no subnet6"):
+        topology.parse(GOOD.replace("ip: 10.0.1.11,", 'ip: 10.0.1.11, ip6: "fd00::11",'), "t.yaml")

@@ -1,6 +1,7 @@
 """The punt handler without a kernel: golden generated packets (icmp4 time exceeded for a
 TTL=1 echo, port unreachable, ARP request, TCP RST), the resume point, MAC_Binding
 learning from put_arp copies, and bad input counted, never raised."""
+import ipaddress
 import struct
 
 from scapy.layers.inet import ICMP, IP, IPerror, TCP, UDP
@@ -142,3 +143,87 @@ def test_event_round_trip():
     data = punt(echo(), 1)
     ev = decode_event(data)
     assert ev.cookie == 1 and ev.flow["ip_ttl"] == 1 and ev.frame == bytes(echo())
+
+
+# ---- IPv6: ND (issue 15) ---------------------------------------------------------------
+
+NDNA = ('nd_na { eth.src = 0a:00:00:00:01:01; ip6.src = fd00:0:0:1::11; nd.target = fd00:0:0:1::11; '
+        'nd.tll = 0a:00:00:00:01:01; outport = inport; flags.loopback = 1; output; };')
+NDNS = 'nd_ns { nd.target = xxreg0; output; };'
+
+
+def v6_state():
+    flows = [rows.LogicalFlow("f-na", (LS1,), "ingress", 19, 50, "nd_ns", NDNA, "ls_in_arp_rsp"),
+             rows.LogicalFlow("f-ns", (LR,), "ingress", 21, 100, "ip6", NDNS, "lr_in_arp_request")]
+    base = state()
+    return rows.SBState(datapaths=base.datapaths,
+                        ports=base.ports + (rows.PortBinding("p4", "lsp-vm2", LS1, 2, "", (), (), "hv1", True),),
+                        flows=tuple(flows))
+
+
+def _icmp6_ok(frame: bytes) -> bool:
+    from scapy.layers.inet6 import IPv6
+    ip = Ether(frame)[IPv6]
+    raw = bytes(ip.payload)
+    pseudo = P._pseudo6(bytes(ip)[8:24], bytes(ip)[24:40], 58, len(raw))
+    return P.checksum(raw, pseudo) == 0
+
+
+def test_nd_na_goes_back_out_of_the_soliciting_port():
+    """outport = inport in the nested actions: the evaluator read a string field as 0, so
+    the answer was injected with outport 0 and dropped UNKNOWN_OUTPORT (failed before)."""
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPv6
+    ns = (Ether(src="0a:00:00:00:01:02", dst="33:33:ff:00:00:11") /
+          IPv6(src="fd00:0:0:1::12", dst="ff02::1:ff00:11", hlim=255) /
+          ICMPv6ND_NS(tgt="fd00:0:0:1::11") / ICMPv6NDOptSrcLLAddr(lladdr="0a:00:00:00:01:02"))
+    r = PuntHandler(v6_state(), {1: "f-na"}).handle_bytes(punt(ns, 1, dp=1, inport=2))
+    inj = r.injections[0]
+    assert inj.resume == RESUME_OUTPUT and inj.meta["outport"] == 2 and inj.meta["flags"] & 1
+    got = Ether(inj.frame)
+    assert (got.src, got.dst) == ("0a:00:00:00:01:01", "0a:00:00:00:01:02")
+    assert (got[IPv6].src, got[IPv6].dst, got[IPv6].hlim) == ("fd00:0:0:1::11", "fd00:0:0:1::12", 255)
+    assert got[ICMPv6ND_NA].tgt == "fd00:0:0:1::11" and got[ICMPv6ND_NA].S == 1
+    assert got[ICMPv6NDOptDstLLAddr].lladdr == "0a:00:00:00:01:01"
+    assert _icmp6_ok(inj.frame)
+
+
+def test_nd_ns_for_an_unresolved_next_hop_is_well_formed():
+    """The solicited-node prefix was 14 bytes: ff02::1ff:0, the payload a byte late and
+    its type read as 153 (failed before)."""
+    from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
+    frame = (Ether(src="02:00:00:00:02:01", dst="00:00:00:00:00:00") /
+             IPv6(src="fd00:0:0:1::11", dst="fd00:0:0:2::99", hlim=63) / ICMPv6EchoRequest())
+    target = int(ipaddress.IPv6Address("fd00:0:0:2::99"))
+    meta = {f"reg[{i}]": (target >> (96 - 32 * i)) & 0xFFFFFFFF for i in range(4)}
+    r = PuntHandler(v6_state(), {3: "f-ns"}).handle_bytes(punt(frame, 3, outport=2, **meta))
+    inj = r.injections[0]
+    got = Ether(inj.frame)
+    assert inj.resume == RESUME_OUTPUT and inj.meta["outport"] == 2
+    assert got.dst == "33:33:ff:00:00:99" and got[IPv6].dst == "ff02::1:ff00:99"
+    assert got[IPv6].plen == 32 and got[IPv6].nh == 58 and got[IPv6].hlim == 255
+    assert got[ICMPv6ND_NS].type == 135 and got[ICMPv6ND_NS].tgt == "fd00:0:0:2::99"
+    assert got[ICMPv6NDOptSrcLLAddr].lladdr == "02:00:00:00:02:01"
+    assert _icmp6_ok(inj.frame)
+
+
+TTL1_V6 = ('icmp6 {eth.dst <-> eth.src; ip6.dst = ip6.src; ip6.src = fd00:0:0:1::1 ; ip.ttl = 254; '
+           'icmp6.type = 3; icmp6.code = 0; outport = "lrp-ls1"; flags.loopback = 1; output; };')
+
+
+def test_icmp6_time_exceeded_quotes_the_invoking_packet():
+    """RFC 4443: as much of the invoking packet as fits 1280 bytes. Only its 40-byte IPv6
+    header was quoted, so the sender's stack could not match the error to its socket
+    (ping -6 -t 1 saw nothing; failed before)."""
+    from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6TimeExceeded, IPerror6, IPv6
+    flows = (rows.LogicalFlow("f-t6", (LR,), "ingress", 3, 31, "ip6 && ip.ttl == {0, 1}", TTL1_V6,
+                              "lr_in_ip_input"),)
+    st = rows.SBState(datapaths=state().datapaths, ports=state().ports, flows=flows)
+    frame = (Ether(src=VM1_MAC, dst=RTR_MAC) / IPv6(src="fd00:0:0:1::11", dst="fd00:0:0:2::15", hlim=1)
+             / ICMPv6EchoRequest(id=9, seq=3, data=b"z" * 2000))
+    inj = PuntHandler(st, {1: "f-t6"}).handle_bytes(punt(frame, 1)).injections[0]
+    got = Ether(inj.frame)
+    assert (got[IPv6].src, got[IPv6].dst, got[IPv6].hlim) == ("fd00:0:0:1::1", "fd00:0:0:1::11", 254)
+    assert got[ICMPv6TimeExceeded].type == 3 and got[ICMPv6TimeExceeded].code == 0
+    assert len(inj.frame) == 1280          # with Ethernet, as OVN's pinctrl (test_punt_vs_ovn.py)
+    assert bytes(got[IPerror6])[:40 + 8] == bytes(frame[IPv6])[:48]      # header + echo id/seq
+    assert _icmp6_ok(inj.frame)
