@@ -36,7 +36,7 @@ import ovs.poller
 from ..db.local_ovs import LocalOvs
 from ..db.ownership import Ownership, load_token
 from ..db.sbhealth import SessionHealth
-from ..db.southbound import Southbound, ssl_diagnose
+from ..db.southbound import Southbound, SouthboundError, ssl_diagnose
 from ..db.viewcheck import ViewCheck, summary
 from ..punt.event import inject_header
 from ..punt.handler import PuntHandler
@@ -105,6 +105,7 @@ class Counters:
     claims: int = 0
     nb_cfg: int = 0
     unsettled: int = 0      # steps that waited for the SB to answer new monitor conditions
+    sb_writes_deferred: int = 0   # our SB writes the server did not take (retried)
 
 
 class Controller:
@@ -147,6 +148,7 @@ class Controller:
         self.view_check_s = view_check_s       # how often the SB view is checked (0: never)
         self.viewcheck = None
         self.failures = StepFailures(log)       # a traceback per distinct failure, once
+        self.unwritten = {}                    # SB write -> why the server did not take it
         self.identity = None                   # who owns our SB rows (db/ownership.py)
         self.sb_health = None                  # the SB session's attempts/reasons (sbhealth.py)
         self.sb_wait_warn_s = sb_wait_warn_s   # start-up: say we still wait after this long
@@ -473,14 +475,14 @@ class Controller:
             self.seen = None
         self._lap("verify")
 
-        if owner and want.claims != self.claims:
-            self.sb.set_claims(want.claims)
+        if owner and want.claims != self.claims and self._sb_write(
+                "port claims", lambda: self.sb.set_claims(want.claims)):
             self.claims = want.claims
             self.counters.claims += 1
             log.info("claimed %s", ", ".join(sorted(want.claims)) or "nothing")
         self._lap("claims")
-        if owner and state.nb_cfg != self.acked:
-            self.sb.ack_nb_cfg(state.nb_cfg)
+        if owner and state.nb_cfg != self.acked and self._sb_write(
+                "nb_cfg ack", lambda: self.sb.ack_nb_cfg(state.nb_cfg)):
             self.acked = state.nb_cfg
             self.counters.nb_cfg = state.nb_cfg
         self._lap("ack")
@@ -587,6 +589,26 @@ class Controller:
             self.unresolved = True
         return Tunnel(ip, dmac=mac, egress_mark=egress_mark, trust_egress_done=trust)
 
+    def _sb_write(self, what, write) -> bool:
+        """An SB write of ours (claims, nb_cfg ack). One the server does not take now (it
+        is away, frozen or electing a Raft leader: "try again") is no failure of the
+        chassis: said once at INFO, counted, and retried by the next step."""
+        try:
+            write()
+        except SouthboundError as e:
+            self._sb_unwritten(what, e)
+            self.seen = None
+            return False
+        self.unwritten.pop(what, None)
+        return True
+
+    def _sb_unwritten(self, what, error):
+        self.counters.sb_writes_deferred += 1
+        if self.unwritten.get(what) != str(error):
+            self.unwritten[what] = str(error)
+            log.info("%s of chassis %s not written yet (%s); retrying", what,
+                     self.sb.chassis_name, error)
+
     def _identity_run(self):
         """Defend our SB rows (db/ownership.py); True when the step must run again."""
         if self.identity is None or not self.sb.connected():
@@ -595,8 +617,11 @@ class Controller:
         try:
             wrote = self.identity.run(cfg.encap_type, cfg.encap_ip,
                                       cfg.hostname or cfg.system_id)
-        except Exception:   # noqa: BLE001 - a failed write is retried on the next beat
-            log.exception("chassis ownership check failed")
+        except SouthboundError as e:     # the SB away or electing: the next beat retries
+            self._sb_unwritten("chassis ownership record", e)
+            return False
+        except Exception as e:   # noqa: BLE001 - a failed check is retried on the next beat
+            self.failures.failed(e)
             return False
         if wrote:
             self.claims = self.acked = None
