@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: a frame sent by a VM, seen by XDP on the chassis-side veth of its VIF.
- * parse -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
+ * parse -> complete a partial L4 checksum -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
  * the active pipeline's ingress stage. */
 #include "lib/common.h"
 #include "lib/flow.h"
@@ -10,6 +10,7 @@
 #include "lib/last.h"
 #include "lib/dispatch.h"
 #include "lib/fcache.h"
+#include "lib/l4csum.h"
 
 OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
@@ -25,6 +26,9 @@ OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
     if (rc < 0)
         return rc;
     ovnbpf_stat(OVNBPF_STAT_RX_VIF);
+    /* before the cache and the pipeline: every way out (redirect, Geneve) loses the
+     * skb's CHECKSUM_PARTIAL state (lib/l4csum.h) */
+    ovnbpf_l4_csum_complete(data, end, f);
     f->dp = vif->dp;
     f->inport = vif->port;
     f->origin = OVNBPF_ORIGIN_VIF;

@@ -70,6 +70,7 @@ class VM:
     ip: ipaddress.IPv4Interface
     key: int
     gateway: ipaddress.IPv4Address | None
+    offloads: bool = True   # False: tx checksum, TSO/GSO off in the guest (default: kernel's)
 
     @property
     def port(self):
@@ -333,7 +334,11 @@ def parse(text, source="<topology>"):
         ctx.name(vm_map, vname, path)
         if not isinstance(spec, dict):
             ctx.fail(vm_map, vname, path, "must be a mapping")
-        ctx.check_keys(spec, {"chassis", "switch", "mac", "ip", "key"}, path)
+        ctx.check_keys(spec, {"chassis", "switch", "mac", "ip", "key", "offloads"}, path)
+        offloads = spec.get("offloads", True)
+        if not isinstance(offloads, bool):
+            ctx.fail(spec, "offloads", f"{path}.offloads",
+                     "must be true (the kernel's defaults) or false (checksum, TSO/GSO off)")
         ch = spec.get("chassis")
         if ch not in chassis_names:
             ctx.fail(spec, "chassis", f"{path}.chassis", f"unknown chassis {ch!r}")
@@ -353,7 +358,7 @@ def parse(text, source="<topology>"):
                          f"{what} {value if what != 'port key' else key} is already used by {table[value]}")
             table[value] = f"lsp-{vname}" if what == "port key" else vname
         vms.append(VM(vname, ch, sw, mac, ipaddress.IPv4Interface(f"{addr}/{subnet.prefixlen}"),
-                      key, gateway_of.get(sw)))
+                      key, gateway_of.get(sw), offloads))
 
     return Topology(name=name, source=source, sb_cluster=sb_cluster, sb_ssl=sb_ssl,
                     underlay_subnet=underlay_subnet, chassis=tuple(chassis),
