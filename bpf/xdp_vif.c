@@ -11,6 +11,10 @@
 #include "lib/dispatch.h"
 #include "lib/fcache.h"
 #include "lib/l4csum.h"
+#include "lib/geneve.h"
+
+/* the largest frame a VIF may hand over unsegmented: the underlay's MTU + Ethernet + 2 tags */
+#define OVNBPF_VIF_MAX_FRAME (OVNBPF_UNDERLAY_MTU + 14 + 8)
 
 OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
@@ -26,6 +30,10 @@ OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
     if (rc < 0)
         return rc;
     ovnbpf_stat(OVNBPF_STAT_RX_VIF);
+    /* Longer than any frame the underlay carries: a GSO super-frame a tap hands to
+     * generic XDP (virtio-net TSO/USO). XDP cannot segment it: counted, not lost. */
+    if (f->frame_len > OVNBPF_VIF_MAX_FRAME)
+        return OVNBPF_DROP_GSO_UNSUPPORTED;
     /* before the cache and the pipeline: every way out (redirect, Geneve) loses the
      * skb's CHECKSUM_PARTIAL state (lib/l4csum.h) */
     ovnbpf_l4_csum_complete(data, end, f);
