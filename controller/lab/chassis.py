@@ -209,6 +209,10 @@ class ChassisNode:
             return run(["ovn-appctl", "-t", str(ctl), *args])
         return run(["ovs-appctl", "-t", str(self.rundir / f"{daemon}.ctl"), *args])
 
+    def uplink_mtu(self):
+        """The underlay's MTU as this chassis sees it (its uplink)."""
+        return int(self.run(["cat", f"/sys/class/net/{UPLINK}/mtu"]).strip())
+
     def add_vif(self, vm, vm_netns, plug=True):
         """A VM's veth: `<vm>-p` here, `eth0` in the VM; plugged (below) unless told not."""
         dev = f"{vm.name}-p"

@@ -335,13 +335,12 @@ def _add_vm(plan, state, node, vm, plug=True):
     state.record("netns", ns)
     netns.netns_add(ns, guest=True)
     node.add_vif(vm, ns, plug)
-    _configure_vm(vm, ns)
+    _configure_vm(vm, ns, netns.vm_mtu(node.uplink_mtu()))
 
 
-def _configure_vm(vm, ns):
+def _configure_vm(vm, ns, mtu):
     run = netns.run
-    run(["ip", "link", "set", "eth0", "address", vm.mac, "mtu", str(netns.vm_mtu()), "up"],
-        netns=ns)
+    run(["ip", "link", "set", "eth0", "address", vm.mac, "mtu", str(mtu), "up"], netns=ns)
     run(["ip", "addr", "add", str(vm.ip), "dev", "eth0"], netns=ns)
     if vm.gateway:
         run(["ip", "route", "add", "default", "via", str(vm.gateway)], netns=ns)

@@ -51,10 +51,9 @@ def veth_pair(name, peer, netns=None, peer_netns=None):
 # Geneve as OVN sends it over an IPv4 underlay: outer Ethernet 14 + IPv4 20 + UDP 8 +
 # Geneve 8 + OVN's option 8. OVN documents the VM MTU as the underlay's minus this.
 GENEVE_OVERHEAD = 58
-UNDERLAY_MTU = 1500
 
 
-def vm_mtu(underlay_mtu=UNDERLAY_MTU):
+def vm_mtu(underlay_mtu):
     return underlay_mtu - GENEVE_OVERHEAD
 
 

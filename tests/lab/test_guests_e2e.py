@@ -5,6 +5,7 @@ across chassis and through the router, with the guests' offloads at the kernel's
 (`offloads: false`): both directions of every on/off combination. Labs: `ebpf` (two ovnbpf
 chassis) and `mixed` (OVS userspace reference in the middle)."""
 import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -99,8 +100,32 @@ def _check(lab, kind, capsys):
     assert failed == {}
 
 
+def _ctl_drops(lab, chassis):
+    ovnbpf = Path(sys.executable).with_name("ovnbpf")
+    out = subprocess.run([str(ovnbpf), "ctl", "--lab", lab.name, "--chassis", chassis, "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["live"]["drops"]
+
+
+def _check_mtu(lab):
+    """The VM MTU is the underlay's minus Geneve's 58 bytes (OVN's rule); a guest that
+    raises its MTU past that sends frames the tunnel cannot carry: counted, not lost."""
+    hv1 = next(n for n in lab.nodes() if n.name == "hv1")
+    ns = lab.plan().vm_netns("vm1")
+    assert int(run(["cat", "/sys/class/net/eth0/mtu"], netns=ns)) == hv1.uplink_mtu() - 58
+    before = _ctl_drops(lab, "hv1").get("ENCAP_TOO_BIG", 0)
+    run(["ip", "link", "set", "eth0", "mtu", str(hv1.uplink_mtu())], netns=ns)
+    try:
+        run(["ping", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", "1472", "10.0.1.13"],
+            netns=ns, check=False)
+        assert _ctl_drops(lab, "hv1").get("ENCAP_TOO_BIG", 0) >= before + 2
+    finally:
+        run(["ip", "link", "set", "eth0", "mtu", str(hv1.uplink_mtu() - 58)], netns=ns)
+
+
 def test_ebpf_lab_guests_all_pairs(tmp_path_factory, capsys):
     with running_lab("g1", _topology(tmp_path_factory, "ebpf")) as lab:
+        _check_mtu(lab)
         _check(lab, "ebpf", capsys)
 
 
