@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: TC ingress (cls_bpf, direct-action) on every interface that has an XDP entry
  * (VIF veths and the underlay). Frames that XDP passed up with ovnbpf metadata are
- * multicast: replicate them (lib/mcast.h). Anything else is the host's: TC_ACT_OK. */
+ * multicast: replicate them (lib/mcast.h). A VIF frame without them bypassed XDP (a tap's
+ * GSO frame): a counted drop. Anything else is the host's: TC_ACT_OK. */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/stats.h"
@@ -12,8 +13,17 @@ int ovnbpf_tc_mcast(struct __sk_buff *skb)
 {
     struct ovnbpf_meta *m = (void *)(long)skb->data_meta;
 
-    if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != OVNBPF_META_MAGIC)
+    if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != OVNBPF_META_MAGIC) {
+        /* A VIF's frame that XDP never saw: a tap builds a GSO super-frame larger than a
+         * page without running XDP. Counted and dropped: never the chassis' stack's. */
+        __u32 ifindex = skb->ifindex;
+        struct ovnbpf_vif *vif = ovnbpf_vifs.lookup(&ifindex);
+        if (vif && vif->port) {
+            ovnbpf_drop(OVNBPF_DROP_GSO_UNSUPPORTED);
+            return TC_ACT_SHOT;
+        }
         return TC_ACT_OK;
+    }
     skb->cb[OVNBPF_CB_DP] = m->dp;
     skb->cb[OVNBPF_CB_INPORT] = m->inport;
     skb->cb[OVNBPF_CB_GROUP] = m->outport;

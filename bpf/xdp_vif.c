@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: a frame sent by a VM, seen by XDP on the chassis-side veth of its VIF.
- * parse -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
+ * parse -> complete a partial L4 checksum -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
  * the active pipeline's ingress stage. */
 #include "lib/common.h"
 #include "lib/flow.h"
@@ -10,6 +10,17 @@
 #include "lib/last.h"
 #include "lib/dispatch.h"
 #include "lib/fcache.h"
+#include "lib/l4csum.h"
+#include "lib/geneve.h"
+
+/* -DOVNBPF_L4CSUM=0 compiles the checksum completion out (benchmarks only: guests with
+ * tx checksumming on then lose every TCP/UDP packet) */
+#ifndef OVNBPF_L4CSUM
+#define OVNBPF_L4CSUM 1
+#endif
+
+/* the largest frame a VIF may hand over unsegmented: the underlay's MTU + Ethernet + 2 tags */
+#define OVNBPF_VIF_MAX_FRAME (OVNBPF_UNDERLAY_MTU + 14 + 8)
 
 OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
@@ -25,6 +36,14 @@ OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
     if (rc < 0)
         return rc;
     ovnbpf_stat(OVNBPF_STAT_RX_VIF);
+    /* Longer than any frame the underlay carries: a GSO super-frame a tap hands to
+     * generic XDP (virtio-net TSO/USO). XDP cannot segment it: counted, not lost. */
+    if (f->frame_len > OVNBPF_VIF_MAX_FRAME)
+        return OVNBPF_DROP_GSO_UNSUPPORTED;
+    /* before the cache and the pipeline: every way out (redirect, Geneve) loses the
+     * skb's CHECKSUM_PARTIAL state (lib/l4csum.h) */
+    if (OVNBPF_L4CSUM)
+        ovnbpf_l4_csum_complete(data, end, f);
     f->dp = vif->dp;
     f->inport = vif->port;
     f->origin = OVNBPF_ORIGIN_VIF;

@@ -61,6 +61,7 @@ class Drop(IntEnum):
     PUNT_LOST = -46
     INJECT_BAD_HEADER = -47
     PUNT_RATE = -48
+    GSO_UNSUPPORTED = -49
 
 
 _ENUM_LINE = re.compile(r"^\s*OVNBPF_DROP_([A-Z0-9_]+)\s*=\s*(-\d+)\s*,")

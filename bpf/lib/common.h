@@ -61,4 +61,13 @@ OVNBPF_INLINE __u64 ovnbpf_mac_load_bytes(const __u8 *p)
            ((__u64)p[3] << 16) | ((__u64)p[4] << 8) | p[5];
 }
 
+/* A map, pinned under OVNBPF_PIN_DIR when the loader gives one (lib/maps.h). */
+#ifdef OVNBPF_PIN_DIR
+#define OVNBPF_MAP(type, key, val, name, n, flags) \
+    BPF_TABLE_PINNED(type, key, val, name, n, OVNBPF_PIN_DIR "/" #name, flags)
+#else
+#define OVNBPF_MAP(type, key, val, name, n, flags) \
+    BPF_F_TABLE(type, key, val, name, n, flags)
+#endif
+
 #endif /* OVNBPF_COMMON_H */

@@ -6,7 +6,7 @@
 #define OVNBPF_CSUM_H
 
 #include "common.h"
-#include "maps.h"
+#include "opaque.h"
 
 /* Largest frame whose full checksum we compute (jumbo): 18 x 512 bytes.
  * bpf_csum_diff takes at most 512 bytes per call, so the sum runs in three loops (512-byte

@@ -57,6 +57,7 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_PUNT_LOST = -46,          /* punt buffer full: the controller is behind */
     OVNBPF_DROP_INJECT_BAD_HEADER = -47,  /* xdp_inject: no/short resume header */
     OVNBPF_DROP_PUNT_RATE = -48,          /* over the punt meter (lib/maps.h): controller protected */
+    OVNBPF_DROP_GSO_UNSUPPORTED = -49,    /* a guest's GSO super-frame (tap VIF): not segmented here */
 };
 
 #define OVNBPF_DROP_MAX 64   /* size of the counter array; reasons are 1..63 */

@@ -16,13 +16,6 @@
 #include "flow.h"
 #include "drop.h"
 
-#ifdef OVNBPF_PIN_DIR
-#define OVNBPF_MAP(type, key, val, name, n, flags) \
-    BPF_TABLE_PINNED(type, key, val, name, n, OVNBPF_PIN_DIR "/" #name, flags)
-#else
-#define OVNBPF_MAP(type, key, val, name, n, flags) \
-    BPF_F_TABLE(type, key, val, name, n, flags)
-#endif
 
 /* ---- sizes (limits are documented in bpf/README.md) ---- */
 #define OVNBPF_MAX_IFINDEX   65536  /* VIF table is an array indexed by ifindex (cheap lookup) */
@@ -146,20 +139,7 @@ OVNBPF_MAP("hash", struct ovnbpf_mcast_chunk_key, struct ovnbpf_mcast_chunk,
 /* ---- per-CPU scratch: the flow being processed (too big for the 512 B stack) ---- */
 OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_flow, ovnbpf_scratch, 1, 0);
 
-/* ---- a value the verifier cannot see through (see ovnbpf_opaque_u32) ---- */
-OVNBPF_MAP("percpu_array", __u32, __u32, ovnbpf_opaque, 1, 0);
-
-/* Return v, but as a scalar the verifier knows nothing about: values loaded from map
- * memory are untracked. Used to stop exact-offset path explosion (lib/csum.h). */
-OVNBPF_INLINE __u32 ovnbpf_opaque_u32(__u32 v)
-{
-    __u32 k = 0;
-    volatile __u32 *slot = ovnbpf_opaque.lookup(&k);
-    if (!slot)
-        return 0;
-    *slot = v;
-    return *slot;
-}
+#include "opaque.h"
 
 /* ---- tail calls: slot OVNBPF_TAIL_MCAST_CONT = the replication continuation ---- */
 #define OVNBPF_TAIL_MCAST_CONT 0

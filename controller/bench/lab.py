@@ -20,9 +20,15 @@ sender offered. The redirect needs NAPI on the sender's peer: an ovnbpf VIF's ch
 has its XDP program; an ovs VIF's (and the kernel pair's bridge port) gets GRO switched on
 for the pps measurement only (an OVS netdev port cannot send GRO-merged TCP on).
 Every measurement runs `--rounds` times, interleaved; the figures are the medians.
-tcp_gbps: iperf3, one stream, the VMs' own stacks (MTU 1442, tx checksum offload off, as
-the lab configures every VM). tcp6_gbps: the same over IPv6 (the lab is dual stack:
-fd00:0:0:1::/64 beside 10.0.1.0/24; the kernel pair gets fd00:0:0:9::1 and ::2).
+tcp_gbps: iperf3, one stream, the VMs' own stacks at the kernel's default offloads (tx
+checksum, TSO/GSO on; the kernel itself turns GSO off on a veth whose peer has an XDP
+program, i.e. on every ovnbpf and ovs VIF here: those guests send MTU-sized segments,
+while the kernel pair keeps GSO), MTU 1442 (underlay 1500 - 58, as the lab sets every VM).
+`tcp_cpu_s_per_gbit`: the whole machine's busy CPU time (/proc/stat, both CPUs, every
+process and softirq: sender, forwarders, receiver) during the iperf3 run per gigabit
+delivered; the machine is shared, so `load` records the load average around the run.
+tcp6_gbps: the same over IPv6 (the lab is dual stack: fd00:0:0:1::/64 beside
+10.0.1.0/24; the kernel pair gets fd00:0:0:9::1 and ::2).
 
 The lab's underlay is a Linux bridge in the root namespace. ovnbpf_cross is measured twice:
 through that bridge (`pps_bridge_underlay`) and with an XDP fast path on the root-side
@@ -148,7 +154,7 @@ def make_kernel_pair(lab):
     ns = {k: f"{lab.name}-{k}" for k in ("k1", "k2", "kbr")}
     for name in ns.values():
         state.record("netns", name)
-        netns.netns_add(name)
+        netns.netns_add(name, guest=name != ns["kbr"])
     run(["ip", "link", "add", "br0", "type", "bridge", "nf_call_iptables", "0",
          "nf_call_ip6tables", "0", "nf_call_arptables", "0"], netns=ns["kbr"])
     run(["ip", "link", "set", "br0", "up"], netns=ns["kbr"])
@@ -160,9 +166,7 @@ def make_kernel_pair(lab):
         run(["ip", "link", "set", port, "master", "br0", "up"], netns=ns["kbr"])
         run(["ip", "link", "set", "eth0", "address", mac, "mtu", "1442", "up"], netns=ns[k])
         run(["ip", "addr", "add", f"{ip}/24", "dev", "eth0"], netns=ns[k])
-        # as the lab does for VMs: software checksums, GRO on the VM's end
-        netns.tx_checksum_off("eth0", ns[k])
-        netns.tx_checksum_off(port, ns["kbr"])
+        # as the lab does for VMs: the kernel's offloads, GRO on the VM's end
         run(["ethtool", "-K", "eth0", "gro", "on"], netns=ns[k])
         ends[k] = (Endpoint(ns[k], mac, ip), ns["kbr"], port)
     return ends
@@ -290,8 +294,17 @@ def _listening(ns, port):
     return f":{port} " in run(["ss", "-ltnH"], netns=ns)
 
 
-def tcp_gbps(src, dst, seconds):
-    """iperf3, one TCP stream src -> dst for `seconds` (whole seconds, at least 1)."""
+def _busy_cpu_seconds():
+    """Busy CPU time of the whole machine so far (every CPU, softirqs included)."""
+    import os
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")   # minus idle, iowait
+
+
+def tcp_gbps(src, dst, seconds, cpu=None):
+    """iperf3, one TCP stream src -> dst for `seconds` (whole seconds, at least 1). `cpu`, a
+    list, gets the machine's busy CPU seconds per gigabit delivered."""
     from controller.lab.proc import stop_pids, wait_for
     t = max(1, round(seconds))
     server = subprocess.Popen(["ip", "netns", "exec", dst.netns, "iperf3", "-s", "-1",
@@ -300,16 +313,21 @@ def tcp_gbps(src, dst, seconds):
     try:
         wait_for(lambda: _listening(dst.netns, IPERF_PORT), timeout=10,
                  what=f"iperf3 to listen in {dst.netns}")
+        busy0 = _busy_cpu_seconds()
         proc = subprocess.run(["ip", "netns", "exec", src.netns, "iperf3", "-c", dst.ip,
                                "-p", str(IPERF_PORT), "-t", str(t), "-J"],
                               capture_output=True, text=True, timeout=t + 30)
+        busy = _busy_cpu_seconds() - busy0
         try:
             out = json.loads(proc.stdout)
         except ValueError:
             out = {"error": (proc.stdout + proc.stderr).strip()[-400:]}
         if "sum_received" not in out.get("end", {}):
             raise RuntimeError(f"iperf3 {src.netns} -> {dst.ip}: {out.get('error', 'no result')}")
-        return round(out["end"]["sum_received"]["bits_per_second"] / 1e9, 3)
+        got = out["end"]["sum_received"]
+        if cpu is not None and got["bytes"]:
+            cpu.append(round(busy / (got["bytes"] * 8 / 1e9), 3))
+        return round(got["bits_per_second"] / 1e9, 3)
     finally:
         stop_pids([server.pid], grace=2)
         server.wait()
@@ -427,6 +445,9 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     runs = {key: [] for key in PATHS}
     bridge, generator, tcp = [], [], {key: [] for key in PATHS}
     tcp6 = {key: [] for key in PATHS}
+    tcp_cpu = {key: [] for key in PATHS}
+    import os
+    load = {"before": os.getloadavg()[0]}
     traffic = Traffic()
     try:
         for i in range(rounds):
@@ -444,9 +465,10 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     for i in range(rounds):
         for key, (a, b) in PATHS.items():
             log(f"round {i + 1}/{rounds}: tcp {key}")
-            tcp[key].append(tcp_gbps(ends[a], ends[b], seconds))
+            tcp[key].append(tcp_gbps(ends[a], ends[b], seconds, tcp_cpu[key]))
             log(f"round {i + 1}/{rounds}: tcp6 {key}")
             tcp6[key].append(tcp_gbps(ends[a].v6(), ends[b].v6(), seconds))
+    load["after"] = os.getloadavg()[0]
 
     pps = {k: round(_median([r["pps"] for r in v])) for k, v in runs.items()}
 
@@ -462,6 +484,12 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
         "pps": pps,
         "tcp_gbps": {k: _median(v) for k, v in tcp.items()},
         "tcp6_gbps": {k: _median(v) for k, v in tcp6.items()},
+        "tcp_gbps_rounds": tcp,
+        "ratio_tcp_cross_vs_kernel": round(_median(tcp["ovnbpf_cross"]) /
+                                           _median(tcp["kernel_cross"]), 2)
+        if _median(tcp["kernel_cross"]) else None,
+        "tcp_cpu_s_per_gbit": {k: _median(v) if v else None for k, v in tcp_cpu.items()},
+        "load": load,
         "ratio_cross_vs_ovs": round(pps["ovnbpf_cross"] / pps["ovs_cross"], 1)
         if pps["ovs_cross"] else None,
         "ratio_cross_vs_ovs_rounds": [round(r, 1) for r in ratios],
@@ -512,7 +540,7 @@ def bench(args):
         "kernel_cross": "two namespaces on a Linux bridge in a third, nf_call_*tables off",
         "underlay": "pps: XDP fast path between the ovnbpf uplinks; pps_bridge_underlay: "
                     "the lab's Linux bridge",
-        "tcp": "iperf3, 1 stream, MTU 1442, tx checksum offload off",
+        "tcp": "iperf3, 1 stream, MTU 1442, guests at the kernel's default offloads",
         "ovs_sender_peer": "GRO on the ovs VIF's chassis end during pps only (NAPI for the "
                            "redirected frames); off for TCP",
         "machine": "2 vCPUs shared with other jobs: compare within one run only",

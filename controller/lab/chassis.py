@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import netns
+from . import csumfill, netns
 from .proc import CommandError, alive, read_pidfile, run, stop_pids
 
 VS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
@@ -115,8 +115,9 @@ class ChassisNode:
         """Namespace + uplink veth (`root_dev` in the root namespace, on the underlay)."""
         netns.netns_add(self.netns)
         netns.veth_pair(root_dev, UPLINK, peer_netns=self.netns)
-        underlay.attach(root_dev)
-        netns.tx_checksum_off(UPLINK, self.netns)
+        underlay.attach(root_dev, reference=self.kind == "ovs")
+        if self.kind == "ovs":
+            netns.tx_checksum_off(UPLINK, self.netns)
         self.run(["ip", "link", "set", UPLINK, "address", uplink_mac(self.encap_ip), "up"])
         if self.kind == "ovnbpf":
             # XDP redirects Geneve frames out of the uplink: a veth accepts them only when
@@ -212,12 +213,19 @@ class ChassisNode:
             return run(["ovn-appctl", "-t", str(ctl), *args])
         return run(["ovs-appctl", "-t", str(self.rundir / f"{daemon}.ctl"), *args])
 
+    def uplink_mtu(self):
+        """The underlay's MTU as this chassis sees it (its uplink)."""
+        return int(self.run(["cat", f"/sys/class/net/{UPLINK}/mtu"]).strip())
+
     def add_vif(self, vm, vm_netns, plug=True):
         """A VM's veth: `<vm>-p` here, `eth0` in the VM; plugged (below) unless told not."""
         dev = f"{vm.name}-p"
         netns.veth_pair(dev, "eth0", netns=self.netns, peer_netns=vm_netns)
-        netns.tx_checksum_off(dev, self.netns)
         self.run(["ip", "link", "set", dev, "up"])
+        if self.kind == "ovs":
+            # OVS userspace reads the guest's frames with AF_PACKET and would forward their
+            # partial checksums as they are: the reference completes them on its own side
+            csumfill.attach(dev, self.netns)
         if plug:
             self.plug_vif(vm)
 

@@ -1,5 +1,6 @@
 """`ovnbpf demo`: bring up the default lab, show it, ping across it, count a broadcast,
 show what the eBPF chassis counted, tear it down."""
+import ipaddress
 import signal
 import subprocess
 import time
@@ -59,7 +60,11 @@ def broadcast_copies(lab, status, src="vm1", target_ip="10.0.1.99"):
     me = vms[src]
     peers = [v for v in status["vms"] if v["switch"] == me["switch"] and v["name"] != src]
     plan = lab.plan()
-    caps = {"underlay": _capture(None, plan.bridge, "udp port 6081")}
+    # only this ARP: guests run IPv6 (RS, DAD, MLD go to multicast groups as well). Inner
+    # frame at udp[24] (UDP 8 + Geneve 8 + OVN's option 8): ethertype, then the ARP target
+    tpa = int(ipaddress.IPv4Address(target_ip))
+    caps = {"underlay": _capture(None, plan.bridge,
+                                 f"udp port 6081 and udp[36:2] = 0x0806 and udp[62:4] = {tpa}")}
     for v in peers:
         caps[v["name"]] = _capture(v["netns"], "eth0", f"arp and host {target_ip}")
     time.sleep(1.0)                                   # tcpdump is listening

@@ -335,20 +335,21 @@ class Lab:
 def _add_vm(plan, state, node, vm, plug=True):
     ns = plan.vm_netns(vm.name)
     state.record("netns", ns)
-    netns.netns_add(ns)
+    netns.netns_add(ns, guest=True)
     node.add_vif(vm, ns, plug)
-    _configure_vm(vm, ns)
+    _configure_vm(vm, ns, netns.vm_mtu(node.uplink_mtu()))
 
 
-def _configure_vm(vm, ns):
+def _configure_vm(vm, ns, mtu):
     run = netns.run
-    run(["ip", "link", "set", "eth0", "address", vm.mac, "mtu", "1442", "up"], netns=ns)
+    run(["ip", "link", "set", "eth0", "address", vm.mac, "mtu", str(mtu), "up"], netns=ns)
     run(["ip", "addr", "add", str(vm.ip), "dev", "eth0"], netns=ns)
     if vm.gateway:
         run(["ip", "route", "add", "default", "via", str(vm.gateway)], netns=ns)
     if vm.ip6:
         _configure_vm6(vm, ns)
-    netns.tx_checksum_off("eth0", ns)
+    if not vm.offloads:
+        netns.offloads_off("eth0", ns)
     # frames XDP redirects into the chassis side arrive here: eth0 needs NAPI (GRO), and
     # switching it on while eth0 is up is what marks its peer as a redirect target
     run(["ethtool", "-K", "eth0", "gro", "on"], netns=ns)

@@ -11,12 +11,14 @@ def netns_list():
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
-def netns_add(name):
+def netns_add(name, guest=False):
+    """A namespace; a `guest` (a VM) keeps the kernel's defaults, IPv6 included. A chassis
+    (a hypervisor whose underlay is IPv4) has IPv6 off: no RS/DAD/MLD on the underlay."""
     run(["ip", "netns", "add", name])
     run(["ip", "link", "set", "lo", "up"], netns=name)
-    # IPv6 off: no router solicitations or DAD noise in captures and counters
-    run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-         "net.ipv6.conf.default.disable_ipv6=1"], netns=name)
+    if not guest:
+        run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+             "net.ipv6.conf.default.disable_ipv6=1"], netns=name)
 
 
 def netns_del(name):
@@ -46,10 +48,26 @@ def veth_pair(name, peer, netns=None, peer_netns=None):
     run(argv)
 
 
+# Geneve as OVN sends it over an IPv4 underlay: outer Ethernet 14 + IPv4 20 + UDP 8 +
+# Geneve 8 + OVN's option 8. OVN documents the VM MTU as the underlay's minus this.
+GENEVE_OVERHEAD = 58
+
+
+def vm_mtu(underlay_mtu):
+    return underlay_mtu - GENEVE_OVERHEAD
+
+
 def tx_checksum_off(dev, netns=None):
     """Locally generated packets leave veths/bridges with CHECKSUM_PARTIAL; userspace readers
-    (OVS netdev over AF_PACKET) forward them with a bad checksum. Fill checksums in software."""
+    (OVS netdev over AF_PACKET) forward them with a bad checksum. Fill checksums in software.
+    Only for the underlay's own traffic that an OVS reference chassis reads (the SB's
+    replies, through the bridge): never for a guest."""
     run(["ethtool", "-K", dev, "tx", "off"], netns=netns)
+
+
+def offloads_off(dev, netns=None):
+    """A guest that asked for no offloads (topology `offloads: false`)."""
+    run(["ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off"], netns=netns)
 
 
 class BridgeUnderlay:
@@ -70,9 +88,10 @@ class BridgeUnderlay:
         run(["ip", "link", "set", self.name, "up"])
         tx_checksum_off(self.name)
 
-    def attach(self, dev):
+    def attach(self, dev, reference=False):
         run(["ip", "link", "set", dev, "master", self.name, "up"])
-        tx_checksum_off(dev)
+        if reference:
+            tx_checksum_off(dev)
 
     def destroy(self):
         link_del(self.name)

@@ -74,6 +74,7 @@ class VM:
     gateway: ipaddress.IPv4Address | None
     ip6: ipaddress.IPv6Interface | None = None       # dual stack: address in subnet6
     gateway6: ipaddress.IPv6Address | None = None
+    offloads: bool = True   # False: tx checksum, TSO/GSO off in the guest (default: kernel's)
 
     @property
     def port(self):
@@ -343,7 +344,11 @@ def parse(text, source="<topology>"):
         ctx.name(vm_map, vname, path)
         if not isinstance(spec, dict):
             ctx.fail(vm_map, vname, path, "must be a mapping")
-        ctx.check_keys(spec, {"chassis", "switch", "mac", "ip", "ip6", "key"}, path)
+        ctx.check_keys(spec, {"chassis", "switch", "mac", "ip", "ip6", "key", "offloads"}, path)
+        offloads = spec.get("offloads", True)
+        if not isinstance(offloads, bool):
+            ctx.fail(spec, "offloads", f"{path}.offloads",
+                     "must be true (the kernel's defaults) or false (checksum, TSO/GSO off)")
         ch = spec.get("chassis")
         if ch not in chassis_names:
             ctx.fail(spec, "chassis", f"{path}.chassis", f"unknown chassis {ch!r}")
@@ -366,7 +371,8 @@ def parse(text, source="<topology>"):
         vms.append(VM(vname, ch, sw, mac, ipaddress.IPv4Interface(f"{addr}/{subnet.prefixlen}"),
                       key, gateway_of.get(sw),
                       ip6=addr6 and ipaddress.IPv6Interface(f"{addr6}/{switch_by_name[sw].subnet6.prefixlen}"),
-                      gateway6=addr6 and gateway6_of.get(sw)))
+                      gateway6=addr6 and gateway6_of.get(sw),
+                      offloads=offloads))
 
     return Topology(name=name, source=source, sb_cluster=sb_cluster, sb_ssl=sb_ssl,
                     underlay_subnet=underlay_subnet, chassis=tuple(chassis),
