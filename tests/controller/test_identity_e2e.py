@@ -10,9 +10,7 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +18,9 @@ from controller.lab import netns
 from controller.lab.chassis import ChassisNode
 from controller.lab.proc import read_pidfile, stop_pids, wait_for
 from tests.conftest import running_lab
+from tests.controller.traffic import ctl
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
-
-
-def ctl(lab, chassis):
-    ovnbpf = Path(sys.executable).with_name("ovnbpf")
-    out = subprocess.run([str(ovnbpf), "ctl", "--lab", lab.name, "--chassis", chassis, "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,8 @@
 (topologies/split.yaml) forward every VM pair, mark their unicast, drop what a real
 to-lport ACL denies on the sender (never on the underlay), and flood as in egress mode; in a mixed lab the mark goes only to the other ovnbpf chassis, never to
 the OVS one, and every pair still answers."""
-import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,15 +11,9 @@ import yaml
 from controller.lab import topology
 from controller.lab.demo import _capture, _count, broadcast_copies
 from tests.conftest import running_lab
+from tests.controller.traffic import ctl
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
-
-
-def ctl(lab, chassis):
-    ovnbpf = Path(sys.executable).with_name("ovnbpf")
-    out = subprocess.run([str(ovnbpf), "ctl", "--lab", lab.name, "--chassis", chassis, "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 VM, and its loss count."""
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 
 def status(lab, hv):
@@ -22,3 +24,11 @@ def loss(proc):
     line = next(l for l in out.splitlines() if "packets transmitted" in l)
     sent, received = int(line.split()[0]), int(line.split()[3])
     return sent, sent - received
+
+
+def ctl(lab, chassis):
+    """`ovnbpf ctl --json` of one chassis: the status file plus the live counters."""
+    ovnbpf = Path(sys.executable).with_name("ovnbpf")
+    out = subprocess.run([str(ovnbpf), "ctl", "--lab", lab.name, "--chassis", chassis, "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
