@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import collections.abc
 import dataclasses
+import re
 import time
 
 from . import compile as C
@@ -183,10 +184,18 @@ class IncrementalCompiler:
         old = ix.state
         if chassis_name != ix.chassis:
             raise _Full("another chassis name")
-        for what in ("datapaths", "address_sets", "port_groups"):
-            a, b = getattr(state, what), getattr(old, what)
-            if a is not b and a != b:
-                raise _Full(f"{what} changed")
+        # northd's changes elsewhere (a switch added, an address set no local flow names)
+        # change these tables too: only what the local flows can see costs a full compile
+        if state.datapaths is not old.datapaths and state.datapaths != old.datapaths:
+            if _local_rows(state.datapaths, ix.local) != _local_rows(old.datapaths, ix.local):
+                raise _Full("a related datapath changed")
+        if state.address_sets is not old.address_sets and state.address_sets != old.address_sets:
+            a, b = dict(state.address_sets), dict(old.address_sets)
+            changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+            if changed & _set_refs(state.flows):
+                raise _Full("address_sets changed")
+        if state.port_groups is not old.port_groups and state.port_groups != old.port_groups:
+            raise _Full("port_groups changed")
         port_keys = {p.logical_port: p.tunnel_key for p in state.ports}
         groups = ix.result.groups
         if state.mcast_groups is not old.mcast_groups and state.mcast_groups != old.mcast_groups:
@@ -407,6 +416,23 @@ class IncrementalCompiler:
                                  warnings + planner_warnings, {}, base.plan, internals)
         ix.result = result
         return result
+
+
+def _local_rows(datapaths, local) -> set:
+    return {d for d in datapaths if d.uuid in local}
+
+
+_SET_REF = re.compile(r"\$([\w.:]+)")
+_refs_memo: list = [None, frozenset()]     # (the flows tuple it was made from, its names)
+
+
+def _set_refs(flows) -> frozenset:
+    """The address sets ($name) the flows in view name; remade only for another flows
+    tuple (the snapshot keeps the same one while no flow row changed)."""
+    if _refs_memo[0] is not flows:
+        _refs_memo[:] = [flows, frozenset(m for f in flows if "$" in f.match
+                                          for m in _SET_REF.findall(f.match))]
+    return _refs_memo[1]
 
 
 def _by_id(rows) -> dict:

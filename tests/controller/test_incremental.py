@@ -54,7 +54,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
 
     allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
-    kinds = []
+    kinds, reasons = [], []
 
     def check(*change, sb=False):
         if change:
@@ -66,6 +66,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
         allocators[0].keep_only(result.groups)
         allocators[1].keep_only(result.cookies.values())
         kinds.append("delta" if inc.counters["delta"] > before["delta"] else "full")
+        reasons.append(inc.last_full)
         _as_full(result, state, allocators)
         assert inc.verify()             # every templated analysis equals the real one
 
@@ -86,10 +87,25 @@ def test_every_delta_equals_a_full_compile(ovn_central):
           "--", "lsp-add", "ls3", "ls3-lr1", "--", "lsp-set-type", "ls3-lr1", "router",
           "--", "lsp-set-addresses", "ls3-lr1", "router",
           "--", "lsp-set-options", "ls3-lr1", "router-port=lrp13")
+    # northd's changes elsewhere: an address set no local flow names (the table changes in
+    # every chassis' view) is a delta; an address set a local ACL names is a full compile.
+    # (A switch added elsewhere still is a full one: northd moves the shared flows of the
+    # local datapaths to new group rows, and a key-less shape's record cannot follow yet.)
+    check("ls-add", "ls9")
+    check("create", "Address_Set", "name=as9", 'addresses="10.9.0.1"')
+    check("acl-add", "ls1", "to-lport", "1002", "ip4.src == $as1", "drop")
+    check("create", "Address_Set", "name=as1", 'addresses="10.1.0.1"')
+    check("add", "Address_Set", "as9", "addresses", '"10.9.0.2"')
+    check("add", "Address_Set", "as1", "addresses", '"10.1.0.2"')
+    check("ls-del", "ls9")
     assert kinds[0] == "full"
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
     assert kinds[7] == "full" and kinds[9] == "delta" and kinds[10] == "full", kinds
+    named = list(zip(kinds, reasons))
+    assert kinds[12] == "delta", named[12]                        # as9: no local flow names it
+    assert kinds[14] == "full" and reasons[14] == "address_sets changed", named[14]   # as1
+    assert kinds[15] == "delta" and kinds[16] == "full", named[15:17]   # as9 vs as1
 
     # the same widening with nothing else changed: the snapshot before it made by turning
     # the two patch ports back into plain ones (same names, same keys, same flows)
