@@ -163,9 +163,9 @@ def up_chassis(name, topo, subnet, timeout=60, log=print):
         node.start(peers)
         for vm in my_vms:
             ns = plan.vm_netns(vm.name)
-            netns.netns_add(ns)
+            netns.netns_add(ns, guest=True)       # a guest keeps the kernel's defaults
             node.add_vif(vm, ns)
-            _configure_vm(vm, ns)
+            _configure_vm(vm, ns, netns.vm_mtu(node.uplink_mtu()))
         wait_for(lambda: _bound(node, my_vms), timeout, interval=0.2,
                  what=f"{', '.join(vm.port for vm in my_vms)} to be bound to {name} and up")
         # and every chassis so far has seen them (as Lab.up: --wait=hv after ports up)

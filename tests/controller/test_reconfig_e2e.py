@@ -158,7 +158,9 @@ def test_invalid_encap_type_and_missing_key_keep_the_last_good_config(lab):
                         interval=0.1, what="the refusal in the log")
         print(f"\n[log] {line}")
         assert "the last good config stays in effect" in line
-        assert "only geneve" in status(lab, "hv1")["config"]["problem"]
+        # the status file follows within a second (the log line comes first)
+        wait_for(lambda: "only geneve" in (status(lab, "hv1")["config"]["problem"] or ""),
+                 timeout=5, interval=0.1, what="the problem in the status file")
         assert status(lab, "hv1")["config"]["encap_type"] == "geneve"
         node.vsctl("remove", "Open_vSwitch", ".", "external_ids", "ovn-encap-ip")
         wait_for(lambda: log_line(node, "lacks ovn-encap-ip", at), timeout=10, interval=0.1,

@@ -26,9 +26,10 @@ def loss(proc):
     return sent, sent - received
 
 
-def ctl(lab, chassis):
-    """`ovnbpf ctl --json` of one chassis: the status file plus the live counters."""
+def ctl(lab, chassis, top=10):
+    """`ovnbpf ctl --json` of one chassis: the status file plus the live counters (the
+    `top` lflows by hits)."""
     ovnbpf = Path(sys.executable).with_name("ovnbpf")
-    out = subprocess.run([str(ovnbpf), "ctl", "--lab", lab.name, "--chassis", chassis, "--json"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([str(ovnbpf), "ctl", "--lab", lab.name, "--chassis", chassis, "--json",
+                          "--top", str(top)], check=True, capture_output=True, text=True).stdout
     return json.loads(out)
