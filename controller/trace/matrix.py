@@ -42,7 +42,9 @@ def _mac_ip(port):
     return None, None
 
 
-def vms_of(state) -> list[Vm]:
+def _vm_ports(state, address):
+    """(port, switch name, mac, ip, gateway mac, gateway ip) of each VM port that has an
+    address `address(port)` picks, the gateway being the router port facing its switch."""
     dps = state.datapath_by_uuid()
     by_name = {p.logical_port: p for p in state.ports}
     gateway = {}                  # switch dp uuid -> (mac, ip) of the router port facing it
@@ -50,17 +52,18 @@ def vms_of(state) -> list[Vm]:
         if p.type in ("patch", "router") and not dps[p.datapath].is_router:
             peer = by_name.get(p.option("peer", "")) or by_name.get(p.option("router-port", ""))
             if peer is not None:
-                gateway[p.datapath] = _mac_ip(peer)
-    out = []
+                gateway[p.datapath] = address(peer)
     for p in sorted(state.ports, key=lambda p: p.logical_port):
         if p.type != "" or dps[p.datapath].is_router:
             continue
-        mac, ip = _mac_ip(p)
-        if mac is None:
-            continue
-        gw_mac, gw_ip = gateway.get(p.datapath, (None, None))
-        out.append(Vm(p.logical_port, dps[p.datapath].name, p.chassis, mac, ip, gw_mac, gw_ip))
-    return out
+        mac, ip = address(p)
+        if mac is not None:
+            yield (p, dps[p.datapath].name, mac, ip, *gateway.get(p.datapath, (None, None)))
+
+
+def vms_of(state) -> list[Vm]:
+    return [Vm(p.logical_port, switch, p.chassis, mac, ip, gw_mac, gw_ip)
+            for p, switch, mac, ip, gw_mac, gw_ip in _vm_ports(state, _mac_ip)]
 
 
 def _unused_ip(vm: Vm, taken: set) -> str:
@@ -134,24 +137,8 @@ def _mac_ip6(port):
 
 def vms6_of(state) -> list[Vm6]:
     """The VMs with a global IPv6 address in Port_Binding.mac ("MAC IP4 IP6")."""
-    dps = state.datapath_by_uuid()
-    by_name = {p.logical_port: p for p in state.ports}
-    gateway = {}
-    for p in state.ports:
-        if p.type in ("patch", "router") and not dps[p.datapath].is_router:
-            peer = by_name.get(p.option("peer", "")) or by_name.get(p.option("router-port", ""))
-            if peer is not None:
-                gateway[p.datapath] = _mac_ip6(peer)
-    out = []
-    for p in sorted(state.ports, key=lambda p: p.logical_port):
-        if p.type != "" or dps[p.datapath].is_router:
-            continue
-        mac, ip6 = _mac_ip6(p)
-        if mac is None:
-            continue
-        gw_mac, gw_ip6 = gateway.get(p.datapath, (None, None))
-        out.append(Vm6(p.logical_port, dps[p.datapath].name, mac, ip6, gw_mac, gw_ip6))
-    return out
+    return [Vm6(p.logical_port, switch, mac, ip6, gw_mac, gw_ip6)
+            for p, switch, mac, ip6, gw_mac, gw_ip6 in _vm_ports(state, _mac_ip6)]
 
 
 def _solicited(ip6: str) -> tuple[str, str]:
