@@ -28,6 +28,7 @@ import multiprocessing as mp
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -468,5 +469,5 @@ def bench(args):
     for n in counts:
         for layout in layouts:
             runs.append(measure(layout, n, args.tenants, args.relays, args.workers,
-                                args.timeout, log=lambda m: print(m, flush=True)))
+                                args.timeout, log=lambda m: print(m, file=sys.stderr, flush=True)))
     return {"runs": runs}

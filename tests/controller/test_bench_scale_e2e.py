@@ -69,6 +69,6 @@ def test_cli_prints_json(no_leftovers):
                           "--clients", "4", "--layouts", "standalone", "--workers", "1"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    figures = json.loads(out.stdout[out.stdout.index("{"):])
+    figures = json.loads(out.stdout)      # progress lines go to stderr
     (run,) = figures["runs"]
     assert run["layout"] == "standalone" and run["clients"] == 4
