@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from controller.lab.chassis import ChassisKindNotReady
-from controller.lab.lab import Lab, lab_dir
-from controller.lab.proc import alive, read_pidfile
+from topologies.lab.chassis import ChassisKindNotReady
+from topologies.lab.lab import Lab, lab_dir
+from topologies.lab.proc import alive, read_pidfile
 from tests.conftest import system_snapshot
 from topologies.mininet import mixed_kinds, net, two_chassis
 from topologies.mininet.net import MininetLab

@@ -10,7 +10,7 @@ One mixed lab (hv1, hv2 ovnbpf; hv3, hv4 ovs; one logical switch) plus a plain-k
                              (nf_call_iptables/ip6tables/arptables off on that bridge)
 
 pps: 64-byte UDP frames. The sender is an XDP program run by BPF_PROG_TEST_RUN with live
-frames inside the sending VM (controller/bench/xdpgen.py), redirecting each frame out of
+frames inside the sending VM (topologies/bench/xdpgen.py), redirecting each frame out of
 the VM's eth0 (~4 Mpps from an idle core; `generator_pps` says what it reached in this run,
 always several times what any path here forwards). The receiver is
 an XDP program on the receiving VM's eth0 that counts the benchmark's frames and drops
@@ -64,6 +64,9 @@ import time
 from pathlib import Path
 
 import yaml
+from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
+
+HELP = "pps and TCP throughput, ovnbpf vs ovs vs kernel"   # `ovnbpf bench lab` (entry point ovnbpf.benches)
 
 BPF_SOURCE = Path(__file__).resolve().parents[2] / "bpf" / "bench" / "lab_traffic.c"
 UDP_PORT = 9            # obl_count counts (and drops) UDP to this port only
@@ -137,7 +140,7 @@ class Endpoint:
 
 def add_kernel_ip6(ends):
     """IPv6 on the kernel pair (tcp6_gbps): fd00:0:0:9::N, no DAD."""
-    from controller.lab.netns import run
+    from topologies.lab.netns import run
     for i, (end, _, _) in enumerate(ends.values(), start=1):
         end.ip6 = f"fd00:0:0:9::{i}"
         run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
@@ -148,7 +151,7 @@ def add_kernel_ip6(ends):
 def make_kernel_pair(lab):
     """k1 and k2: two namespaces on a Linux bridge in a third, br_netfilter calls off.
     Recorded in the lab's state before creation, so lab down removes them."""
-    from controller.lab import netns
+    from topologies.lab import netns
     run = netns.run
     state = lab.state()
     ns = {k: f"{lab.name}-{k}" for k in ("k1", "k2", "kbr")}
@@ -175,7 +178,7 @@ def make_kernel_pair(lab):
 def make_wire_pair(lab):
     """g1 <-> g2: one veth pair, nothing between. The sender's ceiling (it outruns the
     paths measured only if this is well above them)."""
-    from controller.lab import netns
+    from topologies.lab import netns
     state = lab.state()
     ns = {k: f"{lab.name}-{k}" for k in ("g1", "g2")}
     for name in ns.values():
@@ -193,7 +196,7 @@ def make_wire_pair(lab):
 # ---- the measurements --------------------------------------------------------------------
 
 def ifindex(dev, ns=None):
-    from controller.lab.netns import run
+    from topologies.lab.netns import run
     if ns is None:
         return socket.if_nametoindex(dev)
     return int(run(["ip", "-o", "link", "show", "dev", dev], netns=ns).split(":", 1)[0])
@@ -250,7 +253,7 @@ class Traffic:
             cpu_before = _cpu_seconds(forwarders)
             fd = self.fds["obl_gen"]
             argv = ["ip", "netns", "exec", src.netns, sys.executable, "-m",
-                    "controller.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds),
+                    "topologies.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds),
                     "--rate", str(rate)]
             proc = subprocess.Popen(argv, pass_fds=(fd,), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
@@ -290,7 +293,7 @@ def _cpu_seconds(pids):
 
 
 def _listening(ns, port):
-    from controller.lab.netns import run
+    from topologies.lab.netns import run
     return f":{port} " in run(["ss", "-ltnH"], netns=ns)
 
 
@@ -305,7 +308,7 @@ def _busy_cpu_seconds():
 def tcp_gbps(src, dst, seconds, cpu=None):
     """iperf3, one TCP stream src -> dst for `seconds` (whole seconds, at least 1). `cpu`, a
     list, gets the machine's busy CPU seconds per gigabit delivered."""
-    from controller.lab.proc import stop_pids, wait_for
+    from topologies.lab.proc import stop_pids, wait_for
     t = max(1, round(seconds))
     server = subprocess.Popen(["ip", "netns", "exec", dst.netns, "iperf3", "-s", "-1",
                                "-p", str(IPERF_PORT)],
@@ -338,7 +341,7 @@ def pipeline_ns(lab, src, dst, repeat=100_000):
     ingress and egress pipelines + redirect) on the src -> dst frame, by BPF_PROG_TEST_RUN
     (bpftool) inside the chassis namespace: where an ovnbpf chassis spends its time."""
     import re
-    from controller.lab.netns import run
+    from topologies.lab.netns import run
     plan = lab.plan()
     vm = next(v for v in plan.topo.vms if v.name == src)
     ns = plan.chassis_netns(vm.chassis)
@@ -373,7 +376,7 @@ def napi(ns, dev):
     peer (`dev` in `ns`) has NAPI: ovnbpf's VIF ends have their XDP program; other peers
     get GRO for the pps measurement only. (GRO stays off otherwise: an OVS netdev port
     reading GRO-merged TCP over AF_PACKET cannot send it on.)"""
-    from controller.lab.netns import run
+    from topologies.lab.netns import run
     was_on = "generic-receive-offload: on" in run(["ethtool", "-k", dev], netns=ns)
     if not was_on:
         run(["ethtool", "-K", dev, "gro", "on"], netns=ns)
@@ -409,7 +412,7 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     """Every figure `rounds` times, rounds interleaved (each round measures every path once,
     ovnbpf and ovs back to back), so a burst of load elsewhere on the machine hits all
     paths alike; the figures are the medians, the rounds are reported too."""
-    from controller.lab.chassis import ping, uplink_mac
+    from topologies.lab.chassis import ping, uplink_mac
     ends, plan = _endpoints(lab)
     peer = {}                                # sender -> (netns, its chassis-side peer)
     nodes = {n.name: n for n in lab.nodes()}
@@ -513,7 +516,7 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
 
 
 def bench(args):
-    from controller.lab.lab import Lab
+    from topologies.lab.lab import Lab
     seconds = getattr(args, "seconds", 2.0) or 2.0
     name = getattr(args, "name", "blab") or "blab"
     rounds = max(1, getattr(args, "rounds", 3) or 3)

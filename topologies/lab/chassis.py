@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.rundir import STATUS_FILE
+
 from . import csumfill, netns
 from .proc import CommandError, alive, read_pidfile, run, stop_pids
 
@@ -165,7 +167,7 @@ class ChassisNode:
 
     @property
     def status_file(self):
-        return self.rundir / "ovnbpf-controller.status.json"
+        return self.rundir / STATUS_FILE
 
     def start_controller(self):
         """(Re)start `ovnbpf controller` here; it adopts maps left pinned by a predecessor."""

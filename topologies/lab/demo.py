@@ -111,7 +111,7 @@ def run_demo(topology="ebpf", name="demo", log=print):
 
 
 def _ctl(lab_name, chassis):
-    from ..ctl import format_text, gather
+    from controller.ctl import format_text, gather
     from .lab import Lab
     node = next(n for n in Lab(lab_name).nodes() if n.name == chassis)
     return format_text(gather(node.status_file, top=5))

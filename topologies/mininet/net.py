@@ -1,7 +1,7 @@
 """A lab on Mininet: the same topology files, OVN central and chassis daemons as
 `ovnbpf lab`, with Mininet making the hosts, links and underlay bridge.
 
-The lab's write-ahead record (controller.lab.lab.State) is reused: every root-namespace
+The lab's write-ahead record (topologies.lab.lab.State) is reused: every root-namespace
 link, namespace name and daemon pidfile is recorded before it exists, so `down()` (or
 `ovnbpf lab down --name NAME` after a crash) removes exactly what this lab made. Each
 Mininet host's namespace is given a name with `ip netns attach`, which lets the chassis
@@ -14,10 +14,10 @@ import time
 from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 
-from controller.lab import logical, netns, topology
-from controller.lab.chassis import ensure_bpffs, kind_not_ready, uplink_mac
-from controller.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
-from controller.lab.proc import alive, run
+from topologies.lab import logical, netns, topology
+from topologies.lab.chassis import ensure_bpffs, kind_not_ready, uplink_mac
+from topologies.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
+from topologies.lab.proc import alive, run
 
 from .chassis_host import plug_vif, prepare_uplink
 from .topo import VM_DEV, Names, OvnTopo
@@ -38,7 +38,7 @@ def ovnbpf_controller_ready():
 
 
 def _host_setup(host):
-    # as controller.lab.netns.netns_add: no IPv6 noise (router solicitations, DAD)
+    # as topologies.lab.netns.netns_add: no IPv6 noise (router solicitations, DAD)
     host.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
 
 

@@ -13,10 +13,10 @@ import sys
 
 from mininet.log import setLogLevel
 
-from controller.lab.chassis import ChassisKindNotReady
-from controller.lab.lab import LabError
-from controller.lab.proc import CommandError
-from controller.lab.topology import TopologyError
+from topologies.lab.chassis import ChassisKindNotReady
+from topologies.lab.lab import LabError
+from topologies.lab.proc import CommandError
+from topologies.lab.topology import TopologyError
 
 from .net import DEFAULT_NAME, MininetLab
 
