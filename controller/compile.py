@@ -367,28 +367,11 @@ def compile_state(state, chassis_name: str, *,
 def verify(pipeline_c: Path) -> dict:
     """Build the datapath's pipeline programs around `pipeline_c` and load them (the kernel
     verifier's verdict). -> {"insns": {program: n}, "compile_s": s}; CompileError if refused."""
-    try:
-        from datapath.chassis import PipelineLoadError, verify_pipeline
-    except ImportError:   # the datapath's API has not landed: build the entry programs
-        return _verify_with_loader(pipeline_c)
+    from datapath.chassis import PipelineLoadError, verify_pipeline   # lazy: bcc
     try:
         return verify_pipeline(Path(pipeline_c))
     except PipelineLoadError as e:
         raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
-
-
-def _verify_with_loader(pipeline_c: Path) -> dict:
-    from datapath.loader import BuildSpec, Datapath
-    t0 = time.monotonic()
-    try:
-        dp = Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel"),
-                                      pipeline=Path(pipeline_c)))
-    except Exception as e:   # bcc raises plain Exception for compile and load failures
-        raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
-    try:
-        return {"insns": dp.verified_insns(), "compile_s": round(time.monotonic() - t0, 3)}
-    finally:
-        dp.close()
 
 
 def write_outputs(result: CompileResult, out: Path, report: dict) -> Path:

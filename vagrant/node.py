@@ -19,7 +19,7 @@ import sys
 
 from topologies.lab import logical, netns, topology
 from topologies.lab.central import SB_PORT, Central
-from topologies.lab.chassis import (BPFFS, UPLINK, ChassisKindNotReady, ChassisNode, ensure_bpffs,
+from topologies.lab.chassis import (BPFFS, UPLINK, ChassisNode, ensure_bpffs,
                                     uplink_mac)
 from topologies.lab.lab import Lab, LabError, Plan, State, _configure_vm, lab_dir
 from topologies.lab.proc import CommandError, run, wait_for
@@ -224,9 +224,6 @@ def main(argv=None):
             up_central(topo, subnet)
         else:
             up_chassis(args.name, topo, subnet)
-    except ChassisKindNotReady as e:
-        print(f"node.py {args.role}: {e}", file=sys.stderr)
-        return 2
     except (LabError, topology.TopologyError, CommandError, TimeoutError) as e:
         print(f"node.py {args.role}: error: {e}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from controller.bench import lab as benchlab
+from topologies.bench import lab as benchlab
 from topologies.lab import topology
 from topologies.lab.lab import lab_dir
 from tests.conftest import system_snapshot

@@ -40,18 +40,6 @@ def release_bpffs():
     run(["umount", str(BPFFS)], check=False)
 
 
-class ChassisKindNotReady(RuntimeError):
-    pass
-
-
-def kind_not_ready(chassis_name, where=""):
-    """The refusal for a chassis of kind ovnbpf until the ovnbpf controller lands."""
-    prefix = f"{where}: " if where else ""
-    return ChassisKindNotReady(
-        f"{prefix}chassis {chassis_name}: kind 'ovnbpf' is not implemented yet (the ovnbpf "
-        "controller has not landed); set 'kind: ovs' for this chassis for now")
-
-
 def uplink_mac(encap_ip):
     """Locally administered MAC derived from the encap IP: stable across runs, so captures
     and pre-seeded neighbour entries agree."""

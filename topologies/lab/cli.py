@@ -9,12 +9,11 @@ import argparse
 import json
 import os
 
-from .chassis import ChassisKindNotReady
 from .lab import LabError
 from .proc import CommandError
 from .topology import TopologyError
 
-ERRORS = (LabError, TopologyError, ChassisKindNotReady, CommandError, TimeoutError)
+ERRORS = (LabError, TopologyError, CommandError, TimeoutError)
 
 
 def _lab_arguments(lab):

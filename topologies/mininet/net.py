@@ -7,15 +7,13 @@ link, namespace name and daemon pidfile is recorded before it exists, so `down()
 Mininet host's namespace is given a name with `ip netns attach`, which lets the chassis
 code run its daemons there unchanged and makes `ovnbpf lab status/exec --name NAME` work.
 """
-import subprocess
-import sys
 import time
 
 from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 
 from topologies.lab import logical, netns, topology
-from topologies.lab.chassis import ensure_bpffs, kind_not_ready, uplink_mac
+from topologies.lab.chassis import ensure_bpffs, uplink_mac
 from topologies.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
 from topologies.lab.proc import alive, run
 
@@ -28,13 +26,6 @@ VM_MTU = 1442              # Geneve + the OVN option take 58 bytes of a 1500-byt
 # Mininet's first network raises host-wide sysctls (fs.file-max, net buffers, ARP cache)
 # that nobody restores; a lab must leave the machine as it found it.
 Mininet.inited = True
-
-
-def ovnbpf_controller_ready():
-    """True once `ovnbpf controller --help` works and takes --ovs-db."""
-    proc = subprocess.run([sys.executable, "-m", "controller.cli", "controller", "--help"],
-                          capture_output=True, text=True)
-    return proc.returncode == 0 and "--ovs-db" in proc.stdout
 
 
 def _host_setup(host):
@@ -64,11 +55,6 @@ class MininetLab:
 
     def up(self):
         topo = topology.load(self.topology_ref)
-        kinds = {c.kind for c in topo.chassis}
-        if "ovnbpf" in kinds and not ovnbpf_controller_ready():
-            # checked before anything is created: nothing to clean up
-            raise kind_not_ready(next(c.name for c in topo.chassis if c.kind == "ovnbpf"),
-                                 topo.source)
         rundir = lab_dir(self.name)
         if State.load(rundir / "state.json"):
             raise LabError(f"lab {self.name!r} exists already: run "
