@@ -4,6 +4,8 @@ import importlib
 import json
 import sys
 
+from .compile import CompileError, compile_chassis, format_report
+from .db.southbound import SouthboundError
 from .plugins import COMMANDS, plugins
 
 # Subcommands whose code lives in its own module: it defines add_arguments(parser) and
@@ -17,7 +19,6 @@ DELEGATED = {
 
 
 def _cmd_compile(args):
-    from .compile import compile_chassis, format_report
     report = compile_chassis(args.sb, args.chassis, args.out)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
@@ -44,8 +45,6 @@ def build_parser(extra=None):
 def main(argv=None):
     extra = {name: ep.load() for name, ep in plugins(COMMANDS).items()}
     args = build_parser(extra).parse_args(argv)
-    from .compile import CompileError
-    from .db.southbound import SouthboundError
     errors = (TimeoutError, CompileError, SouthboundError)
     try:
         if args.command in extra:

@@ -32,7 +32,9 @@ from .lflow.layout import pipeline_layout
 from .lflow.flows import LogicalFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
-from .lflow.plan import AnalysisCache, build_plan
+from .lflow.plan import AnalysisCache, build_plan, failed
+from .lflow.expr import Dnf
+from .ctl import not_compiled_lines
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
@@ -223,9 +225,6 @@ def _port_failer(reasons, known, symtab, env, is_resident):
     packet's port: a conjunction comparing a port with it matches nothing and goes (as
     in OVN, where an unknown name in a match never matches). A flow whose *actions* name
     such a port cannot be encoded: it fails closed, on what its match can still match."""
-    from .lflow.expr import Dnf
-    from .lflow.plan import failed
-
     def satisfiable(dnf):
         return Dnf(tuple(conj for conj in dnf.conjs
                          if all(t[2] is not None or known(t[1]) for t in conj)))
@@ -418,7 +417,6 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
-    from .ctl import not_compiled_lines
     lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
         if ": not compiled, dropped: " not in w:      # listed just above

@@ -45,7 +45,7 @@ def _status_path(args):
 def live_counters(pin_dir, cookies=()):
     """The datapath's counters, read from the pinned maps (no controller needed)."""
     import os
-    from datapath.chassis import read_counters
+    from datapath.chassis import read_counters   # lazy: loads bcc, which `ctl --help` needs not
     from datapath.libbpf import obj_get
     fds = {}
     try:

@@ -9,7 +9,8 @@ import argparse
 import json
 import os
 
-from .lab import LabError
+from .demo import format_status, run_demo
+from .lab import Lab, LabError
 from .proc import CommandError
 from .topology import TopologyError
 
@@ -31,9 +32,6 @@ def _lab_arguments(lab):
 
 
 def _lab_run(args):
-    from .demo import format_status
-    from .lab import Lab
-
     lab = Lab(args.name)
     if args.lab_command == "up":
         lab.up(args.topology)
@@ -58,7 +56,6 @@ def _demo_arguments(p):
 
 
 def _demo_run(args):
-    from .demo import run_demo
     return 0 if run_demo(args.topology) else 1
 
 
