@@ -200,6 +200,9 @@ def _operand_value(pkt, symtab, operand, port_key):
     return (read_field(pkt, base) >> lo) & ((1 << (hi - lo + 1)) - 1), None
 
 
+operand_value = _operand_value   # public: the punt handler reads action operands too
+
+
 def _store(pkt, symtab, ref, value, mask=None):
     base, lo, hi = symtab.resolve(ref.name)
     if ref.sliced:

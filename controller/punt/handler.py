@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..lflow import actions as A
 from ..lflow import ast
-from ..lflow.evaluator import _operand_value, read_field, run_actions
+from ..lflow.evaluator import operand_value as _operand_value, read_field, run_actions
 from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab

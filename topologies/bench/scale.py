@@ -35,10 +35,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from controller.db.southbound import Southbound
-from controller.lab.central import Central
-from controller.lab.proc import read_pidfile, run, stop_pids, wait_for
+from topologies.lab.central import Central
+from topologies.lab.proc import read_pidfile, run, stop_pids, wait_for
 from controller.local_datapaths import related_datapaths
 
+HELP = "N chassis clients vs a standalone, Raft or relayed SB: sync, fan-out, storms"
 LAYOUTS = ("standalone", "raft", "relay")
 MARK_CHASSIS = "bench-mark"      # a Chassis row no client owns: the fan-out probe
 TICK = os.sysconf("SC_CLK_TCK")
