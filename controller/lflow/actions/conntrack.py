@@ -2,6 +2,8 @@
 (the flow becomes a counted NOT_COMPILED drop), except ct_clear, a no-op without state."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import COMPILED, CONNTRACK, Keyword, Nested, ResultCall, call_helper
 
 CT = "connection tracking"
@@ -76,10 +78,23 @@ class CommitLbAff(Conntrack):
     keyword = "commit_lb_aff"
 
 
+@dataclass(frozen=True)
 class CtCommitBlock(Nested):
+    """`ct_commit { ct_mark.blocked = 0; };`, or just `ct_commit;` (northd 23.03 writes
+    both: the bare form for stateful ACLs)."""
     keyword = "ct_commit"
     category = CONNTRACK
     reason = CT
+    braces: bool = True
+
+    @classmethod
+    def parse(cls, p):
+        if p.tok.is_punct(";"):
+            return cls((), False)
+        return super().parse(p)
+
+    def format(self) -> str:
+        return super().format() if self.braces else "ct_commit;"
 
 
 class ConntrackResult(ResultCall):
