@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..ast import FieldRef
 from ..lexer import ID
 from . import conntrack, control, fields, lookups, punt, unsupported  # noqa: F401 (registers)
-from .base import (ACTIONS, CATEGORIES, CLASSES, COMPILED, CONNTRACK, PUNT, RESULT_ACTIONS,
+from .base import (ACTIONS, CATEGORIES, COMPILED, CONNTRACK, PUNT, RESULT_ACTIONS,
                    UNSUPPORTED, Action, Bare, Call, Keyword, Nested, NotLowered, PuntHandling,
                    RawArgs, ResultCall, Verdict)
 from .conntrack import CtClear
@@ -30,7 +30,7 @@ __all__ = [
     "COMPILED", "CONNTRACK", "PUNT", "UNSUPPORTED", "CATEGORIES", "Action", "Assign",
     "Exchange", "DecTtl", "Next", "Output", "Drop", "Nested", "ResultCall", "Call", "Keyword",
     "Bare", "RawArgs", "CtClear", "NotLowered", "PuntHandling", "Verdict", "parse_action",
-    "ACTIONS", "RESULT_ACTIONS", "CLASSES", "SYNTAX_ACTIONS", "walk_actions", "all_actions",
+    "ACTIONS", "RESULT_ACTIONS", "SYNTAX_ACTIONS", "walk_actions", "all_actions",
 ]
 
 # Actions recognised by their syntax rather than a keyword.

@@ -33,11 +33,11 @@ PUNT = "needs-punt"
 UNSUPPORTED = "unsupported"
 CATEGORIES = (COMPILED, CONNTRACK, PUNT, UNSUPPORTED)
 
-# The registry: statement actions by keyword (`put_arp(...)`, `arp { }`), functions used as
-# `dst = fn(...)` by keyword, and every action class (syntax-only ones too) by class name.
+# The registry: statement actions by keyword (`put_arp(...)`, `arp { }`), and functions
+# used as `dst = fn(...)` by keyword. (The syntax-only actions `a = b;`, `a <-> b;` and
+# `ip.ttl--;` are found by their syntax: actions/__init__.py SYNTAX_ACTIONS.)
 ACTIONS: dict[str, type] = {}
 RESULT_ACTIONS: dict[str, type] = {}
-CLASSES: dict[str, type] = {}
 
 
 class NotLowered(Exception):
@@ -127,7 +127,6 @@ class Action:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        CLASSES[cls.__name__] = cls
         if cls.keyword and "keyword" in cls.__dict__:
             table = RESULT_ACTIONS if cls.syntax == "result" else ACTIONS
             assert cls.keyword not in table, f"action {cls.keyword} declared twice"
@@ -142,7 +141,8 @@ class Action:
 
     # classification
     def fields(self) -> tuple:
-        """(FieldRef, writing) per field of its operands the symbol table must allow."""
+        """(FieldRef, writing) per field of its operands the symbol table must allow (a
+        helper's arguments are the helper's business: its lower_c checks them)."""
         return ()
 
     def check(self, symtab, pipeline: str):
