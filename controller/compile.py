@@ -145,9 +145,10 @@ def sb_env(state):
 
 def _through_punt(a) -> bool:
     """A needs-punt flow whose every punted action the controller's punt handler carries
-    out (controller/punt): it runs, through the punt path, so it counts as compiled."""
-    from .punt.handler import HANDLED
-    return a.category == A.PUNT and all(act.keyword in HANDLED for act in A.walk_actions(a.acts)
+    out (its class's `punt` says so): it runs, through the punt path, so it counts as
+    compiled."""
+    return a.category == A.PUNT and all(act.punt is not None and act.punt.handled
+                                        for act in A.walk_actions(a.acts)
                                         if act.category == A.PUNT)
 
 
