@@ -1,0 +1,87 @@
+"""controller.packettest: the documented packet-test API (Pipeline.send -> Result) against
+a central alone (the plugin's `ovn_sb`: chassis as SB rows), and the lab-name lookup."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from scapy.layers.l2 import ARP, Ether
+
+from controller import rundir
+from controller.packettest import PacketTestError, Pipeline
+
+VM1, VM2, VM3 = ("0a:00:00:00:01:0b", "10.0.1.11"), ("0a:00:00:00:01:0c", "10.0.1.12"), \
+    ("0a:00:00:00:01:0d", "10.0.1.13")
+LR_MAC = "02:00:00:00:01:01"
+
+
+def test_lab_sb_remote_names_the_labs_that_are_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(rundir, "RUN_ROOT", tmp_path)
+    (tmp_path / "labs/v1/central").mkdir(parents=True)
+    (tmp_path / "labs/v1/central/sb.sock").touch()
+    for i in (1, 2, 3):
+        (tmp_path / "labs/v2/central").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"labs/v2/central/sb{i}.sock").touch()
+    assert rundir.lab_sb_remote("v1") == f"unix:{tmp_path}/labs/v1/central/sb.sock"
+    assert rundir.lab_sb_remote("v2").split(",") == [
+        f"unix:{tmp_path}/labs/v2/central/sb{i}.sock" for i in (1, 2, 3)]
+    with pytest.raises(LookupError, match=r"no lab named 'v9' is up \(labs up: v1, v2\)"):
+        rundir.lab_sb_remote("v9")
+
+
+@pytest.fixture
+def one_switch(ovn_sb):
+    """ls1 with vm1, vm2 (bound to hv1), vm3 (bound nowhere) and a router port."""
+    nb = ovn_sb.nbctl
+    nb("ls-add", "ls1", "--", "lr-add", "lr1", "--", "lrp-add", "lr1", "lr1-ls1", LR_MAC, "10.0.1.1/24",
+       "--", "lsp-add", "ls1", "ls1-lr1", "--", "lsp-set-type", "ls1-lr1", "router",
+       "--", "lsp-set-addresses", "ls1-lr1", "router",
+       "--", "lsp-set-options", "ls1-lr1", "router-port=lr1-ls1")
+    for name, (mac, ip) in (("vm1", VM1), ("vm2", VM2), ("vm3", VM3)):
+        nb("lsp-add", "ls1", name, "--", "lsp-set-addresses", name, f"{mac} {ip}")
+    ovn_sb.add_chassis("hv1")
+    ovn_sb.bind("vm1", "hv1")
+    ovn_sb.bind("vm2", "hv1")
+    return ovn_sb
+
+
+def _netns():
+    return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+
+
+@pytest.mark.root
+@pytest.mark.bpf
+def test_send_pads_answers_and_cleans_up(one_switch, tmp_path, monkeypatch):
+    # a running lab is found by name: here a lab directory whose SB is this central's
+    monkeypatch.setattr(rundir, "RUN_ROOT", tmp_path)
+    (tmp_path / "labs/v1/central").mkdir(parents=True)
+    os.symlink(one_switch.sb_remote.removeprefix("unix:"), tmp_path / "labs/v1/central/sb.sock")
+    one_switch.sync()
+    with Pipeline.of_lab("v1") as pipeline:
+        # a 42-byte ARP request for the router's IP: padded to 60, answered by the router
+        who_has = Ether(src=VM1[0], dst="ff:ff:ff:ff:ff:ff") / ARP(
+            op=1, hwsrc=VM1[0], psrc=VM1[1], pdst="10.0.1.1")
+        assert len(bytes(who_has)) == 42
+        r = pipeline.send("vm1", who_has)
+        assert r.trace.input_frame[:42] == bytes(who_has) and len(r.trace.input_frame) == 60
+        [reply] = r.to("vm1")
+        assert reply.chassis == "hv1" and reply.packet[ARP].op == 2
+        assert reply.packet[ARP].hwsrc == LR_MAC and reply.packet[ARP].psrc == "10.0.1.1"
+
+        # unicast between two VMs of the chassis
+        r = pipeline.send("vm1", Ether(src=VM1[0], dst=VM2[0], type=0x88b5) / (b"x" * 50))
+        assert r.ports == ["vm2"] and not r.drops
+        assert r.delivered[0].raw[14:64] == b"x" * 50
+
+        # vm3 is bound nowhere: say where it enters
+        with pytest.raises(PacketTestError, match="not bound to a chassis"):
+            pipeline.send("vm3", Ether(src=VM3[0], dst=VM1[0]))
+        r = pipeline.send("vm3", Ether(src=VM3[0], dst=VM1[0], type=0x88b5), chassis="hv1")
+        assert r.ports == ["vm1"]
+        with pytest.raises(PacketTestError, match='"ls1-lr1" is a patch port'):
+            pipeline.send("ls1-lr1", Ether(src=LR_MAC, dst=VM1[0]))
+        with pytest.raises(PacketTestError, match="nope: unknown logical port"):
+            pipeline.send("nope", Ether())
+        made_ns, made_pins = pipeline._walker.box.netns, Path(pipeline._walker.box.pin_root)
+        assert made_ns in _netns() and made_pins.exists()
+    assert made_ns not in _netns() and not made_pins.exists()
