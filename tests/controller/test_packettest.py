@@ -85,3 +85,30 @@ def test_send_pads_answers_and_cleans_up(one_switch, tmp_path, monkeypatch):
         made_ns, made_pins = pipeline._walker.box.netns, Path(pipeline._walker.box.pin_root)
         assert made_ns in _netns() and made_pins.exists()
     assert made_ns not in _netns() and not made_pins.exists()
+
+
+@pytest.mark.root
+@pytest.mark.bpf
+def test_drop_names_its_lflow_and_refresh_follows_the_nb(one_switch, ovn_pipeline):
+    assert one_switch.nbctl("get", "Logical_Switch_Port", "vm2", "up").strip() == "true", \
+        "bind() marks the port up, as a claiming chassis does"
+    one_switch.nbctl("lsp-set-port-security", "vm2", f"{VM2[0]} {VM2[1]}")
+    one_switch.sync()
+    pipeline = ovn_pipeline(sb=one_switch.sb_remote)
+    spoofed = Ether(src="0a:00:00:00:01:99", dst=VM1[0], type=0x88b5)
+
+    r = pipeline.send("vm2", spoofed)
+    assert r.delivered == []
+    [drop] = r.drops
+    assert (drop.chassis, drop.reason, drop.pipeline) == ("hv1", "POLICY", "ingress")
+    flows = {f.uuid: f for f in pipeline.state.flows}
+    assert flows[drop.lflow].stage == drop.stage and flows[drop.lflow].match == drop.match
+    assert "drop;" in flows[drop.lflow].actions and flows[drop.lflow].table_id == drop.table
+    assert "dropped on hv1: POLICY" in str(r)
+
+    one_switch.nbctl("lsp-set-port-security", "vm2")
+    one_switch.sync()
+    assert pipeline.send("vm2", spoofed).drops, "the SB is read once, until refresh()"
+    pipeline.refresh()
+    r = pipeline.send("vm2", spoofed)
+    assert r.ports == ["vm1"] and not r.drops
