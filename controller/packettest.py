@@ -37,6 +37,7 @@ from .trace.bind import bind
 from .trace.frame import MIN_FRAME, frame_fields
 from .trace.microflow import MicroflowError
 from .trace.model import Stage
+from .trace.render import render_detailed
 from .trace.sb import snapshot
 from .trace.walk import Walker
 
@@ -97,7 +98,6 @@ class Result:
         return sorted(d.port for d in self.delivered)
 
     def __str__(self):
-        from .trace.render import render_detailed
         return render_detailed(self.trace) if self.trace is not None else repr(self)
 
 

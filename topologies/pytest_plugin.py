@@ -27,6 +27,10 @@ from pathlib import Path
 
 import pytest
 
+# The plugin loads in every pytest session of an environment where ovnbpf is installed:
+# the lab, the central and the packet API (scapy, bcc's neighbours) load when a fixture
+# first needs them, not here.
+
 __all__ = ["CentralOnly", "private_central", "running_lab"]
 
 MARKERS = {
