@@ -112,3 +112,16 @@ def test_drop_names_its_lflow_and_refresh_follows_the_nb(one_switch, ovn_pipelin
     pipeline.refresh()
     r = pipeline.send("vm2", spoofed)
     assert r.ports == ["vm1"] and not r.drops
+
+
+def test_the_worked_example_in_the_docs_is_the_one_ci_runs():
+    """docs/packet-tests.md quotes docs/examples/test_packet_api.py: every quoted line is
+    in the file `make test` runs (the quote may leave lines out, marked `...`)."""
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs/packet-tests.md").read_text()
+    example = (root / "docs/examples/test_packet_api.py").read_text().splitlines()
+    block = doc.split("## A worked example", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    quoted = [l for l in block.splitlines() if l.strip() and l.strip() != "..."]
+    assert len(quoted) > 30
+    missing = [l for l in quoted if l not in example]
+    assert not missing, missing
