@@ -74,3 +74,15 @@ def test_the_mininet_graph_of_a_script():
     graph = OvnTopo(topo, Names(Plan("v1", topo, ipaddress.IPv4Network("172.31.240.0/24"))))
     assert sorted(graph.hosts()) == ["a1", "b1", "hv1", "hv2"]
     assert graph.linkInfo("b1", "hv2")["intfName2"] == "b1-p"
+
+
+def test_each_script_names_its_own_lab():
+    from topologies.mininet import run
+    names = {}
+    for script in run.SCRIPTS:
+        topo, names[script] = run.resolve(script)
+        assert isinstance(topo, (str, LabTopo))
+    assert names == {"two_chassis": "mn2", "three_chassis": "mn3", "mixed_kinds": "mnmix",
+                     "routed": "rtd"}
+    assert isinstance(run.resolve("routed")[0], Routed)
+    assert run.resolve("topologies/two-chassis.yaml") == ("topologies/two-chassis.yaml", "mn")

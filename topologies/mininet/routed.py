@@ -30,6 +30,9 @@ class Routed(LabTopo):
             self.addVM(f"b{i}", ls2, hv2)
 
 
+TOPOLOGY = Routed()  # for `python -m topologies.mininet.run routed`
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m topologies.mininet.routed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
