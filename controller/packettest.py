@@ -147,6 +147,7 @@ class Pipeline:
     def refresh(self) -> None:
         """Read the Southbound again; the next packet rebuilds what changed (all chassis)."""
         self.close()
+        self._hosts = {}
         self.state = snapshot(self.sb, timeout=self.timeout)
 
     # -- packets --------------------------------------------------------------------------
@@ -182,7 +183,7 @@ class Pipeline:
     def _walker_for(self, where):
         """One Walker while the hosted ports stay the same; a port hosted somewhere new
         (chassis=) reloads, since which VIFs a chassis has is part of its programs."""
-        hosts = dict(self._hosts)
+        hosts = {c: set(p) for c, p in self._hosts.items()}     # a copy: compared below
         if where.chassis != where.inport.chassis:
             hosts.setdefault(where.chassis, set()).add(where.inport.logical_port)
         if self._walker is not None and hosts != self._hosts:

@@ -125,3 +125,32 @@ def test_the_worked_example_in_the_docs_is_the_one_ci_runs():
     assert len(quoted) > 30
     missing = [l for l in quoted if l not in example]
     assert not missing, missing
+
+
+def test_a_port_hosted_somewhere_new_reloads_that_chassis(monkeypatch):
+    """Which VIFs a chassis has is part of its programs: sending from a second unbound
+    port on a chassis that already hosts one must rebuild (pure logic; Walker stubbed)."""
+    from types import SimpleNamespace
+    from controller import packettest
+
+    made = []
+
+    class RecordingWalker:
+        def __init__(self, state, stages, hosts):
+            made.append({c: set(p) for c, p in hosts.items()})
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(packettest, "Walker", RecordingWalker)
+    pipeline = Pipeline.__new__(Pipeline)
+    pipeline.state, pipeline._walker, pipeline._hosts = None, None, {}
+
+    def where(port, bound, chassis):
+        return SimpleNamespace(chassis=chassis, inport=SimpleNamespace(logical_port=port, chassis=bound))
+
+    pipeline._walker_for(where("vm1", "hv1", "hv1"))
+    pipeline._walker_for(where("vm3", None, "hv1"))
+    pipeline._walker_for(where("vm3", None, "hv1"))
+    pipeline._walker_for(where("vm4", None, "hv1"))
+    assert made == [{}, {"hv1": {"vm3"}}, {"hv1": {"vm3", "vm4"}}]
