@@ -103,6 +103,10 @@ OVNBPF_INLINE int ovnbpf_patch_hop(struct ovnbpf_flow *f, __u32 peer_dp, __u32 p
     f->outport = 0;
     f->flags = 0;
     __builtin_memset(f->reg, 0, sizeof(f->reg));
+    f->ct_state = 0;   /* conntrack state is per datapath: OVN clears it at the patch port */
+    f->ct_mark = 0;
+    f->ct_label_hi = 0;
+    f->ct_label_lo = 0;
     return OVNBPF_GO_INGRESS;
 }
 

@@ -215,12 +215,17 @@ def _keyword(name: str, category: str, reason: str = "", consumes_packet: bool =
 
 
 _CT = "connection tracking"
-CtClear = _keyword("ct_clear", COMPILED, "no-op: the datapath keeps no conntrack state")
+_NAT = "load balancing / NAT (conntrack NAT is not implemented)"
+# bpf/lib/ct.h: ct_next looks the packet up in the zone of its port and goes on with the
+# next table; ct_commit_nat commits it (no NAT state can exist: NAT is not implemented).
+CtClear = _keyword("ct_clear", COMPILED, "clears the packet's conntrack fields")
+CtNext = _keyword("ct_next", COMPILED, "conntrack lookup (bpf/lib/ct.h)")
+CtCommitNat = _keyword("ct_commit_nat", COMPILED, "conntrack commit (no NAT exists to apply)")
 KEYWORD_ACTIONS = [
-    CtClear,
-    *(_keyword(n, CONNTRACK, _CT) for n in (
-        "ct_next", "ct_lb", "ct_lb_mark", "ct_dnat", "ct_snat", "ct_dnat_in_czone",
-        "ct_snat_in_czone", "ct_commit_nat", "ct_snat_to_vip", "ct_commit_to_zone",
+    CtClear, CtNext, CtCommitNat,
+    *(_keyword(n, CONNTRACK, _NAT) for n in (
+        "ct_lb", "ct_lb_mark", "ct_dnat", "ct_snat", "ct_dnat_in_czone",
+        "ct_snat_in_czone", "ct_snat_to_vip", "ct_commit_to_zone",
         "ct_mark_ecmp_reply_port")),
     _keyword("handle_dhcpv6_reply", PUNT, "DHCPv6 reply handled by the controller", True),
     _keyword("trigger_event", PUNT, "controller event"),
@@ -344,6 +349,17 @@ def _nested(name: str, category: str, reason: str = "") -> type:
                                        "__module__": __name__})
 
 
+class CtCommitBlock(Nested):
+    """`ct_commit { ct_mark = ...; ct_label = ...; };` or bare `ct_commit;`: commit the
+    packet's connection in its port's zone, storing the block's ct_mark/ct_label."""
+    keyword = "ct_commit"
+    reason = "conntrack commit (bpf/lib/ct.h)"
+
+    @classmethod
+    def parse(cls, p):
+        return super().parse(p) if p.tok.is_punct("{") else cls()
+
+
 _GEN = "generates a packet"
 NESTED_ACTIONS = [
     # lower.py turns northd's `clone { outport = P; output; }; outport = G; output;` into a
@@ -361,8 +377,11 @@ NESTED_ACTIONS = [
     _nested("tcp_reset", PUNT, f"{_GEN} (TCP RST)"),
     _nested("sctp_abort", PUNT, f"{_GEN} (SCTP ABORT)"),
     _nested("reject", PUNT, f"{_GEN} (reject)"),
-    _nested("ct_commit", CONNTRACK, _CT),
+    CtCommitBlock,
 ]
+
+# Actions that end the flow's actions and go on with the next table, as `next;` does.
+CT_CONTINUES = (CtNext, CtCommitNat)
 
 
 ACTIONS: dict[str, type] = {
@@ -379,7 +398,7 @@ def parse_action(p) -> Action:
     if tok.text in ACTIONS and not nxt.is_punct("=", "<->", "--", "["):
         cls = ACTIONS[tok.text]
         p.advance()
-        if issubclass(cls, Nested) and not p.tok.is_punct("{"):
+        if issubclass(cls, Nested) and cls is not CtCommitBlock and not p.tok.is_punct("{"):
             raise p.error(f"expected '{{' after {tok.text}")
         if issubclass(cls, Call) and not p.tok.is_punct("("):
             raise p.error(f"expected '(' after {tok.text}")

@@ -114,7 +114,7 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
         # Actions inside a punted block run in the controller; inside clone they run here.
         if isinstance(act, A.Nested) and act.category not in (A.PUNT, A.CONNTRACK):
             _check_actions(act.nested(), symtab, findings, pipeline, False)
-        if isinstance(act, (A.Next, A.Output, A.Drop)) or act.consumes_packet:
+        if isinstance(act, (A.Next, A.Output, A.Drop, *A.CT_CONTINUES)) or act.consumes_packet:
             terminated = terminated or act.keyword
 
 

@@ -31,7 +31,7 @@ from .symbols import FLOW_MEMBERS, SymbolTable, default_symtab
 
 __all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "HEADER"]
 
-CODEGEN_VERSION = 3
+CODEGEN_VERSION = 4
 HEADER = Path(__file__).with_name("ovnbpf_pipeline.h")
 _CTYPE = {8: "__u8", 16: "__u16", 32: "__u32", 64: "__u64"}
 
@@ -75,6 +75,7 @@ class _Writer:
         self.lines: list[str] = []
         self.depth = 0
         self.tmp = 0
+        self.pipeline = "ingress"   # of the shape being emitted
 
     def line(self, text: str = "") -> None:
         self.lines.append(("    " * self.depth + text) if text else "")
@@ -165,6 +166,9 @@ def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
             words = entry.param(act.src.index)
         elif isinstance(act.src, ast.FieldRef):
             words = _read(w, symtab, act.src)
+        elif isinstance(act.src, ast.Const) and act.src.mask is None:
+            # a constant left in the template (inside ct_commit { }): part of the shape
+            words = [f"{act.src.value & (2**64 - 1):#x}ULL", f"{act.src.value >> 64:#x}ULL"]
         else:
             raise NotLowered("masked constant assignment")
         _write(w, symtab, act.dst, words)
@@ -194,7 +198,24 @@ def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
         w.line("OVNBPF_FC_NOCACHE(f);")
         w.line(f"OVNBPF_PUNT_COPY(f, {_COPY[act.keyword]}, {entry.cookie});")
     elif isinstance(act, A.CtClear):
-        w.line("/* ct_clear: the datapath keeps no conntrack state */")
+        w.line("ovnbpf_ct_clear(f);")
+    elif isinstance(act, A.CtNext):
+        w.line("OVNBPF_FC_NOCACHE(f);  /* conntrack state moves with every packet */")
+        w.line(f"ovnbpf_ct_next(f, {_ct_port(w)});")
+        w.line("return OVNBPF_PL_NEXT;")
+    elif isinstance(act, A.CtCommitBlock):
+        for inner in act.actions:
+            if not (isinstance(inner, A.Assign)
+                    and symtab.resolve(inner.dst.name)[0].name in ("ct_mark", "ct_label")):
+                raise NotLowered(f"ct_commit {{ {inner.format()} }}: only ct_mark/ct_label "
+                                 "assignments are lowered")
+            _lower_action(w, entry, inner, symtab)
+        w.line("OVNBPF_FC_NOCACHE(f);")
+        w.line(f"ovnbpf_ct_commit(f, {_ct_port(w)});")
+    elif isinstance(act, A.CtCommitNat):
+        w.line("OVNBPF_FC_NOCACHE(f);")
+        w.line(f"ovnbpf_ct_commit(f, {_ct_port(w)});  /* no NAT state exists to apply */")
+        w.line("return OVNBPF_PL_NEXT;")
     elif isinstance(act, Punt):
         w.line(f"OVNBPF_PUNT(f, {entry.cookie});")
         w.line("return OVNBPF_PL_CONTROLLER;")
@@ -203,6 +224,11 @@ def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
         w.line("return OVNBPF_PL_NOT_COMPILED;")
     else:
         raise NotLowered(f"no lowering for {act.format()}")
+
+
+def _ct_port(w: _Writer) -> str:
+    # OVN's zones for a switch: the logical inport's in ingress, the outport's in egress.
+    return "f->inport" if w.pipeline == "ingress" else "f->outport"
 
 
 def _comment(text: str) -> str:
@@ -232,6 +258,7 @@ def _emit_key(w: _Writer, index: int, shape: Shape, lay: ShapeLayout, symtab) ->
 
 def _emit_shape_probe(w: _Writer, index: int, shape: Shape, pl: PipelineLayout, symtab) -> None:
     w.tmp = 0  # temporaries are block-local: number them per shape, so C depends on it only
+    w.pipeline = shape.pipeline
     w.line(_comment(f"shape {index}: {shape.describe()}"))
     lay = pl.shapes[index]
     w.line(f"if ({_shape_bit(index)}) {{")
@@ -258,7 +285,7 @@ def _emit_shape_probe(w: _Writer, index: int, shape: Shape, pl: PipelineLayout, 
     try:
         for act in shape.template:
             _lower_action(w, entry, act, symtab)
-        if not any(isinstance(a, (A.Next, A.Output, A.Drop, Punt, NotCompiled))
+        if not any(isinstance(a, (A.Next, A.Output, A.Drop, Punt, NotCompiled, *A.CT_CONTINUES))
                    for a in shape.template):
             w.line("return OVNBPF_PL_DROP;  /* actions end without next/output */")
     except NotLowered as e:

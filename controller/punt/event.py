@@ -45,6 +45,8 @@ class Flow(ctypes.Structure):
         ("out_type", u32), ("out_a", u32), ("out_b", u32),
         ("punt_cookie", u32), ("copy_cookie", u32), ("start_table", u16), ("resume", u8),
         ("copy_kind", u8), ("punt_depth", u8), ("_pad3", u8 * 3),
+        ("ct_state", u32), ("ct_mark", u32), ("ct_label_hi", u64), ("ct_label_lo", u64),
+        ("icmp_id", u16), ("_pad4", u16 * 3),
     ]
 
 
