@@ -209,6 +209,32 @@ def _store(pkt, symtab, ref, value, mask=None):
     write_field(pkt, base, value << lo, field_mask << lo)
 
 
+CT_TRK_NEW = 0x21   # ct_state of a packet no connection knows: ct.trk | ct.new
+
+
+def _conntrack(act, pkt, port_key, symtab, helpers):
+    """Conntrack actions, as bpf/lib/ct.h runs them. The connection table is the caller's:
+    helpers "ct_next" (pkt) -> None (fills pkt's ct_* members) and "ct_commit" (pkt); without
+    them every lookup finds nothing (ct.trk|ct.new, mark and label 0) and commits are lost."""
+    if isinstance(act, A.CtClear):
+        for m in ("ct_state", "ct_mark", "ct_label_hi", "ct_label_lo"):
+            pkt[m] = 0
+        return None
+    if isinstance(act, A.CtNext):
+        for m in ("ct_mark", "ct_label_hi", "ct_label_lo"):
+            pkt[m] = 0
+        pkt["ct_state"] = CT_TRK_NEW
+        if "ct_next" in helpers:
+            helpers["ct_next"](pkt)
+        return Verdict(("next", None, None))
+    if isinstance(act, A.CtCommitBlock):
+        inner = run_actions(act.actions + (A.Next(),), pkt, port_key, symtab, helpers)
+        assert inner == ("next", None, None), inner
+    if "ct_commit" in helpers:
+        helpers["ct_commit"](pkt)
+    return Verdict(("next", None, None)) if isinstance(act, A.CtCommitNat) else None
+
+
 def run_actions(actions, pkt: dict, port_key: PortKey, symtab: SymbolTable | None = None,
                 helpers: dict | None = None) -> Verdict:
     """Execute actions on pkt (in place) up to the first next/output/drop or punt.
@@ -236,6 +262,10 @@ def run_actions(actions, pkt: dict, port_key: PortKey, symtab: SymbolTable | Non
             return Verdict(("output",))
         elif isinstance(act, A.Drop):
             return Verdict(("drop",))
+        elif isinstance(act, (A.CtNext, A.CtCommitBlock, A.CtCommitNat, A.CtClear)):
+            verdict = _conntrack(act, pkt, port_key, symtab, helpers)
+            if verdict is not None:
+                return verdict
         elif isinstance(act, A.ResultCall):
             fn = helpers.get(act.keyword, lambda p, args: 0)
             _store(pkt, symtab, act.dst, fn(pkt, act.args))

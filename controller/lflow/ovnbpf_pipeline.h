@@ -81,6 +81,29 @@
 #ifndef OVNBPF_FC_NOCACHE
 #define OVNBPF_FC_NOCACHE(f) do { (void)(f); } while (0)
 #endif
+/* Conntrack: ct_next / ct_commit / ct_clear. The datapath provides them (bpf/lib/ct.h,
+ * included before the pipeline); without it every lookup says ct.inv, which northd's
+ * flows drop: fail closed. */
+#ifndef OVNBPF_CT_H
+static __always_inline void ovnbpf_ct_clear(struct ovnbpf_flow *f)
+{
+    f->ct_state = 0;
+    f->ct_mark = 0;
+    f->ct_label_hi = 0;
+    f->ct_label_lo = 0;
+}
+static __always_inline void ovnbpf_ct_next(struct ovnbpf_flow *f, __u32 port)
+{
+    (void)port;
+    ovnbpf_ct_clear(f);
+    f->ct_state = 0x30;   /* ct.trk | ct.inv */
+}
+static __always_inline void ovnbpf_ct_commit(struct ovnbpf_flow *f, __u32 port)
+{
+    (void)f;
+    (void)port;
+}
+#endif
 #define OVNBPF_COPY_PUT_ARP 1
 #define OVNBPF_COPY_PUT_ND  2
 #define OVNBPF_COPY_PUT_FDB 3
