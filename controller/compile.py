@@ -435,7 +435,8 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
-    from .ctl import not_compiled_lines
+    from .ctl import blackhole_lines, not_compiled_lines
+    lines += blackhole_lines(r["unsupported"])
     lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
         if ": not compiled, dropped: " not in w:      # listed just above
