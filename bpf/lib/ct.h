@@ -31,6 +31,9 @@
 #include "flow.h"
 #include "maps.h"
 
+#ifndef OVNBPF_CT_MAP_FLAGS
+#define OVNBPF_CT_MAP_FLAGS 0   /* one LRU for all CPUs (BPF_F_NO_COMMON_LRU: no gain measured) */
+#endif
 #ifndef OVNBPF_CT_MAX
 #define OVNBPF_CT_MAX 65536
 #endif
@@ -78,7 +81,7 @@ struct ovnbpf_ct_val {
 #define OVNBPF_CT_REOPENED 6
 #define OVNBPF_CT_NSTATS   8
 
-OVNBPF_MAP("lru_hash", struct ovnbpf_ct_key, struct ovnbpf_ct_val, ovnbpf_ct_v1, OVNBPF_CT_MAX, 0);
+OVNBPF_MAP("lru_hash", struct ovnbpf_ct_key, struct ovnbpf_ct_val, ovnbpf_ct_v1, OVNBPF_CT_MAX, OVNBPF_CT_MAP_FLAGS);
 OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_ct_stats, OVNBPF_CT_NSTATS, 0);
 OVNBPF_MAP("array", __u32, __u64, ovnbpf_ct_live, 1, 0);   /* entries committed - expired */
 

@@ -11,6 +11,7 @@ BENCHES = {
     "control": ("controller.chassisd.bench", "VIF bind -> first forwarded packet, SB bytes"),
     "lab": ("controller.bench.lab", "pps and TCP throughput, ovnbpf vs ovs vs kernel"),
     "split": ("datapath.splitbench", "egress on the receiver vs the sender: underlay, maps, ns"),
+    "ct": ("datapath.ctbench", "conntrack ns/packet (established, new) vs the same pipeline without"),
     "soak": ("controller.bench.soak", "NB churn + faults under traffic: loss per fault, RSS, fds"),
 }
 
