@@ -530,6 +530,14 @@ class ChassisDatapath:
 
     # -- observing --------------------------------------------------------------------------
 
+    def flush_conntrack(self) -> None:
+        """Forget every connection (bpf/lib/ct.h's table; `ovnbpf trace` between packets)."""
+        if self.pipeline is not None:
+            try:
+                self.pipeline.module.table("ovnbpf_ct_v1").clear()
+            except KeyError:        # a pipeline built without conntrack
+                pass
+
     def counters(self) -> dict:
         opened = []
 

@@ -21,7 +21,7 @@
  * the live estimate is at the bound count as OVERFLOW (each evicts an entry).
  *
  * Gaps (stated in bpf/README.md): no TCP window/sequence checks; ICMP errors are not
- * matched to the connection they quote (ct.rel is never set: they are ct.inv); IP
+ * matched to the connection they quote (ct.rel is never set: each is ct.new); IP
  * fragments are ct.inv (no reassembly); updates from two CPUs to one entry may race
  * (last writer wins, as the kernel's own counters do without locks). */
 #ifndef OVNBPF_CT_H
@@ -151,7 +151,7 @@ OVNBPF_INLINE int ovnbpf_ct_key_of(const struct ovnbpf_flow *f, __u32 port,
 #define OVNBPF_TCP_ACK 0x10
 
 /* May this packet start a connection? (OVS's userspace conntrack rules: a TCP SYN+ACK or
- * RST, or a packet with neither SYN, ACK nor RST, cannot; among ICMP only echo requests.) */
+ * RST, or a packet with neither SYN, ACK nor RST, cannot; nor can an ICMP echo reply.) */
 OVNBPF_INLINE int ovnbpf_ct_may_start(const struct ovnbpf_flow *f)
 {
     if (f->present & OVNBPF_P_TCP) {
@@ -163,21 +163,22 @@ OVNBPF_INLINE int ovnbpf_ct_may_start(const struct ovnbpf_flow *f)
         return (fl & (OVNBPF_TCP_SYN | OVNBPF_TCP_ACK)) != 0;
     }
     if (f->present & OVNBPF_P_ICMP4)
-        return f->icmp_type == 8;
+        return f->icmp_type != 0;
     if (f->present & OVNBPF_P_ICMP6)
-        return f->icmp_type == 128;
+        return f->icmp_type != 129;
     return 1;
 }
 
-/* An ICMP packet that only an existing connection makes valid (echo replies); errors are
- * not related to their connection here (a gap): they are invalid. */
-OVNBPF_INLINE int ovnbpf_ct_icmp_ok(const struct ovnbpf_flow *f)
+/* ICMP that is not an echo (errors above all) is not tracked: we do not match an error to
+ * the connection it quotes (ct.rel, a gap), so each one is ct.new and the ACLs judge it,
+ * as ovn-trace --ct=new does; never committed. */
+OVNBPF_INLINE int ovnbpf_ct_untracked_icmp(const struct ovnbpf_flow *f)
 {
     if (f->present & OVNBPF_P_ICMP4)
-        return f->icmp_type == 8 || f->icmp_type == 0;
+        return f->icmp_type != 8 && f->icmp_type != 0;
     if (f->present & OVNBPF_P_ICMP6)
-        return f->icmp_type == 128 || f->icmp_type == 129;
-    return 1;
+        return f->icmp_type != 128 && f->icmp_type != 129;
+    return 0;
 }
 
 OVNBPF_INLINE __u64 ovnbpf_ct_timeout(const struct ovnbpf_ct_val *v, const struct ovnbpf_flow *f)
@@ -275,8 +276,12 @@ OVNBPF_INLINE void ovnbpf_ct_next(struct ovnbpf_flow *f, __u32 port)
     f->ct_state = OVNBPF_CS_TRK;
     ovnbpf_ct_count(OVNBPF_CT_LOOKUP);
     src_is_a = ovnbpf_ct_key_of(f, port, &k);
-    if (src_is_a < 0 || !ovnbpf_ct_icmp_ok(f))
+    if (src_is_a < 0)
         goto invalid;
+    if (ovnbpf_ct_untracked_icmp(f)) {
+        f->ct_state |= OVNBPF_CS_NEW;
+        return;
+    }
     now = bpf_ktime_get_ns();
     v = ovnbpf_ct_v1.lookup(&k);
     if (v && ovnbpf_ct_stale(&k, v, f, now))
@@ -317,7 +322,7 @@ OVNBPF_INLINE void ovnbpf_ct_commit(struct ovnbpf_flow *f, __u32 port)
     __u64 *live;
     int src_is_a;
 
-    if (f->ct_state & OVNBPF_CS_INV)
+    if ((f->ct_state & OVNBPF_CS_INV) || ovnbpf_ct_untracked_icmp(f))
         return;                        /* never commit what the lookup found invalid */
     src_is_a = ovnbpf_ct_key_of(f, port, &k);
     if (src_is_a < 0)

@@ -181,7 +181,11 @@ def test_icmp_echo_by_identifier_and_icmpv6(ct):
     assert send(ct, 2, v4(2, ICMP(type=0, id=77)))
     assert not send(ct, 2, v4(2, ICMP(type=0, id=78)))     # a reply nobody asked for
     assert not send(ct, 2, v4(2, ICMP(type=8, id=79)))     # a request from 2: new, denied
-    assert not send(ct, 2, v4(2, ICMP(type=3, code=3)))    # errors: ct.inv (not related yet)
+    # errors are not related to their connection (a gap): each is new, judged by the ACLs
+    # (from 1: allowed; from 2: denied) and never committed
+    assert send(ct, 1, v4(1, ICMP(type=3, code=3)))
+    assert not send(ct, 2, v4(2, ICMP(type=3, code=3)))
+    assert all(k[1] != 1 or k[2] in (77, 79) for k in table(ct))
     assert send(ct, 1, v6(1, ICMPv6EchoRequest(id=5)))
     assert send(ct, 2, v6(2, ICMPv6EchoReply(id=5)))
     assert not send(ct, 2, v6(2, ICMPv6EchoReply(id=6)))
