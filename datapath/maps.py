@@ -36,7 +36,6 @@ McastKey = namedtuple("McastKey", "dp group")
 McastGroup = namedtuple("McastGroup", "n_local n_remote wire_key", defaults=(0,))
 ChunkKey = namedtuple("ChunkKey", "dp group chunk")
 PuntRate = namedtuple("PuntRate", "interval_ns burst")
-L2Key = namedtuple("L2Key", "dp mac")     # the stand-in pipeline's map
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,6 @@ SPECS: dict[str, tuple[str, Codec, Codec]] = {
     "ovnbpf_tunnel_srcs": ("hash", U32, U32),
     "ovnbpf_mcast": ("hash", Codec("<II", McastKey), Codec("<III4x", McastGroup)),
     "ovnbpf_mcast_chunks": ("hash", Codec("<III4x", ChunkKey), Codec(f"<{MCAST_CHUNK}I")),
-    "ovnbpf_pl_l2": ("hash", Codec("<I4xQ", L2Key), U32),
     "ovnbpf_punt_rate": ("array", U32, Codec("<QI4x", PuntRate)),
 }
 
