@@ -1,5 +1,5 @@
-"""Drop reasons, mirrored from bpf/lib/drop.h (tests/datapath/test_drops.py checks that the
-two agree), and a reader for the per-CPU drop counters."""
+"""Drop reasons, mirrored from bpf/lib/drop.h (tests/datapath/test_mirrors.py checks names
+and values against the compiled C), and a reader for the per-CPU drop counters."""
 from __future__ import annotations
 
 import re

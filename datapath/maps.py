@@ -5,6 +5,8 @@ and `apply(desired)` writes only the difference: new and changed entries in one
 BPF_MAP_UPDATE_BATCH, removed ones in one BPF_MAP_DELETE_BATCH (array maps cannot delete:
 their removed slots are overwritten with zeroes). Keys and values are namedtuples packed
 with `struct` in the exact layout of the C structs, explicit padding included and zeroed.
+The codecs and constants here are checked against the compiled C, field by field, by
+tests/datapath/test_mirrors.py.
 Handles work on raw map fds (bcc's, or bpf_obj_get() of a pinned path).
 """
 from __future__ import annotations

@@ -48,9 +48,6 @@
 #ifndef OVNBPF_FC_NOCACHE
 #define OVNBPF_FC_NOCACHE(f) do { (void)(f); } while (0)
 #endif
-#define OVNBPF_COPY_PUT_ARP 1
-#define OVNBPF_COPY_PUT_ND  2
-#define OVNBPF_COPY_PUT_FDB 3
 
 /* Count a hit of the logical flow whose cookie is given, in the datapath's per-CPU array
  * ovnbpf_lflow_hits (bpf/lib/stats.h; present when OVNBPF_LFLOW_HIT is). A function, not

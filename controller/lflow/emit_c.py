@@ -2,7 +2,7 @@
 
 Few maps, whatever the topology (the kernel allows 64 per program): every shape's entries
 live in one hash map, `ovnbpf_pl_flows`, keyed by (shape id, datapath, packed key words)
-(ovnbpf_pipeline.h; packing in layout.py). A per-datapath record, `ovnbpf_pl_dps`, read
+(bpf/lib/pl_maps.h; packing in layout.py). A per-datapath record, `ovnbpf_pl_dps`, read
 once per pipeline run, says which shapes have entries for that datapath, so a packet only
 probes shapes that can hit (a switch never probes router shapes); it also holds the entries
 of key-less shapes (`1 -> next;`), which therefore cost no lookup at all.
