@@ -11,15 +11,15 @@
  *
  *   key    where the packet comes from + every parsed field the pipeline can read (the
  *          fields of struct ovnbpf_flow that parse.h fills; packed by header kind, see
- *          below). From a VIF: its ingress ifindex (the VIF table gives dp and inport),
- *          tun = 0. From the tunnel: the outer IPv4 source, and tun = OVNBPF_FC_TUN | VNI
+ *          struct ovnbpf_fc_key in lib/maps.h). From a VIF: its ingress ifindex (the VIF
+ *          table gives dp and inport), tun = 0. From the tunnel: the outer IPv4 source, and tun = OVNBPF_FC_TUN | VNI
  *          | Geneve ingress port | egress port (what the egress run starts from).
  *   value  the configuration epoch it was made in, the unicast output (local ifindex or
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
- *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v2 below); VIF and
- *          tunnel entries share it
+ *   store  per CPU, direct-mapped by a hash of the key (ovnbpf_fc_v2 in lib/maps.h);
+ *          VIF and tunnel entries share it
  *
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
@@ -68,7 +68,8 @@
 #ifndef OVNBPF_FCACHE
 #define OVNBPF_FCACHE 1
 #endif
-/* Its maps, their structs and OVNBPF_FC_* constants are in lib/maps.h (flow cache). */
+
+/* Its maps, their structs and the OVNBPF_FC_* constants are in lib/maps.h (flow cache). */
 
 /* The key word of a packet from the tunnel: what its Geneve header says (VNI 24 bits,
  * ingress port 15 bits, egress port 16 bits), tagged. */

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Every map of the ovnbpf datapath, in one place. Userspace mirrors of the key/value
- * structs live in datapath/maps.py (same field order, same explicit padding).
+/* Every pinned map of the ovnbpf datapath, with its key/value structs and constants: what
+ * the entries and every pipeline build of a chassis share. The maps one pipeline build
+ * owns are in lib/pl_maps.h; no other header declares a map but lib/opaque.h (included
+ * below; bpf/README.md, "Where maps are declared"). Userspace mirrors of the structs and
+ * constants live in datapath/maps.py, controller/punt/event.py and datapath/chassis.py,
+ * checked against the compiled C by tests/datapath/test_mirrors.py.
  *
  * All integers are host byte order, as in flow.h. Key structs are explicitly padded and
  * userspace zero-fills them, so no uninitialised byte ever reaches a hash.
