@@ -39,7 +39,6 @@ from . import testrun
 from .chassis import ChassisDatapath, Group, Local, Remote, Tunnel, current_cpu
 from .standin import standin
 
-HEADER = standin("router_pipeline.h")
 DP, FLOOD = 1, 32768
 LO = 1
 CHASSIS = (1, 2, 3)
@@ -179,7 +178,7 @@ class SplitLab:
             dp.set_lports(lports)
             dp.set_mcast({(DP, FLOOD): Group(tuple(v for v, vc in VMS.items() if vc == c),
                                              tuple(o for o in CHASSIS if o != c))})
-            dp.install_pipeline(HEADER, self.entries())
+            dp.install_pipeline(standin("router_pipeline.h"), self.entries())
 
     # -- driving ----------------------------------------------------------------------
 
