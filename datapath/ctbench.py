@@ -1,7 +1,7 @@
 """`ovnbpf bench ct`: what conntrack (bpf/lib/ct.h) costs per packet, through
 BPF_PROG_TEST_RUN of the real entry program (xdp_vif) and two hand-written pipelines that
-differ only in conntrack: bpf/test/punt_pipeline.h (output by eth.dst, nothing else) and
-bpf/test/ct_pipeline.h (ct_next in ingress and egress, commit of new connections).
+differ only in conntrack: tests/datapath/pipelines/punt_pipeline.h (output by eth.dst, nothing else) and
+tests/datapath/pipelines/ct_pipeline.h (ct_next in ingress and egress, commit of new connections).
 
 Figures (ns per packet, the kernel's own test-run timing; compare only within one run):
   floor         the same packet through the pipeline without conntrack
@@ -17,12 +17,11 @@ import os
 import secrets
 import statistics
 import subprocess
-from pathlib import Path
 
 from . import testrun
 from .chassis import ChassisDatapath, Local, current_cpu
+from .standin import standin
 
-BPF = Path(__file__).resolve().parent.parent / "bpf"
 DP = 1
 
 
@@ -60,10 +59,10 @@ def run(repeat: int = 200000, new: int = 2000) -> dict:
         dp.set_config(1, "172.31.250.11")
         dp.set_lports({(DP, 1): Local(1), (DP, 2): Local(1)})
         out = {}
-        dp.install_pipeline(BPF / "test" / "punt_pipeline.h", {})
+        dp.install_pipeline(standin("punt_pipeline.h"), {})
         fwd = _udp(1, 5000, 53)
         out["floor_ns"] = _run(dp, 1, fwd, repeat).duration_ns
-        dp.install_pipeline(BPF / "test" / "ct_pipeline.h", {})
+        dp.install_pipeline(standin("ct_pipeline.h"), {})
         _run(dp, 1, fwd)                       # commits in both zones
         _run(dp, 2, _udp(2, 53, 5000))         # the reply: established from now on
         out["established_ns"] = _run(dp, 1, fwd, repeat).duration_ns

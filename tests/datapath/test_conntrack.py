@@ -1,5 +1,5 @@
 """Conntrack in the kernel (bpf/lib/ct.h) through BPF_PROG_TEST_RUN, with a hand-written
-security group in miniature (bpf/test/ct_pipeline.h: port 1 may open connections, port 2
+security group in miniature (tests/datapath/pipelines/ct_pipeline.h: port 1 may open connections, port 2
 may only answer; zones per port as OVN has them). Each case is a packet entering from
 port 1 or 2 and whether it is delivered; the state machine's effects are read back from
 the pinned conntrack table and its counters."""
@@ -21,7 +21,7 @@ from .netns import Lab, gro_on
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, needs_bpf]
 
-HEADER = Path(__file__).resolve().parents[2] / "bpf" / "test" / "ct_pipeline.h"
+HEADER = Path(__file__).resolve().parent / "pipelines" / "ct_pipeline.h"
 DP = 1
 MAC = {1: "0a:00:00:00:01:01", 2: "0a:00:00:00:01:02"}
 IP4 = {1: "10.0.1.11", 2: "10.0.1.12"}
