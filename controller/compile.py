@@ -149,6 +149,15 @@ def _through_punt(a) -> bool:
                                         if act.category == A.PUNT)
 
 
+def _unhandled_punts(a) -> tuple:
+    """Why a needs-punt flow does not run: the punted actions the handler lacks (their
+    packets are counted drops, or counted and ignored copies)."""
+    from .punt.handler import HANDLED
+    return tuple(dict.fromkeys(f"{act.keyword}: not carried out by the punt handler ({act.reason})"
+                               for act in A.walk_actions(a.acts)
+                               if act.category == A.PUNT and act.keyword not in HANDLED))
+
+
 def flow_coverage(f, a) -> tuple:
     """One compiler flow's part of the coverage report: (stage, category, missing record
     or None, through the punt path)."""
@@ -157,6 +166,8 @@ def flow_coverage(f, a) -> tuple:
     via = a.error is None and _through_punt(a)
     if via:
         category = A.COMPILED
+    if category == A.PUNT and a.error is None:
+        reasons = _unhandled_punts(a)
     missing = None
     if category != A.COMPILED:
         missing = {"uuid": f.uuid, "datapath": f.datapath, "stage": f.stage,

@@ -37,6 +37,7 @@ class Switch:
     key: int
     subnet: ipaddress.IPv4Network
     subnet6: ipaddress.IPv6Network | None = None     # dual stack: the switch's /64
+    dhcp: tuple = ()        # native DHCPv4: (option, value as the NB takes it) pairs, or ()
 
 
 @dataclass(frozen=True)
@@ -293,13 +294,14 @@ def parse(text, source="<topology>"):
         ctx.name(switch_map, sname, path)
         if not isinstance(spec, dict):
             ctx.fail(switch_map, sname, path, "must be a mapping like {subnet: 10.0.1.0/24, key: 1}")
-        ctx.check_keys(spec, {"subnet", "subnet6", "key"}, path)
+        ctx.check_keys(spec, {"subnet", "subnet6", "key", "dhcp"}, path)
         key = ctx.datapath_key(spec, path, sname, used_dp_keys)
         subnet = ctx.parse(spec, "subnet", path, ipaddress.IPv4Network, "IPv4 subnet")
         subnet6 = None
         if "subnet6" in spec:
             subnet6 = ctx.parse(spec, "subnet6", path, ipaddress.IPv6Network, "IPv6 subnet")
-        switches.append(Switch(sname, key, subnet, subnet6))
+        dhcp = _dhcp_options(ctx, spec, path) if "dhcp" in spec else None
+        switches.append(Switch(sname, key, subnet, subnet6, dhcp))
     switch_by_name = {s.name: s for s in switches}
 
     routers = []
@@ -332,6 +334,8 @@ def parse(text, source="<topology>"):
                 ip6=ip6))
         routers.append(Router(rname, key, tuple(ports)))
     gateway_of = {p.switch: p.ip.ip for r in routers for p in r.ports}
+    switches = [_dhcp_defaults(ctx, s, switch_map, routers) for s in switches]
+    switch_by_name = {s.name: s for s in switches}
     gateway6_of = {p.switch: p.ip6.ip for r in routers for p in r.ports if p.ip6}
 
     vms = []
@@ -390,3 +394,44 @@ def _ip6_in(ctx, spec, key, path, kind, switch):
     if addr not in switch.subnet6 or (kind is ipaddress.IPv6Interface and value.network != switch.subnet6):
         ctx.fail(spec, key, f"{path}.{key}", f"{value} is not in {switch.name}'s subnet6 {switch.subnet6}")
     return value
+
+
+def _dhcp_options(ctx, spec, path):
+    """A switch's `dhcp:` mapping (OVN's DHCPv4 option names -> values) as NB strings."""
+    from ..punt.dhcp import OPTIONS
+    opts = ctx.mapping(spec, "dhcp", path, required=False)
+    out = []
+    for k, v in opts.items():
+        if k not in OPTIONS and k != "server_mac" or k == "offerip":
+            ctx.fail(opts, k, f"{path}.dhcp.{k}", "not a DHCPv4 option OVN knows (ovn-nb(5), DHCP_Options)")
+        kind = OPTIONS.get(k, (0, "mac"))[1]
+        items = v if isinstance(v, list) else [v]
+        if not items or any(isinstance(i, (dict, list)) or i is None for i in items):
+            ctx.fail(opts, k, f"{path}.dhcp.{k}", "must be a value or a list of values")
+        if kind in ("str", "domains") and not isinstance(v, list):
+            text = str(v) if str(v).startswith('"') else '"' + str(v).replace('"', '\\"') + '"'
+        elif isinstance(v, list):
+            text = "{" + ", ".join(str(i) for i in items) + "}"
+        else:
+            text = str(int(v) if isinstance(v, bool) else v)
+        out.append((str(k), text))
+    return tuple(out)
+
+
+def _dhcp_defaults(ctx, switch, switch_map, routers):
+    """server_id and router default to the switch's router port address, server_mac to its
+    MAC, lease_time to an hour (northd answers only when the first three are set)."""
+    if switch.dhcp is None:
+        return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, ())
+    port = next((p for r in routers for p in r.ports if p.switch == switch.name), None)
+    opts = dict(switch.dhcp)
+    if port is not None:
+        opts.setdefault("server_id", str(port.ip.ip))
+        opts.setdefault("server_mac", port.mac)
+        opts.setdefault("router", str(port.ip.ip))
+    opts.setdefault("lease_time", "3600")
+    for need in ("server_id", "server_mac"):
+        if need not in opts:
+            ctx.fail(switch_map[switch.name], "dhcp", f"switches.{switch.name}.dhcp",
+                     f"{need} is required on a switch without a router port")
+    return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, tuple(sorted(opts.items())))

@@ -43,6 +43,9 @@ class Action:
     # Punted actions that take the packet away (icmp4 {}, handle_svc_check) rather than
     # sending the controller a copy and going on (put_arp).
     consumes_packet: ClassVar[bool] = False
+    # Consuming actions that OVN runs as pause-and-resume (put_dhcp_opts): the controller
+    # changes the packet, writes the result, runs the flow's remaining actions and resumes.
+    pauses: ClassVar[bool] = False
 
     def format(self) -> str:
         raise NotImplementedError
@@ -287,10 +290,11 @@ class ResultCall(Action):
         return f"{format_operand(self.dst)} = {self.keyword}({_format_args(self.args)});"
 
 
-def _result(name: str, category: str, reason: str = "") -> type:
+def _result(name: str, category: str, reason: str = "", pauses: bool = False) -> type:
     cls_name = "".join(part.title() for part in name.split("_")) + "Result"
     return type(cls_name, (ResultCall,), {"keyword": name, "category": category,
-                                           "reason": reason, "__module__": __name__})
+                                           "reason": reason, "consumes_packet": pauses,
+                                           "pauses": pauses, "__module__": __name__})
 
 
 RESULT_ACTIONS_LIST = [
@@ -302,10 +306,11 @@ RESULT_ACTIONS_LIST = [
     _result("lookup_nd_ip", COMPILED, "MAC binding map lookup"),
     _result("get_fdb", COMPILED, "FDB map lookup"),
     _result("lookup_fdb", COMPILED, "FDB map lookup"),
-    _result("put_dhcp_opts", PUNT, "DHCP reply built by the controller"),
-    _result("put_dhcpv6_opts", PUNT, "DHCPv6 reply built by the controller"),
-    _result("put_nd_ra_opts", PUNT, "router advertisement built by the controller"),
-    _result("dns_lookup", PUNT, "DNS reply built by the controller"),
+    _result("put_dhcp_opts", PUNT, "DHCPv4 answered by the controller (packet paused and "
+            "resumed)", pauses=True),
+    _result("put_dhcpv6_opts", PUNT, "DHCPv6 replies are not implemented"),
+    _result("put_nd_ra_opts", PUNT, "router advertisements are not implemented"),
+    _result("dns_lookup", PUNT, "DNS replies are not implemented"),
     _result("chk_lb_hairpin", CONNTRACK, _CT),
     _result("chk_lb_hairpin_reply", CONNTRACK, _CT),
     _result("chk_lb_aff", CONNTRACK, _CT),

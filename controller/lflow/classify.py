@@ -114,7 +114,8 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
         # Actions inside a punted block run in the controller; inside clone they run here.
         if isinstance(act, A.Nested) and act.category not in (A.PUNT, A.CONNTRACK):
             _check_actions(act.nested(), symtab, findings, pipeline, False)
-        if isinstance(act, (A.Next, A.Output, A.Drop)) or act.consumes_packet:
+        # a pausing action (put_dhcp_opts) resumes the packet: what follows it still runs
+        if isinstance(act, (A.Next, A.Output, A.Drop)) or (act.consumes_packet and not act.pauses):
             terminated = terminated or act.keyword
 
 

@@ -8,6 +8,9 @@ back in:
 
     ... output; }   -> Injection(stage, RESUME_OUTPUT): the stage's output decision
     ... next; }     -> Injection(stage, RESUME_TABLE, lflow table + 1)
+    R = put_dhcp_opts(...); next;  (pause and resume, dhcp.py) -> the packet turned into
+                       the reply (or left as it was, R = 0), the flow's remaining actions
+                       run, Injection(stage, RESUME_TABLE, lflow table + 1)
     put_arp / put_nd (copies) -> MacBinding rows for the Southbound (ovn-controller's job)
 
 Anything it cannot do is counted under a reason (and logged once per lflow), never
@@ -26,6 +29,7 @@ from ..lflow.evaluator import _operand_value, read_field, run_actions
 from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab
+from . import dhcp
 from . import packets as P
 from .event import (COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
                     STAGE_INGRESS, BadEvent, PuntEvent, decode_event)
@@ -40,7 +44,9 @@ LEARNING = ("put_arp", "put_nd")
 # Consumed on purpose, as ovn-controller does when the feature is not configured
 IGNORED = {"handle_svc_check": "no Service_Monitor rows are monitored: reply ignored",
            "handle_dhcpv6_reply": "no DHCPv6 prefix delegation configured: reply ignored"}
-HANDLED = frozenset(GENERATING + LEARNING + tuple(IGNORED))
+# Pause-and-resume actions: keyword -> PuntHandler method name
+PAUSING = {"put_dhcp_opts": "_put_dhcp_opts"}
+HANDLED = frozenset(GENERATING + LEARNING + tuple(IGNORED) + tuple(PAUSING))
 # A generated packet may punt again (an ICMP error to a neighbour nobody resolved yet makes
 # an ARP request); a chain longer than this is a loop, dropped and counted (punt_loop).
 MAX_DEPTH = 4
@@ -170,7 +176,9 @@ class PuntHandler:
         port_key = self._port_key(dp)
         pkt = dict(ev.flow)
         frame = P.apply(ev.frame, pkt)             # the packet as it is at the punt
-        for act in acts:
+        for i, act in enumerate(acts):
+            if act.category == A.PUNT and act.pauses:
+                return self._pause(ev, flow, act, acts[i + 1:], frame, pkt, port_key)
             if act.category == A.PUNT and act.consumes_packet:
                 return self._generate(ev, flow, dp, act, frame, pkt, port_key)
             if isinstance(act, (A.Next, A.Output, A.Drop)) or act.category != A.COMPILED:
@@ -199,7 +207,10 @@ class PuntHandler:
         new_frame = P.build(kw, frame, pkt)
         new = P.parse(new_frame, into=pkt)
         verdict = self._run(act.nested(), new, port_key)
-        out = P.apply(new_frame, new)
+        return self._resume(ev, flow, kw, verdict, P.apply(new_frame, new), new, pkt, kw)
+
+    def _resume(self, ev, flow, kw, verdict, out, new, pkt, outcome) -> Result:
+        """The injection that carries on after `kw` by the actions' verdict."""
         meta = {k: new[k] for k in new if k in ("dp", "inport", "outport", "flags", "hops", "origin")
                 or k.startswith("reg[")}
         meta["punt_depth"] = pkt.get("punt_depth", 0) + 1
@@ -215,8 +226,34 @@ class PuntHandler:
         else:
             self.counters[f"{kw}_dropped_by_actions"] += 1
             return Result([], [], f"{kw}_dropped_by_actions")
-        self.counters[kw] += 1
-        return Result([inj], [], kw)
+        self.counters[outcome] += 1
+        return Result([inj], [], outcome)
+
+    # ---- pause and resume: the packet changed in place, a result bit, the rest of the flow --
+
+    def _pause(self, ev, flow, act, rest, frame, pkt, port_key) -> Result:
+        kw = act.keyword
+        if pkt.get("punt_depth", 0) >= MAX_DEPTH:
+            return self._fail("punt_loop", f"lflow {flow.uuid}: {kw} on a packet generated "
+                              f"{pkt['punt_depth']} times already")
+        method = PAUSING.get(kw)
+        if method is None:
+            return self._fail(f"not_implemented_{kw}", f"lflow {flow.uuid}: {kw} is not implemented "
+                              "by the punt handler")
+        try:
+            new_frame, outcome = getattr(self, method)(act, frame, pkt)
+        except dhcp.DhcpError as e:
+            return self._fail(f"{kw}_{e.reason}", f"lflow {flow.uuid}: {e}")
+        new = P.parse(new_frame, into=pkt) if new_frame is not None else dict(pkt)
+        ev_run = [A.Assign(act.dst, ast.Const(int(new_frame is not None))), *rest]
+        verdict = self._run(ev_run, new, port_key)
+        out = P.apply(new_frame if new_frame is not None else frame, new)
+        return self._resume(ev, flow, kw, verdict, out, new, pkt, outcome)
+
+    def _put_dhcp_opts(self, act, frame, pkt):
+        text = A._format_args(act.args)
+        answer = dhcp.put_dhcp_opts(frame, pkt["l3_off"], pkt["l4_off"], text)
+        return answer.frame, answer.outcome
 
     # ---- copies: learning ------------------------------------------------------------------
 

@@ -1,0 +1,220 @@
+"""Native DHCPv4 with a real client: busybox udhcpc in lab VMs gets its lease (address,
+netmask, router, DNS servers, domain, MTU, classless routes, lease time, server id) from
+OVN's DHCP_Options, answered on the punt path of ovnbpf chassis and by ovn-controller on
+the OVS reference chassis of the mixed lab. The replies are compared byte for byte:
+
+- the same request: the DISCOVER and REQUEST udhcpc sent on the OVS chassis, put through
+  ovnbpf's punt handler and northd's response flow, give OVN's OFFER and ACK exactly;
+- in one run: the OFFER/ACK ovnbpf delivered to vm1 equals the one OVN delivered to vm3
+  once the fields that name the client are swapped (its MAC in eth.dst and chaddr, its
+  address in ip.dst and yiaddr, the xid and secs its request carried, the IP checksum)."""
+import random
+import shutil
+import string
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.controller.traffic import ctl
+
+pytestmark = [pytest.mark.root, pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parents[2]
+DHCP = {"dns_server": ["8.8.8.8", "1.1.1.1"], "domain_name": "ovn.org", "mtu": 1400,
+        "classless_static_route": ["30.0.0.0/24", "10.0.1.4", "0.0.0.0/0", "10.0.1.1"]}
+SCRIPT = """#!/bin/sh
+# udhcpc's event script: record what the server gave; take the lease when bound
+echo "event=$1 ip=$ip mask=$mask subnet=$subnet router=$router dns=$dns domain=$domain mtu=$mtu \
+lease=$lease serverid=$serverid staticroutes=$staticroutes" >> "$UDHCPC_OUT"
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; done ;;
+esac
+"""
+
+
+def dhcp_topology(base, tmp_path):
+    doc = yaml.safe_load((ROOT / "topologies" / f"{base}.yaml").read_text())
+    doc["name"] = f"{base}-dhcp"
+    doc.pop("underlay", None)                        # a free subnet of its own
+    doc["switches"]["ls1"]["dhcp"] = DHCP
+    path = tmp_path / f"{base}-dhcp.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def lab_name():
+    return "j" + "".join(random.choices(string.ascii_lowercase, k=3))
+
+
+def udhcpc(lab, vm, tmp: Path):
+    """Run udhcpc in `vm` with its address flushed: (the bound event's variables, the DHCP
+    frames captured at the VM)."""
+    ns = lab.plan().vm_netns(vm)
+    script, out, pcap = tmp / "script.sh", tmp / f"{vm}.out", tmp / f"{vm}.pcap"
+    script.write_text(SCRIPT)
+    script.chmod(0o755)
+    subprocess.run(["ip", "netns", "exec", ns, "ip", "addr", "flush", "dev", "eth0"], check=True)
+    cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n", "-i", "eth0", "-w",
+                            str(pcap), "udp and (port 67 or port 68)"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        cap.stderr.readline()                       # "listening on eth0": capturing
+        r = subprocess.run(["ip", "netns", "exec", ns, "busybox", "udhcpc", "-i", "eth0", "-n", "-q",
+                            "-f", "-t", "5", "-T", "2", "-O", "staticroutes", "-O", "mtu",
+                            "-s", str(script)], env={"UDHCPC_OUT": str(out), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                           capture_output=True, text=True, timeout=60)
+        time.sleep(1)                               # the last frames reach the capture file
+    finally:
+        cap.terminate()
+        cap.wait(timeout=10)
+    assert r.returncode == 0, r.stdout + r.stderr
+    from scapy.utils import rdpcap
+    frames = [bytes(p) for p in rdpcap(str(pcap))]
+    bound = [line for line in out.read_text().splitlines() if line.startswith("event=bound")]
+    assert bound, out.read_text()
+    fields = dict(kv.split("=", 1) for kv in _split_vars(bound[-1]))
+    return fields, frames
+
+
+def _split_vars(line):
+    """`a=1 b=x y c=` -> ['a=1', 'b=x y', 'c=']: values may hold spaces."""
+    out = []
+    for word in line.split(" "):
+        if "=" in word and word.split("=", 1)[0].isidentifier():
+            out.append(word)
+        else:
+            out[-1] += " " + word
+    return out
+
+
+def assert_lease(vm, fields):
+    assert fields["ip"] == vm.ip.ip.exploded and fields["mask"] == "24", fields
+    assert fields["router"] == "10.0.1.1" and fields["serverid"] == "10.0.1.1", fields
+    assert fields["dns"].split() == ["8.8.8.8", "1.1.1.1"] and fields["domain"] == "ovn.org", fields
+    assert fields["mtu"] == "1400" and fields["lease"] == "3600", fields
+    assert fields["staticroutes"] == "30.0.0.0/24 10.0.1.4 0.0.0.0/0 10.0.1.1", fields
+
+
+def dhcp_type(frame):
+    """The DHCP message type of a captured frame (option 53), or None."""
+    opts = frame[14 + 20 + 8 + 240:]
+    i = 0
+    while i + 2 <= len(opts) and opts[i] != 255:
+        if opts[i] == 0:
+            i += 1
+            continue
+        if opts[i] == 53:
+            return opts[i + 2]
+        i += 2 + opts[i + 1]
+    return None
+
+
+def by_type(frames, t):
+    found = [f for f in frames if dhcp_type(f) == t]
+    assert found, [dhcp_type(f) for f in frames]
+    return found[0]
+
+
+@pytest.fixture
+def tmp():
+    d = Path(tempfile.mkdtemp(prefix="ovnbpf-dhcp-"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_udhcpc_leases_on_an_ebpf_lab(make_lab, tmp_path, tmp):
+    lab = make_lab(dhcp_topology("ebpf", tmp_path), lab_name())
+    topo = lab.plan().topo
+    for name in ("vm1", "vm3"):                    # hv1 and hv2, both ovnbpf
+        fields, _ = udhcpc(lab, name, tmp)
+        assert_lease(topo.vm_named(name), fields)
+        assert lab.ping(name, "10.0.1.1", count=1)  # the lease works: the gateway answers
+    handled = {c: ctl(lab, c)["punt"]["handled"] for c in ("hv1", "hv2")}
+    for c in handled:
+        assert handled[c].get("dhcp_offer", 0) >= 1 and handled[c].get("dhcp_ack", 0) >= 1, handled
+
+
+def test_udhcpc_on_a_mixed_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp):
+    lab = make_lab(dhcp_topology("mixed", tmp_path), lab_name())
+    topo = lab.plan().topo
+    got = {}
+    for name in ("vm1", "vm3", "vm7"):             # hv1 ovnbpf, hv2 OVS, hv3 ovnbpf
+        fields, frames = udhcpc(lab, name, tmp)
+        assert_lease(topo.vm_named(name), fields)
+        assert lab.ping(name, "10.0.1.1", count=1)
+        got[name] = frames
+    assert ctl(lab, "hv1")["punt"]["handled"].get("dhcp_ack", 0) >= 1
+
+    # the same request: OVN's answers to vm3 come out of our handler for vm3's requests
+    for req_type, reply_type in ((1, 2), (3, 5)):
+        request, theirs = by_type(got["vm3"], req_type), by_type(got["vm3"], reply_type)
+        ours = through_handler(lab, "lsp-vm3", request)
+        assert ours.hex() == theirs.hex(), (req_type, ours.hex(), theirs.hex())
+
+    # one run: ovnbpf's reply to vm1 is OVN's to vm3 with the client's own fields swapped
+    vm1, vm3 = topo.vm_named("vm1"), topo.vm_named("vm3")
+    for req_type, reply_type in ((1, 2), (3, 5)):
+        ours = by_type(got["vm1"], reply_type)
+        theirs = as_if_for(by_type(got["vm3"], reply_type), vm1, by_type(got["vm1"], req_type))
+        assert differing_bytes(ours, theirs) == [], (ours.hex(), theirs.hex())
+        assert differing_bytes(ours, by_type(got["vm3"], reply_type)), "the swap is not vacuous"
+    assert vm3.ip != vm1.ip
+
+
+def through_handler(lab, port, request):
+    """The frame ovnbpf's punt handler makes of `request` at the port's ls_in_dhcp_options
+    flow, carried through its ls_in_dhcp_response flow by the reference evaluator."""
+    from controller.lflow.evaluator import run_actions
+    from controller.lflow.parser import parse_actions
+    from controller.punt import packets as P
+    from controller.punt.event import CONSUME, STAGE_INGRESS, encode_event
+    from controller.punt.handler import PuntHandler
+    from controller.trace.sb import snapshot
+    state = snapshot(lab.central().sb_remote)
+    ls1 = next(d for d in state.datapaths if d.name == "ls1")
+    lsp = next(p for p in state.ports if p.logical_port == port)
+    opts = next(f for f in state.flows if f.stage == "ls_in_dhcp_options"
+                and f'inport == "{port}"' in f.match and "put_dhcp_opts" in f.actions)
+    resp = next(f for f in state.flows if f.stage == "ls_in_dhcp_response"
+                and f'inport == "{port}"' in f.match)
+    fields = P.parse(request)
+    fields.update({"dp": ls1.tunnel_key, "inport": lsp.tunnel_key})
+    h = PuntHandler(state, {1: opts.uuid})
+    r = h.handle_bytes(encode_event(CONSUME, 1, STAGE_INGRESS, fields, request))
+    assert r.injections and r.injections[0].table == resp.table_id, (r, h.counters)
+    inj = r.injections[0]
+    pkt = P.parse(inj.frame, into={**P.blank_flow(), **inj.meta})
+    names = {p.logical_port: p.tunnel_key for p in state.ports if p.datapath == ls1.uuid}
+    verdict = run_actions(parse_actions(resp.actions), pkt, lambda n: names[n])
+    assert verdict[0] == "output"
+    return P.apply(inj.frame, pkt)
+
+
+def as_if_for(reply, vm, request):
+    """`reply` with the fields that name its client set to vm's and its request's."""
+    b = bytearray(reply)
+    mac = bytes.fromhex(vm.mac.replace(":", ""))
+    bootp = 14 + 20 + 8
+    b[0:6] = mac                                                     # eth.dst
+    b[30:34] = vm.ip.ip.packed                                       # ip.dst
+    b[bootp + 4:bootp + 10] = request[bootp + 4:bootp + 10]          # xid, secs
+    b[bootp + 16:bootp + 20] = vm.ip.ip.packed                       # yiaddr
+    b[bootp + 28:bootp + 34] = mac                                   # chaddr
+    b[24:26] = b"\0\0"
+    from controller.punt.packets import checksum
+    b[24:26] = struct.pack("!H", checksum(bytes(b[14:34])))
+    return bytes(b)
+
+
+def differing_bytes(a, b):
+    return [i for i in range(max(len(a), len(b))) if a[i:i + 1] != b[i:i + 1]]
