@@ -43,6 +43,11 @@ def _l4(f: dict, v6: bool):
         return Raw(b"\x00" * 8)
     if proto == 6:
         return TCP(sport=f["tcp.src"], dport=f["tcp.dst"], flags=f["tcp.flags"], window=0)
+    if proto == 17 and not v6 and (f["tcp.src"], f["tcp.dst"]) == (68, 67):
+        # a DHCPDISCOVER, as ovn-trace assumes: put_dhcp_opts needs a real request
+        from scapy.layers.dhcp import BOOTP, DHCP
+        return (UDP(sport=68, dport=67) / BOOTP(chaddr=_mac_int(_mac(f["eth.src"])).to_bytes(6, "big"))
+                / DHCP(options=[("message-type", "discover"), "end"]))
     if proto == 17:
         return UDP(sport=f["tcp.src"], dport=f["tcp.dst"])
     if proto == 132:

@@ -153,3 +153,21 @@ def test_ipxe_gets_bootfile_name_others_the_alternative():
     assert opts(r.injections[0].frame)["boot-file-name"] == b"bb"
     _, r = handle(request("discover", options=[(175, b"\x01\x01\x01")]), args)
     assert opts(r.injections[0].frame)["boot-file-name"] == b"a"
+
+
+def test_the_datapath_punts_put_dhcp_opts_rather_than_dropping_it():
+    """Failed before: the flow became OVNBPF_NOT_COMPILED (a drop), and the classifier
+    called the `next;` after it unsupported."""
+    from controller.lflow.emit_c import emit_c
+    from controller.lflow.flows import LogicalFlow
+    from controller.lflow.plan import Punt, build_plan
+    from controller.lflow.classify import classify_flow
+    flow = LogicalFlow("ls1", "ingress", 21, "ls_in_dhcp_options", 100,
+                       'inport == "lsp-vm1" && eth.src == 0a:00:00:00:01:01 && ip4.src == 0.0.0.0 '
+                       '&& ip4.dst == 255.255.255.255 && udp.src == 68 && udp.dst == 67',
+                       OPTS_FLOW, "f-opts")
+    assert classify_flow(flow).category == "needs-punt", classify_flow(flow)
+    plan = build_plan([flow])
+    assert plan.shapes[0].template == (Punt("put_dhcp_opts"),)
+    c = emit_c(plan)
+    assert "OVNBPF_PUNT(f," in c and "OVNBPF_NOT_COMPILED(f, v->cookie)" not in c
