@@ -108,3 +108,29 @@ def test_dual_stack_keys():
         topology.parse(six.replace("fd00::11", "fd01::11"), "t.yaml")
     with pytest.raises(TopologyError, match=r"vms.vm1.ip6: switch ls1 has no subnet6"):
         topology.parse(GOOD.replace("ip: 10.0.1.11,", 'ip: 10.0.1.11, ip6: "fd00::11",'), "t.yaml")
+
+
+def test_dhcp_key_makes_one_options_row_per_switch():
+    text = GOOD.replace("ls1: {subnet: 10.0.1.0/24, key: 1}",
+                        "ls1: {subnet: 10.0.1.0/24, key: 1, dhcp: {server_id: 10.0.1.1, server_mac: "
+                        "\"02:00:00:00:01:01\", dns_server: [8.8.8.8, 1.1.1.1], domain_name: ovn.org, mtu: 1400}}")
+    t = topology.parse(text, "t.yaml")
+    assert dict(t.switches[0].dhcp) == {"server_id": "10.0.1.1", "server_mac": "02:00:00:00:01:01",
+                                        "dns_server": "{8.8.8.8, 1.1.1.1}", "domain_name": '"ovn.org"',
+                                        "mtu": "1400", "lease_time": "3600"}
+    argv = nbctl_commands(t)
+    create = argv.index("create")
+    assert argv[create - 1] == "--id=@dhcp_ls1" and argv[create + 2] == "cidr=10.0.1.0/24"
+    assert 'options:domain_name="\\"ovn.org\\""' in argv
+    assert "dhcpv4_options=@dhcp_ls1" in argv
+    assert topology.parse(GOOD, "t.yaml").switches[0].dhcp == ()
+
+
+@pytest.mark.parametrize("dhcp,expected", [
+    ("{colour: red}", "switches.ls1.dhcp.colour: not a DHCPv4 option"),
+    ("{mtu: 1400}", "server_id is required on a switch without a router port"),
+    ("{dns_server: [[1]]}", "must be a value or a list of values")])
+def test_bad_dhcp_keys(dhcp, expected):
+    text = GOOD.replace("key: 1}\nvms", f"key: 1, dhcp: {dhcp}}}\nvms")
+    with pytest.raises(TopologyError, match=expected):
+        topology.parse(text, "t.yaml")
