@@ -28,6 +28,10 @@ def nbctl_commands(topo):
         if sw.dhcp:       # one DHCP_Options row per switch, named in this transaction
             cmds.append([f"--id=@dhcp_{sw.name}", "create", "DHCP_Options", f"cidr={sw.subnet}"]
                         + [f"options:{k}={json.dumps(v)}" for k, v in sw.dhcp])
+        if sw.dns:        # one DNS row per switch (northd gives it the dns_id pinctrl needs)
+            cmds.append([f"--id=@dns_{sw.name}", "create", "DNS"]
+                        + [f"records:{json.dumps(k)}={json.dumps(v)}" for k, v in sw.dns])
+            cmds.append(["add", "Logical_Switch", sw.name, "dns_records", f"@dns_{sw.name}"])
     dhcp_of = {sw.name for sw in topo.switches if sw.dhcp}
     for vm in topo.vms:
         cmds.append(["lsp-add", vm.switch, vm.port])

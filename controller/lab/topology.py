@@ -38,6 +38,7 @@ class Switch:
     subnet: ipaddress.IPv4Network
     subnet6: ipaddress.IPv6Network | None = None     # dual stack: the switch's /64
     dhcp: tuple = ()        # native DHCPv4: (option, value as the NB takes it) pairs, or ()
+    dns: tuple = ()         # native DNS: (name, "addr ..." or PTR target) records, or ()
 
 
 @dataclass(frozen=True)
@@ -294,14 +295,14 @@ def parse(text, source="<topology>"):
         ctx.name(switch_map, sname, path)
         if not isinstance(spec, dict):
             ctx.fail(switch_map, sname, path, "must be a mapping like {subnet: 10.0.1.0/24, key: 1}")
-        ctx.check_keys(spec, {"subnet", "subnet6", "key", "dhcp"}, path)
+        ctx.check_keys(spec, {"subnet", "subnet6", "key", "dhcp", "dns"}, path)
         key = ctx.datapath_key(spec, path, sname, used_dp_keys)
         subnet = ctx.parse(spec, "subnet", path, ipaddress.IPv4Network, "IPv4 subnet")
         subnet6 = None
         if "subnet6" in spec:
             subnet6 = ctx.parse(spec, "subnet6", path, ipaddress.IPv6Network, "IPv6 subnet")
         dhcp = _dhcp_options(ctx, spec, path) if "dhcp" in spec else None
-        switches.append(Switch(sname, key, subnet, subnet6, dhcp))
+        switches.append(Switch(sname, key, subnet, subnet6, dhcp, _dns_records(ctx, spec, path)))
     switch_by_name = {s.name: s for s in switches}
 
     routers = []
@@ -422,7 +423,7 @@ def _dhcp_defaults(ctx, switch, switch_map, routers):
     """server_id and router default to the switch's router port address, server_mac to its
     MAC, lease_time to an hour (northd answers only when the first three are set)."""
     if switch.dhcp is None:
-        return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, ())
+        return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, (), switch.dns)
     port = next((p for r in routers for p in r.ports if p.switch == switch.name), None)
     opts = dict(switch.dhcp)
     if port is not None:
@@ -434,4 +435,18 @@ def _dhcp_defaults(ctx, switch, switch_map, routers):
         if need not in opts:
             ctx.fail(switch_map[switch.name], "dhcp", f"switches.{switch.name}.dhcp",
                      f"{need} is required on a switch without a router port")
-    return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, tuple(sorted(opts.items())))
+    return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, tuple(sorted(opts.items())),
+                  switch.dns)
+
+
+def _dns_records(ctx, spec, path):
+    """A switch's `dns:` mapping (name -> address, list of addresses, or a PTR target)."""
+    recs = ctx.mapping(spec, "dns", path, required=False)
+    out = []
+    for name, v in recs.items():
+        items = v if isinstance(v, list) else [v]
+        if not isinstance(name, str) or not items or any(isinstance(i, (dict, list)) or i is None
+                                                         for i in items):
+            ctx.fail(recs, name, f"{path}.dns.{name}", "must be a name -> address(es) or a PTR target")
+        out.append((name.lower(), " ".join(str(i) for i in items)))
+    return tuple(sorted(out))

@@ -310,7 +310,8 @@ RESULT_ACTIONS_LIST = [
             "resumed)", pauses=True),
     _result("put_dhcpv6_opts", PUNT, "DHCPv6 replies are not implemented"),
     _result("put_nd_ra_opts", PUNT, "router advertisements are not implemented"),
-    _result("dns_lookup", PUNT, "DNS replies are not implemented"),
+    _result("dns_lookup", PUNT, "DNS answered by the controller from the SB DNS table (packet "
+            "paused and resumed)", pauses=True),
     _result("chk_lb_hairpin", CONNTRACK, _CT),
     _result("chk_lb_hairpin_reply", CONNTRACK, _CT),
     _result("chk_lb_aff", CONNTRACK, _CT),

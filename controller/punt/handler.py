@@ -29,7 +29,7 @@ from ..lflow.evaluator import _operand_value, read_field, run_actions
 from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab
-from . import dhcp
+from . import dhcp, dns
 from . import packets as P
 from .event import (COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
                     STAGE_INGRESS, BadEvent, PuntEvent, decode_event)
@@ -45,7 +45,7 @@ LEARNING = ("put_arp", "put_nd")
 IGNORED = {"handle_svc_check": "no Service_Monitor rows are monitored: reply ignored",
            "handle_dhcpv6_reply": "no DHCPv6 prefix delegation configured: reply ignored"}
 # Pause-and-resume actions: keyword -> PuntHandler method name
-PAUSING = {"put_dhcp_opts": "_put_dhcp_opts"}
+PAUSING = {"put_dhcp_opts": "_put_dhcp_opts", "dns_lookup": "_dns_lookup"}
 HANDLED = frozenset(GENERATING + LEARNING + tuple(IGNORED) + tuple(PAUSING))
 # A generated packet may punt again (an ICMP error to a neighbour nobody resolved yet makes
 # an ARP request); a chain longer than this is a loop, dropped and counted (punt_loop).
@@ -253,6 +253,16 @@ class PuntHandler:
     def _put_dhcp_opts(self, act, frame, pkt):
         text = A._format_args(act.args)
         answer = dhcp.put_dhcp_opts(frame, pkt["l3_off"], pkt["l4_off"], text)
+        return answer.frame, answer.outcome
+
+    def _dns_lookup(self, act, frame, pkt):
+        """From the DNS rows that serve the packet's datapath (and carry a dns_id, as
+        pinctrl requires)."""
+        dp = self.dp_by_key.get(pkt["dp"])
+        records = [dict(r.records) for r in getattr(self.state, "dns", ())
+                   if r.dns_id and dp is not None and dp.uuid in r.datapaths]
+        answer = dns.dns_lookup(frame, pkt["l3_off"], pkt["l4_off"], pkt["eth_type"] == P.ETH_IP6,
+                                records)
         return answer.frame, answer.outcome
 
     # ---- copies: learning ------------------------------------------------------------------

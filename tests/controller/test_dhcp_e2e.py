@@ -1,4 +1,4 @@
-"""Native DHCPv4 with a real client: busybox udhcpc in lab VMs gets its lease (address,
+"""Native DHCPv4 and DNS with real clients: busybox udhcpc in lab VMs gets its lease (address,
 netmask, router, DNS servers, domain, MTU, classless routes, lease time, server id) from
 OVN's DHCP_Options, answered on the punt path of ovnbpf chassis and by ovn-controller on
 the OVS reference chassis of the mixed lab. The replies are compared byte for byte:
@@ -7,7 +7,9 @@ the OVS reference chassis of the mixed lab. The replies are compared byte for by
   ovnbpf's punt handler and northd's response flow, give OVN's OFFER and ACK exactly;
 - in one run: the OFFER/ACK ovnbpf delivered to vm1 equals the one OVN delivered to vm3
   once the fields that name the client are swapped (its MAC in eth.dst and chaddr, its
-  address in ip.dst and yiaddr, the xid and secs its request carried, the IP checksum)."""
+  address in ip.dst and yiaddr, the xid and secs its request carried, the IP checksum);
+- busybox nslookup's A and PTR queries from vm3 (OVS chassis), put through ovnbpf's
+  handler and northd's dns response flow, give OVN's responses exactly."""
 import random
 import shutil
 import string
@@ -40,11 +42,16 @@ esac
 """
 
 
+DNS = {"vm1.ovn.org": "10.0.1.11", "vm3.ovn.org": ["10.0.1.13", "fd00::13"],
+       "13.1.0.10.in-addr.arpa": "vm3.ovn.org"}
+
+
 def dhcp_topology(base, tmp_path):
     doc = yaml.safe_load((ROOT / "topologies" / f"{base}.yaml").read_text())
     doc["name"] = f"{base}-dhcp"
     doc.pop("underlay", None)                        # a free subnet of its own
     doc["switches"]["ls1"]["dhcp"] = DHCP
+    doc["switches"]["ls1"]["dns"] = DNS
     path = tmp_path / f"{base}-dhcp.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -155,6 +162,20 @@ def test_udhcpc_on_a_mixed_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp
         got[name] = frames
     assert ctl(lab, "hv1")["punt"]["handled"].get("dhcp_ack", 0) >= 1
 
+    # a resolver asks OVN (ovn-controller on hv2, ovnbpf on hv1): A and PTR records
+    dns = {name: nslookup(lab, name, tmp) for name in ("vm1", "vm3")}
+    for name, (out, _) in dns.items():
+        assert "10.0.1.13" in out["vm3.ovn.org"] and "vm3.ovn.org" in out["10.0.1.13"], out
+    assert ctl(lab, "hv1")["punt"]["handled"].get("dns_answer", 0) >= 2
+    # the same query: OVN's responses at vm3 come out of our handler for vm3's queries
+    frames = dns["vm3"][1]
+    queries = [f for f in frames if f[36:38] == b"\x00\x35"]
+    responses = [f for f in frames if f[34:36] == b"\x00\x35"]
+    assert len(queries) == len(responses) == 2, [f.hex() for f in frames]
+    for q, theirs in zip(queries, responses):
+        ours = through_handler(lab, "lsp-vm3", q, ("ls_in_dns_lookup", "ls_in_dns_response"), "dns_lookup")
+        assert ours.hex() == theirs.hex(), (ours.hex(), theirs.hex())
+
     # the same request: OVN's answers to vm3 come out of our handler for vm3's requests
     for req_type, reply_type in ((1, 2), (3, 5)):
         request, theirs = by_type(got["vm3"], req_type), by_type(got["vm3"], reply_type)
@@ -171,9 +192,34 @@ def test_udhcpc_on_a_mixed_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp
     assert vm3.ip != vm1.ip
 
 
-def through_handler(lab, port, request):
-    """The frame ovnbpf's punt handler makes of `request` at the port's ls_in_dhcp_options
-    flow, carried through its ls_in_dhcp_response flow by the reference evaluator."""
+def nslookup(lab, vm, tmp: Path):
+    """busybox nslookup of vm3.ovn.org (A) and 10.0.1.13 (PTR) against the router address,
+    from `vm`: ({query: output}, the DNS frames captured at the VM)."""
+    ns = lab.plan().vm_netns(vm)
+    pcap = tmp / f"{vm}-dns.pcap"
+    cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n", "-i",
+                            "eth0", "-w", str(pcap), "udp port 53"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = {}
+    try:
+        cap.stderr.readline()
+        for q in ("vm3.ovn.org", "10.0.1.13"):
+            r = subprocess.run(["ip", "netns", "exec", ns, "busybox", "nslookup", "-type=a" if "ovn" in q
+                                else "-type=ptr", q, "10.0.1.1"], capture_output=True, text=True, timeout=60)
+            out[q] = r.stdout + r.stderr
+        time.sleep(1)
+    finally:
+        cap.terminate()
+        cap.wait(timeout=10)
+    from scapy.utils import rdpcap
+    return out, [bytes(p) for p in rdpcap(str(pcap))]
+
+
+def through_handler(lab, port, request, stages=("ls_in_dhcp_options", "ls_in_dhcp_response"),
+                    action="put_dhcp_opts"):
+    """The frame ovnbpf's punt handler makes of `request` at the port's `action` flow
+    (ls_in_dhcp_options), carried through the response flow after it by the reference
+    evaluator."""
     from controller.lflow.evaluator import run_actions
     from controller.lflow.parser import parse_actions
     from controller.punt import packets as P
@@ -183,10 +229,11 @@ def through_handler(lab, port, request):
     state = snapshot(lab.central().sb_remote)
     ls1 = next(d for d in state.datapaths if d.name == "ls1")
     lsp = next(p for p in state.ports if p.logical_port == port)
-    opts = next(f for f in state.flows if f.stage == "ls_in_dhcp_options"
-                and f'inport == "{port}"' in f.match and "put_dhcp_opts" in f.actions)
-    resp = next(f for f in state.flows if f.stage == "ls_in_dhcp_response"
-                and f'inport == "{port}"' in f.match)
+    mine = lambda f: f'inport == "{port}"' in f.match or stages[0] == "ls_in_dns_lookup"  # noqa: E731
+    opts = next(f for f in state.flows if f.stage == stages[0] and mine(f) and action in f.actions
+                and ls1.uuid in f.datapaths)
+    resp = next(f for f in state.flows if f.stage == stages[1] and mine(f) and ls1.uuid in f.datapaths
+                and ("ip4" in f.match) == (request[12:14] == b"\x08\x00"))
     fields = P.parse(request)
     fields.update({"dp": ls1.tunnel_key, "inport": lsp.tunnel_key})
     h = PuntHandler(state, {1: opts.uuid})

@@ -134,3 +134,13 @@ def test_bad_dhcp_keys(dhcp, expected):
     text = GOOD.replace("key: 1}\nvms", f"key: 1, dhcp: {dhcp}}}\nvms")
     with pytest.raises(TopologyError, match=expected):
         topology.parse(text, "t.yaml")
+
+
+def test_dns_key_makes_one_dns_row_per_switch():
+    text = GOOD.replace("key: 1}\nvms", "key: 1, dns: {VM1.ovn.org: [10.0.1.11, fd00::11], "
+                        "11.1.0.10.in-addr.arpa: vm1.ovn.org}}\nvms")
+    t = topology.parse(text, "t.yaml")
+    assert t.switches[0].dns == (("11.1.0.10.in-addr.arpa", "vm1.ovn.org"), ("vm1.ovn.org", "10.0.1.11 fd00::11"))
+    argv = nbctl_commands(t)
+    assert 'records:"vm1.ovn.org"="10.0.1.11 fd00::11"' in argv
+    assert argv[argv.index("dns_records") + 1] == "@dns_ls1"
