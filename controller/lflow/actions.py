@@ -308,7 +308,8 @@ RESULT_ACTIONS_LIST = [
     _result("lookup_fdb", COMPILED, "FDB map lookup"),
     _result("put_dhcp_opts", PUNT, "DHCPv4 answered by the controller (packet paused and "
             "resumed)", pauses=True),
-    _result("put_dhcpv6_opts", PUNT, "DHCPv6 replies are not implemented"),
+    _result("put_dhcpv6_opts", PUNT, "DHCPv6 answered by the controller (packet paused and "
+            "resumed)", pauses=True),
     _result("put_nd_ra_opts", PUNT, "router advertisements are not implemented"),
     _result("dns_lookup", PUNT, "DNS answered by the controller from the SB DNS table (packet "
             "paused and resumed)", pauses=True),

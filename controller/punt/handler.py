@@ -29,7 +29,7 @@ from ..lflow.evaluator import _operand_value, read_field, run_actions
 from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab
-from . import dhcp, dns
+from . import dhcp, dhcp6, dns
 from . import packets as P
 from .event import (COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
                     STAGE_INGRESS, BadEvent, PuntEvent, decode_event)
@@ -45,7 +45,8 @@ LEARNING = ("put_arp", "put_nd")
 IGNORED = {"handle_svc_check": "no Service_Monitor rows are monitored: reply ignored",
            "handle_dhcpv6_reply": "no DHCPv6 prefix delegation configured: reply ignored"}
 # Pause-and-resume actions: keyword -> PuntHandler method name
-PAUSING = {"put_dhcp_opts": "_put_dhcp_opts", "dns_lookup": "_dns_lookup"}
+PAUSING = {"put_dhcp_opts": "_put_dhcp_opts", "put_dhcpv6_opts": "_put_dhcpv6_opts",
+           "dns_lookup": "_dns_lookup"}
 HANDLED = frozenset(GENERATING + LEARNING + tuple(IGNORED) + tuple(PAUSING))
 # A generated packet may punt again (an ICMP error to a neighbour nobody resolved yet makes
 # an ARP request); a chain longer than this is a loop, dropped and counted (punt_loop).
@@ -253,6 +254,10 @@ class PuntHandler:
     def _put_dhcp_opts(self, act, frame, pkt):
         text = A._format_args(act.args)
         answer = dhcp.put_dhcp_opts(frame, pkt["l3_off"], pkt["l4_off"], text)
+        return answer.frame, answer.outcome
+
+    def _put_dhcpv6_opts(self, act, frame, pkt):
+        answer = dhcp6.put_dhcpv6_opts(frame, pkt["l3_off"], pkt["l4_off"], A._format_args(act.args))
         return answer.frame, answer.outcome
 
     def _dns_lookup(self, act, frame, pkt):
