@@ -32,7 +32,11 @@ def nbctl_commands(topo):
             cmds.append([f"--id=@dns_{sw.name}", "create", "DNS"]
                         + [f"records:{json.dumps(k)}={json.dumps(v)}" for k, v in sw.dns])
             cmds.append(["add", "Logical_Switch", sw.name, "dns_records", f"@dns_{sw.name}"])
+        if sw.dhcp6:
+            cmds.append([f"--id=@dhcp6_{sw.name}", "create", "DHCP_Options", f"cidr={sw.subnet6}"]
+                        + [f"options:{k}={json.dumps(v)}" for k, v in sw.dhcp6])
     dhcp_of = {sw.name for sw in topo.switches if sw.dhcp}
+    dhcp6_of = {sw.name for sw in topo.switches if sw.dhcp6}
     for vm in topo.vms:
         cmds.append(["lsp-add", vm.switch, vm.port])
         cmds.append(["lsp-set-addresses", vm.port,
@@ -40,6 +44,8 @@ def nbctl_commands(topo):
         cmds.append(["set", "Logical_Switch_Port", vm.port, f"options:requested-tnl-key={vm.key}"])
         if vm.switch in dhcp_of:
             cmds.append(["set", "Logical_Switch_Port", vm.port, f"dhcpv4_options=@dhcp_{vm.switch}"])
+        if vm.switch in dhcp6_of and vm.ip6:
+            cmds.append(["set", "Logical_Switch_Port", vm.port, f"dhcpv6_options=@dhcp6_{vm.switch}"])
     argv = []
     for cmd in cmds:
         if argv:

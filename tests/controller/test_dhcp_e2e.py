@@ -232,8 +232,9 @@ def through_handler(lab, port, request, stages=("ls_in_dhcp_options", "ls_in_dhc
     mine = lambda f: f'inport == "{port}"' in f.match or stages[0] == "ls_in_dns_lookup"  # noqa: E731
     opts = next(f for f in state.flows if f.stage == stages[0] and mine(f) and action in f.actions
                 and ls1.uuid in f.datapaths)
+    v4 = request[12:14] == b"\x08\x00"
     resp = next(f for f in state.flows if f.stage == stages[1] and mine(f) and ls1.uuid in f.datapaths
-                and ("ip4" in f.match) == (request[12:14] == b"\x08\x00"))
+                and ("ip4" in f.match or "udp.src == 68" in f.match) == v4)
     fields = P.parse(request)
     fields.update({"dp": ls1.tunnel_key, "inport": lsp.tunnel_key})
     h = PuntHandler(state, {1: opts.uuid})
@@ -265,3 +266,63 @@ def as_if_for(reply, vm, request):
 
 def differing_bytes(a, b):
     return [i for i in range(max(len(a), len(b))) if a[i:i + 1] != b[i:i + 1]]
+
+
+DHCP6 = {"dns_server": ["fd00::53"], "domain_search": "ovn.org"}
+SCRIPT6 = """#!/bin/sh
+# dhclient's script: record what the server gave (the address is the VM's already)
+echo "reason=$reason ip6=$new_ip6_address dns=$new_dhcp6_name_servers search=$new_dhcp6_domain_search" >> "$DHCLIENT_OUT"
+"""
+
+
+def dhclient6(lab, vm, tmp: Path):
+    """ISC dhclient -6 (stateful) in `vm`: (its BOUND6 line, the DHCPv6 frames at the VM)."""
+    ns = lab.plan().vm_netns(vm)
+    script, out, pcap = tmp / "script6.sh", tmp / f"{vm}.out6", tmp / f"{vm}.pcap6"
+    lease, pid = tmp / f"{vm}.leases6", tmp / f"{vm}.pid6"
+    script.write_text(SCRIPT6)
+    script.chmod(0o755)
+    cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n", "-i",
+                            "eth0", "-w", str(pcap), "udp and (port 546 or port 547)"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        cap.stderr.readline()
+        r = subprocess.run(["ip", "netns", "exec", ns, "dhclient", "-6", "-1", "-v", "-sf", str(script),
+                            "-lf", str(lease), "-pf", str(pid), "eth0"],
+                           env={"DHCLIENT_OUT": str(out), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                           capture_output=True, text=True, timeout=90)
+        time.sleep(1)
+    finally:
+        if pid.exists():                  # dhclient stays to renew: stop the one we started
+            subprocess.run(["kill", pid.read_text().strip()])
+        cap.terminate()
+        cap.wait(timeout=10)
+    assert r.returncode == 0, r.stdout + r.stderr
+    bound = [line for line in out.read_text().splitlines() if line.startswith("reason=BOUND6")]
+    assert bound, out.read_text()
+    from scapy.utils import rdpcap
+    return bound[-1], [bytes(p) for p in rdpcap(str(pcap))]
+
+
+def test_dhclient6_on_a_mixed6_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp):
+    doc = yaml.safe_load((ROOT / "topologies" / "mixed6.yaml").read_text())
+    doc["name"] = "mixed6-dhcp"
+    doc.pop("underlay", None)
+    doc["switches"]["ls1"]["dhcp6"] = DHCP6
+    path = tmp_path / "mixed6-dhcp.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    lab = make_lab(path, lab_name())
+    got = {}
+    for name in ("vm1", "vm3"):                    # hv1 ovnbpf, hv2 OVS
+        line, frames = dhclient6(lab, name, tmp)
+        ip6 = lab.plan().topo.vm_named(name).ip6.ip
+        assert f"ip6={ip6}" in line and "dns=fd00::53" in line and "search=ovn.org" in line, line
+        got[name] = frames
+    assert ctl(lab, "hv1")["punt"]["handled"].get("dhcpv6_reply", 0) >= 1
+    # the same request: OVN's ADVERTISE and REPLY to vm3 come out of our handler
+    for req_type, reply_type in ((1, 2), (3, 7)):
+        request = next(f for f in got["vm3"] if f[62] == req_type)
+        theirs = next(f for f in got["vm3"] if f[62] == reply_type)
+        ours = through_handler(lab, "lsp-vm3", request, ("ls_in_dhcp_options", "ls_in_dhcp_response"),
+                               "put_dhcpv6_opts")
+        assert ours.hex() == theirs.hex(), (req_type, ours.hex(), theirs.hex())

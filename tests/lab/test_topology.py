@@ -144,3 +144,17 @@ def test_dns_key_makes_one_dns_row_per_switch():
     argv = nbctl_commands(t)
     assert 'records:"vm1.ovn.org"="10.0.1.11 fd00::11"' in argv
     assert argv[argv.index("dns_records") + 1] == "@dns_ls1"
+
+
+def test_dhcp6_key_needs_subnet6_and_sets_the_v6_ports():
+    text = GOOD.replace("ls1: {subnet: 10.0.1.0/24, key: 1}",
+                        'ls1: {subnet: 10.0.1.0/24, subnet6: "fd00:0:0:1::/64", key: 1, '
+                        'dhcp6: {server_id: "02:00:00:00:01:01", dns_server: ["fd00::53"], '
+                        'dhcpv6_stateless: true}}').replace("key: 1}\n", 'key: 1, ip6: "fd00:0:0:1::11"}\n')
+    t = topology.parse(text, "t.yaml")
+    assert dict(t.switches[0].dhcp6) == {"server_id": "02:00:00:00:01:01", "dns_server": "{fd00::53}",
+                                         "dhcpv6_stateless": "true"}
+    argv = nbctl_commands(t)
+    assert "cidr=fd00:0:0:1::/64" in argv and "dhcpv6_options=@dhcp6_ls1" in argv
+    with pytest.raises(TopologyError, match="needs the switch's subnet6"):
+        topology.parse(GOOD.replace("key: 1}\nvms", "key: 1, dhcp6: {dns_server: fd00::53}}\nvms"), "t.yaml")
