@@ -12,6 +12,7 @@ BENCHES = {
     "lab": ("controller.bench.lab", "pps and TCP throughput, ovnbpf vs ovs vs kernel"),
     "split": ("datapath.splitbench", "egress on the receiver vs the sender: underlay, maps, ns"),
     "soak": ("controller.bench.soak", "NB churn + faults under traffic: loss per fault, RSS, fds"),
+    "scale": ("controller.bench.scale", "N chassis clients vs a standalone, Raft or relayed SB"),
     "dhcp": ("controller.punt.bench", "DHCP answers per second per chassis, ovnbpf vs OVS reference"),
 }
 
