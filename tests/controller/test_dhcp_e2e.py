@@ -165,7 +165,7 @@ def test_udhcpc_on_a_mixed_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp
     # a resolver asks OVN (ovn-controller on hv2, ovnbpf on hv1): A and PTR records
     dns = {name: nslookup(lab, name, tmp) for name in ("vm1", "vm3")}
     for name, (out, _) in dns.items():
-        assert "10.0.1.13" in out["vm3.ovn.org"] and "vm3.ovn.org" in out["10.0.1.13"], out
+        assert "10.0.1.13" in out["vm3.ovn.org"] and "vm3.ovn.org" in out["13.1.0.10.in-addr.arpa"], (name, out)
     assert ctl(lab, "hv1")["punt"]["handled"].get("dns_answer", 0) >= 2
     # the same query: OVN's responses at vm3 come out of our handler for vm3's queries
     frames = dns["vm3"][1]
@@ -193,7 +193,7 @@ def test_udhcpc_on_a_mixed_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp
 
 
 def nslookup(lab, vm, tmp: Path):
-    """busybox nslookup of vm3.ovn.org (A) and 10.0.1.13 (PTR) against the router address,
+    """busybox nslookup of vm3.ovn.org (A) and 13.1.0.10.in-addr.arpa (PTR) against the router address,
     from `vm`: ({query: output}, the DNS frames captured at the VM)."""
     ns = lab.plan().vm_netns(vm)
     pcap = tmp / f"{vm}-dns.pcap"
@@ -203,7 +203,7 @@ def nslookup(lab, vm, tmp: Path):
     out = {}
     try:
         cap.stderr.readline()
-        for q in ("vm3.ovn.org", "10.0.1.13"):
+        for q in ("vm3.ovn.org", "13.1.0.10.in-addr.arpa"):
             r = subprocess.run(["ip", "netns", "exec", ns, "busybox", "nslookup", "-type=a" if "ovn" in q
                                 else "-type=ptr", q, "10.0.1.1"], capture_output=True, text=True, timeout=60)
             out[q] = r.stdout + r.stderr
