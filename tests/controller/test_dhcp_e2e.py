@@ -15,6 +15,7 @@ import shutil
 import string
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -175,6 +176,14 @@ def test_udhcpc_on_a_mixed_lab_and_replies_byte_for_byte(make_lab, tmp_path, tmp
     for q, theirs in zip(queries, responses):
         ours = through_handler(lab, "lsp-vm3", q, ("ls_in_dns_lookup", "ls_in_dns_response"), "dns_lookup")
         assert ours.hex() == theirs.hex(), (ours.hex(), theirs.hex())
+
+    # ovnbpf trace --compare agrees with ovn-trace on a DHCPDISCOVER (it crashed on the
+    # comment line ovn-trace prints for put_dhcp_opts before)
+    mf = ('inport == "lsp-vm1" && eth.src == 0a:00:00:00:01:01 && eth.dst == ff:ff:ff:ff:ff:ff && '
+          'ip4.src == 0.0.0.0 && ip4.dst == 255.255.255.255 && udp.src == 68 && udp.dst == 67 && ip.ttl == 64')
+    r = subprocess.run([str(Path(sys.executable).with_name("ovnbpf")), "trace", "--sb", lab.central().sb_remote,
+                        "--compare", "ls1", mf], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "0 difference(s)" in r.stdout, r.stdout + r.stderr
 
     # the same request: OVN's answers to vm3 come out of our handler for vm3's requests
     for req_type, reply_type in ((1, 2), (3, 5)):
