@@ -119,6 +119,34 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
             terminated = terminated or act.keyword
 
 
+def _with_action_prereqs(match, acts, symtab: SymbolTable):
+    """The match ANDed with the prerequisites of the fields the flow's own actions touch,
+    as ovn-controller does: northd's two DNS response flows share the match
+    `udp.dst == 53 && reg0[4]` and differ only by `ip4.src <-> ip4.dst` / `ip6.src <-> ...`.
+    (Nested actions act on a new packet: their prerequisites are not the flow's.)"""
+    texts = []
+    for act in acts:
+        refs = []
+        if isinstance(act, A.Assign):
+            refs = [act.dst] + ([act.src] if isinstance(act.src, ast.FieldRef) else [])
+        elif isinstance(act, A.Exchange):
+            refs = [act.a, act.b]
+        elif isinstance(act, A.DecTtl):
+            refs = [ast.FieldRef("ip.ttl")]
+        for ref in refs:
+            try:
+                sym = symtab.lookup(ref.name)
+                base, _, _ = symtab.resolve(ref.name)
+            except SymbolError:
+                continue             # reported by _field_problem
+            for t in (getattr(sym, "prereq", None), base.prereq):
+                if t and t not in texts:
+                    texts.append(t)
+    if not texts:
+        return match
+    return ast.And((match, *(parse_match(t) for t in texts)))
+
+
 def classify_flow(flow: LogicalFlow, symtab: SymbolTable | None = None,
                   env: Env | None = None) -> Classification:
     return classify_parsed(flow, symtab, env)[0]
@@ -137,6 +165,7 @@ def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
         return Classification(A.UNSUPPORTED, (f"parse error: {e}",)), None, None, str(e)
     ir = error = None
     try:
+        match = _with_action_prereqs(match, acts, symtab)
         ir = simplify(annotate(match, symtab, env, flow.datapath))
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))

@@ -243,7 +243,7 @@ def through_handler(lab, port, request, stages=("ls_in_dhcp_options", "ls_in_dhc
                 and ls1.uuid in f.datapaths)
     v4 = request[12:14] == b"\x08\x00"
     resp = next(f for f in state.flows if f.stage == stages[1] and mine(f) and ls1.uuid in f.datapaths
-                and ("ip4" in f.match or "udp.src == 68" in f.match) == v4)
+                and ("ip4" in f.match + f.actions) == v4)
     fields = P.parse(request)
     fields.update({"dp": ls1.tunnel_key, "inport": lsp.tunnel_key})
     h = PuntHandler(state, {1: opts.uuid})

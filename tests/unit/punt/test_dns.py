@@ -89,3 +89,22 @@ def test_unanswered_queries_resume_as_they_were_with_result_zero():
 def test_ptr_target_with_a_trailing_dot_is_written_as_pinctrl_does():
     assert D._ptr_name("a.b.") == bytes([1]) + b"a" + bytes([1]) + b"b" + bytes([0, 0])
     assert D._ptr_name("a.b") == bytes([1]) + b"a" + bytes([1]) + b"b" + bytes([0])
+
+
+def test_the_two_dns_response_flows_are_told_apart_by_their_actions_prerequisites():
+    """northd writes both with the match `udp.dst == 53 && reg0[4]`; ovn-controller ANDs
+    each with its actions' prerequisites (ip4 / ip6). Failed before: the planner saw one
+    match in two shapes of one priority and the first (IPv4) took IPv6 queries too."""
+    from controller.lflow.flows import LogicalFlow
+    from controller.lflow.plan import build_plan
+    acts = ("eth.dst <-> eth.src; {0}.src <-> {0}.dst; udp.dst = udp.src; udp.src = 53; "
+            "outport = inport; flags.loopback = 1; output;")
+    flows = [LogicalFlow("ls1", "ingress", 23, "ls_in_dns_response", 100, "udp.dst == 53 && reg0[4]",
+                         acts.format(v), f"u-{v}") for v in ("ip4", "ip6")]
+    plan = build_plan(flows)
+    from controller.lflow.plan import lookup
+    for eth_type, want in ((0x0800, "u-ip4"), (0x86DD, "u-ip6")):
+        pkt = P.parse(query("vm1.ovn.org", v6=eth_type == 0x86DD))
+        pkt["reg[0]"] = 1 << 4
+        hit = lookup(plan, "ingress", 23, "ls1", pkt, lambda n: 1)
+        assert hit is not None and hit.lflow == want, (hex(eth_type), hit)
