@@ -33,7 +33,7 @@ def nbctl_commands(topo):
                         + [f"records:{json.dumps(k)}={json.dumps(v)}" for k, v in sw.dns])
             cmds.append(["add", "Logical_Switch", sw.name, "dns_records", f"@dns_{sw.name}"])
         if sw.dhcp6:
-            cmds.append([f"--id=@dhcp6_{sw.name}", "create", "DHCP_Options", f"cidr={sw.subnet6}"]
+            cmds.append([f"--id=@dhcp6_{sw.name}", "create", "DHCP_Options", f"cidr={json.dumps(str(sw.subnet6))}"]
                         + [f"options:{k}={json.dumps(v)}" for k, v in sw.dhcp6])
     dhcp_of = {sw.name for sw in topo.switches if sw.dhcp}
     dhcp6_of = {sw.name for sw in topo.switches if sw.dhcp6}

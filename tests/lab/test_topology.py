@@ -155,6 +155,6 @@ def test_dhcp6_key_needs_subnet6_and_sets_the_v6_ports():
     assert dict(t.switches[0].dhcp6) == {"server_id": "02:00:00:00:01:01", "dns_server": "{fd00::53}",
                                          "dhcpv6_stateless": "true"}
     argv = nbctl_commands(t)
-    assert "cidr=fd00:0:0:1::/64" in argv and "dhcpv6_options=@dhcp6_ls1" in argv
+    assert 'cidr="fd00:0:0:1::/64"' in argv and "dhcpv6_options=@dhcp6_ls1" in argv
     with pytest.raises(TopologyError, match="needs the switch's subnet6"):
         topology.parse(GOOD.replace("key: 1}\nvms", "key: 1, dhcp6: {dns_server: fd00::53}}\nvms"), "t.yaml")
