@@ -280,7 +280,7 @@ def differing_bytes(a, b):
 DHCP6 = {"dns_server": ["fd00::53"], "domain_search": "ovn.org"}
 SCRIPT6 = """#!/bin/sh
 # dhclient's script: record what the server gave (the address is the VM's already)
-echo "reason=$reason ip6=$new_ip6_address dns=$new_dhcp6_name_servers search=$new_dhcp6_domain_search" >> "$DHCLIENT_OUT"
+echo "reason=$reason ip6=$new_ip6_address dns=$new_dhcp6_name_servers search=$new_dhcp6_domain_search" >> "{out}"
 """
 
 
@@ -289,7 +289,7 @@ def dhclient6(lab, vm, tmp: Path):
     ns = lab.plan().vm_netns(vm)
     script, out, pcap = tmp / "script6.sh", tmp / f"{vm}.out6", tmp / f"{vm}.pcap6"
     lease, pid = tmp / f"{vm}.leases6", tmp / f"{vm}.pid6"
-    script.write_text(SCRIPT6)
+    script.write_text(SCRIPT6.format(out=out))       # dhclient gives its script an env of its own
     script.chmod(0o755)
     cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n", "-i",
                             "eth0", "-w", str(pcap), "udp and (port 546 or port 547)"],
@@ -298,7 +298,7 @@ def dhclient6(lab, vm, tmp: Path):
         cap.stderr.readline()
         r = subprocess.run(["ip", "netns", "exec", ns, "dhclient", "-6", "-1", "-v", "-sf", str(script),
                             "-lf", str(lease), "-pf", str(pid), "eth0"],
-                           env={"DHCLIENT_OUT": str(out), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
                            capture_output=True, text=True, timeout=90)
         time.sleep(1)
     finally:
