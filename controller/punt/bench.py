@@ -2,7 +2,7 @@
 reference (ovn-controller's pinctrl), in one mixed lab with native DHCP on ls1.
 
 From a VM on each chassis, a sender in the VM's namespace writes DHCPDISCOVERs on a raw
-socket, `--count` of them (distinct xids) as fast as it can, while a receiver counts the
+socket, `--count` of them (distinct xids) at `--rate` a second, while a receiver counts the
 OFFERs that come back; the figure is OFFERs / seconds from the first DISCOVER to the last
 OFFER (or the `--wait` window). Also printed: how many were answered, and the punt meter
 ovnbpf runs with (its default `--punt-rate` caps what a chassis answers; OVN's default has
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Runs inside the VM's namespace: send DISCOVERs, count OFFERs, print JSON.
 BLASTER = r'''
 import json, select, socket, struct, sys, time
-ifname, mac, count, wait = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+ifname, mac, count, wait, rate = (sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3]),
+                                  float(sys.argv[4]), float(sys.argv[5]))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 s.bind((ifname, 0))
 def csum(b):
@@ -40,7 +41,12 @@ def discover(xid):
 frames = [discover(0x10000 + i) for i in range(count)]
 got, last = set(), None
 t0 = time.monotonic()
-for f in frames:
+for i, f in enumerate(frames):
+    while rate and time.monotonic() < t0 + i / rate:       # paced: `rate` DISCOVERs a second
+        if select.select([s], [], [], max(0, t0 + i / rate - time.monotonic()))[0]:
+            d = s.recv(2048)
+            if len(d) > 42 + 8 and d[36:38] == b"\x00\x44" and d[42] == 2:
+                got.add(struct.unpack("!I", d[46:50])[0]); last = time.monotonic()
     s.send(f)
     while select.select([s], [], [], 0)[0]:
         d = s.recv(2048)
@@ -63,12 +69,14 @@ def add_arguments(p):
     p.add_argument("--name", default="dhb", help="name of the lab to bring up (default dhb)")
     p.add_argument("--count", type=int, default=2000, help="DISCOVERs per chassis (default 2000)")
     p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the last OFFERs")
+    p.add_argument("--rate", type=float, default=2000.0,
+                   help="DISCOVERs per second (default 2000; 0: as fast as the socket takes them)")
 
 
-def _blast(lab, vm, count, wait) -> dict:
+def _blast(lab, vm, count, wait, rate) -> dict:
     v = lab.plan().topo.vm_named(vm)
     r = subprocess.run(["ip", "netns", "exec", lab.plan().vm_netns(vm), sys.executable, "-c", BLASTER,
-                        "eth0", v.mac.replace(":", ""), str(count), str(wait)],
+                        "eth0", v.mac.replace(":", ""), str(count), str(wait), str(rate)],
                        capture_output=True, text=True, timeout=300)
     if r.returncode:
         raise RuntimeError(r.stderr.strip())
@@ -95,8 +103,8 @@ def bench(args) -> dict:
             lab = Lab(args.name)
             lab.up(str(tmp / "mixed-dhcp.yaml"), log=lambda *_: None)
             made = True
-        figures = {"ovnbpf (hv1, vm1)": _blast(lab, "vm1", args.count, args.wait),
-                   "ovs reference (hv2, vm3)": _blast(lab, "vm3", args.count, args.wait)}
+        figures = {"ovnbpf (hv1, vm1)": _blast(lab, "vm1", args.count, args.wait, args.rate),
+                   "ovs reference (hv2, vm3)": _blast(lab, "vm3", args.count, args.wait, args.rate)}
         figures["note"] = ("ovnbpf runs with its default punt meter (--punt-rate 1000/s per CPU, "
                            "burst 100); OVN's reference has no controller meter by default")
         return figures
