@@ -14,6 +14,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from ..punt.dhcp import DhcpError, parse_options
 from .fields import PACKET_FIELDS, canonical_name, parse_value
 from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
 
@@ -162,7 +163,6 @@ def _put_opts(name: str, args: str, fields: dict) -> None:
     the broadcast flag, as ovn-trace assumes). The others are not modelled."""
     if name != "put_dhcp_opts":
         return
-    from ..punt.dhcp import DhcpError, parse_options
     try:
         offer = next(o for o in parse_options(args) if o.code == 0).values[0]
     except DhcpError as e:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from controller.bench import scale
+from topologies.bench import scale
 
 pytestmark = [pytest.mark.e2e]
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import yaml
 
-TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
+from controller.punt.dhcp import OPTIONS
+from controller.punt.dhcp6 import OPTIONS6
+
+TOPOLOGY_DIR = Path(__file__).resolve().parents[1]   # the topologies/ package: its YAML files are package data
 DEFAULT_TOPOLOGY = "ebpf"       # two ovnbpf chassis; "two-chassis" is the OVS reference
 
 CHASSIS_KINDS = ("ovnbpf", "ovs")
@@ -406,8 +409,6 @@ def _ip6_in(ctx, spec, key, path, kind, switch):
 def _dhcp_options(ctx, spec, path, key="dhcp"):
     """A switch's `dhcp:` (`dhcp6:`) mapping (OVN's DHCPv4 (DHCPv6) option names -> values)
     as NB strings."""
-    from ..punt.dhcp import OPTIONS
-    from ..punt.dhcp6 import OPTIONS6
     table, extra = ((OPTIONS, {"server_mac": (0, "mac")}) if key == "dhcp"
                     else (OPTIONS6, {"dhcpv6_stateless": (0, "bool")}))
     opts = ctx.mapping(spec, key, path, required=False)

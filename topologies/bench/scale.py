@@ -35,10 +35,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from controller.db.southbound import Southbound
-from controller.lab.central import Central
-from controller.lab.proc import read_pidfile, run, stop_pids, wait_for
+from topologies.lab.central import Central
+from topologies.lab.proc import read_pidfile, run, stop_pids, wait_for
 from controller.local_datapaths import related_datapaths
 
+HELP = "N chassis clients vs a standalone, Raft or relayed SB: sync, fan-out, storms"
 LAYOUTS = ("standalone", "raft", "relay")
 MARK_CHASSIS = "bench-mark"      # a Chassis row no client owns: the fan-out probe
 TICK = os.sysconf("SC_CLK_TCK")
@@ -170,14 +171,22 @@ class Fleet:
         self.send("figures")
         return [f for c in self.conns for f in c.recv()]
 
-    def wait(self, done, timeout, what, interval=0.2):
-        """Poll the clients' figures until done(figures); the last figures."""
+    def wait(self, done, timeout, what, interval=0.2, lagging=None):
+        """Poll the clients' figures until done(figures); the last figures. On a timeout
+        the error names the clients `lagging(figure)` picks, with their server and
+        sessions, so a run that stalls says where."""
         got = {}
 
         def check():
             got["f"] = self.figures()
             return done(got["f"])
-        wait_for(check, timeout, interval=interval, what=what)
+        try:
+            wait_for(check, timeout, interval=interval, what=what)
+        except TimeoutError as e:
+            late = [x for x in got.get("f", ()) if lagging and lagging(x)]
+            detail = "; ".join(f"{x['name']} on {x['member']} (sessions {x['sessions']}, "
+                               f"{x['rx_bytes']} bytes)" for x in late[:5])
+            raise TimeoutError(f"{e}: {len(late)} behind{': ' + detail if detail else ''}") from None
         return got["f"]
 
     def close(self):
@@ -352,7 +361,8 @@ def measure(layout, n, tenants=0, relays=2, workers=0, timeout=300.0, log=print)
         try:
             log(f"[scale] {layout} N={n}: {workers} workers syncing")
             figs = fleet.wait(lambda f: all(x["synced_at"] for x in f), timeout,
-                              f"{n} clients to sync with the {layout} SB")
+                              f"{n} clients to sync with the {layout} SB",
+                              lagging=lambda x: not x["synced_at"])
             out["sync"] = {
                 "all_synced_s": round(max(x["synced_at"] for x in figs) - t0, 2),
                 "server_cpu_s": round(sb.cpu_s(since=cpu0), 2),
@@ -393,7 +403,8 @@ def _fanout(sb, fleet, n, tenants, timeout):
     t0 = time.monotonic()
     sb.central.sbctl("set", "Chassis", MARK_CHASSIS, "other_config:mark=1")
     figs = fleet.wait(lambda f: all("chassis" in x["seen"] for x in f), timeout,
-                      "every client to see the Chassis change", interval=0.05)
+                      "every client to see the Chassis change", interval=0.05,
+                      lagging=lambda x: "chassis" not in x["seen"])
     every = {"all_s": round(max(x["seen"]["chassis"] for x in figs) - t0, 3),
              "bytes_per_client": _spread([x["rx_bytes"] - before[x["name"]] for x in figs])}
     before = {x["name"]: x["rx_bytes"] for x in figs}
@@ -404,7 +415,8 @@ def _fanout(sb, fleet, n, tenants, timeout):
     mine = {x for x in range(n) if x % tenants == 0}
     names = {f"sc{i}" for i in mine}
     figs = fleet.wait(lambda f: all("acl" in x["seen"] for x in f if x["name"] in names),
-                      timeout, "tenant 0's clients to see the ACL", interval=0.05)
+                      timeout, "tenant 0's clients to see the ACL", interval=0.05,
+                      lagging=lambda x: x["name"] in names and "acl" not in x["seen"])
     time.sleep(0.5)      # what the others get for it, if anything, has arrived by now
     figs = fleet.figures()
     tenant = {"clients": len(names),
@@ -433,7 +445,8 @@ def _storm(sb, fleet, n, timeout, log):
         fleet.send("probe", "after", "chassis", "2")
         sb.central.sbctl("set", "Chassis", MARK_CHASSIS, "other_config:mark=2", timeout=60)
         figs = fleet.wait(lambda f: all("after" in x["seen"] for x in f), timeout,
-                          "every client to see a change after the SB restart")
+                          "every client to see a change after the SB restart",
+                          lagging=lambda x: "after" not in x["seen"])
         resumed = [x["seen"]["after"] for x in figs]
     else:
         # the clients of the server that went: a standalone SB's all, a leader's own

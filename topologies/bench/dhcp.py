@@ -18,7 +18,11 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
+from topologies.lab.lab import Lab
+
+HELP = "DHCP answers per second per chassis, ovnbpf vs OVS reference"  # entry point ovnbpf.benches
+ROOT = Path(__file__).resolve().parents[1]
 
 # Runs inside the VM's namespace: send DISCOVERs, count OFFERs, print JSON.
 BLASTER = r'''
@@ -88,14 +92,13 @@ def _blast(lab, vm, count, wait, rate) -> dict:
 
 
 def bench(args) -> dict:
-    from ..lab.lab import Lab
     lab, made = None, False
     tmp = Path(tempfile.mkdtemp(prefix="ovnbpf-dhcpbench-"))
     try:
         if args.lab:
             lab = Lab(args.lab)
         else:
-            doc = yaml.safe_load((ROOT / "topologies" / "mixed.yaml").read_text())
+            doc = yaml.safe_load((ROOT / "mixed.yaml").read_text())
             doc["name"] = "mixed-dhcp"
             doc.pop("underlay", None)
             doc["switches"]["ls1"]["dhcp"] = {"dns_server": ["8.8.8.8"], "mtu": 1400}
