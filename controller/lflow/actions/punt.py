@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import (GENERATE, LEARN, PAUSE, PUNT, Call, Keyword, Nested, ResultCall, ignore,
-                   not_handled)
+from .base import (GENERATE, LEARN, PAUSE, PUNT, Call, Keyword, Nested, ResultCall, Verdict,
+                   ignore, not_handled)
 
 NOT_YET = "not implemented by the punt handler yet"
 
@@ -173,6 +173,9 @@ class Pausing(ResultCall):
     consumes_packet = True
     pauses = True
     punt = PAUSE
+
+    def evaluate(self, run):
+        return Verdict(("punt", self.keyword))     # the controller answers, then resumes
 
 
 class PutDhcpOptsResult(Pausing):
