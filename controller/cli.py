@@ -72,7 +72,8 @@ def _cmd_demo(args):
 
 def _cmd_compile(args):
     from .compile import compile_chassis, format_report
-    report = compile_chassis(args.sb, args.chassis, args.out)
+    from .limits import from_args
+    report = compile_chassis(args.sb, args.chassis, args.out, limits=from_args(args))
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 
@@ -86,6 +87,8 @@ def build_parser():
     comp.add_argument("--chassis", required=True, help="chassis name (Chassis.name in the SB)")
     comp.add_argument("--out", help="write pipeline.c, maps.json and coverage.json here")
     comp.add_argument("--json", action="store_true")
+    from .limits import add_arguments as limit_arguments
+    limit_arguments(comp)
     demo = sub.add_parser("demo", help="bring up the default lab, ping across it, tear it down")
     demo.add_argument("topology", nargs="?", default="ebpf")
     for name, (_, what) in DELEGATED.items():

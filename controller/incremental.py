@@ -41,6 +41,7 @@ from .lflow.flows import LogicalFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.sbmaps import helper_entries
 from .lflow.template import TemplateStore
+from .limits import DEFAULT, Admission, Limits
 from .local_datapaths import related_datapaths
 
 __all__ = ["IncrementalCompiler"]
@@ -74,8 +75,9 @@ class _Index:
 
 
 class IncrementalCompiler:
-    def __init__(self, cache: P.AnalysisCache, synthetic_key, cookie):
+    def __init__(self, cache: P.AnalysisCache, synthetic_key, cookie, limits: Limits = DEFAULT):
         self.cache = cache
+        self.limits = limits
         self.synthetic_key = synthetic_key
         self.cookie = cookie
         self.index: _Index | None = None
@@ -99,7 +101,8 @@ class IncrementalCompiler:
                                   "total_s": round(time.monotonic() - t0, 4)}
                 return result
         result = C.compile_state(state, chassis_name, synthetic_key=self.synthetic_key,
-                                 cookie=self.cookie, cache=self.cache, keep=keep)
+                                 cookie=self.cookie, cache=self.cache, keep=keep,
+                                 limits=self.limits)
         self.counters["full"] += 1
         self.index = self._build_index(state, chassis_name, result)
         return result
@@ -184,6 +187,8 @@ class IncrementalCompiler:
         old = ix.state
         if chassis_name != ix.chassis:
             raise _Full("another chassis name")
+        if ix.result.internals.get("refused"):
+            raise _Full("datapaths left out at a limit (admission is a full compile's)")
         # northd's changes elsewhere (a switch added, an address set no local flow names)
         # change these tables too: only what the local flows can see costs a full compile
         if state.datapaths is not old.datapaths and state.datapaths != old.datapaths:
@@ -298,7 +303,16 @@ class IncrementalCompiler:
         dp_keys = it["dp_keys"]
         new_cookies = sorted({next(iter(who)) for who in touched.values() if who}
                              - {u for u, n in ix.uuid_keys.items() if n > 0})
-        cookie_of = {u: self.cookie(u) for u in new_cookies}
+        held = sum(1 for n in ix.uuid_keys.values() if n > 0)
+        if held + len(new_cookies) > self.limits.lflows:
+            raise _Full(f"lflows near the limit of {self.limits.lflows}")
+        grown = sum(1 for i, who in touched.items() if who and i not in ix.owners)
+        if len(ix.records) + grown > self.limits.entries:
+            raise _Full(f"entries near the limit of {self.limits.entries}")
+        try:
+            cookie_of = {u: self.cookie(u) for u in new_cookies}
+        except C.CompileError as e:
+            raise _Full(str(e)) from None
         records = {}
         for (sid, dp, key), who in touched.items():
             if not who:
@@ -409,7 +423,8 @@ class IncrementalCompiler:
         # programming: made from a copy of the index when first read, after the maps
         items, local_names = list(ix.coverage.values()), base.internals["datapath_names"]
         owners, sid_index = list(ix.owners.items()), ix.sid_index
-        report = Deferred(lambda: dict(C.coverage_report(items), datapaths=local_names))
+        report = Deferred(lambda: dict(C.coverage_report(items), datapaths=local_names,
+                                       limits=Admission().report()))
         result = C.CompileResult(base.source, base.header, base.shape_hash, entries, groups,
                                  base.group_keys, cookies, report,
                                  Deferred(lambda: _shape_lflows(owners, sid_index)),
