@@ -31,6 +31,7 @@ import collections
 import collections.abc
 import dataclasses
 import re
+import struct
 import time
 
 from . import compile as C
@@ -72,6 +73,9 @@ class _Index:
     uuid_keys: collections.Counter     # lflow uuid -> keys it owns (cookie while > 0)
     cookies: dict                      # cookie -> lflow uuid, of those
     records: dict                      # (sid, dp, key) -> its ovnbpf_pl_flows record, if any
+    dp_records: dict                   # datapath key -> its ovnbpf_pl_dps record (bytes)
+    ident_names: dict                  # (sid, dp, key) -> port/group names its record holds
+    name_refs: collections.Counter     # port/group name -> records holding it
 
 
 class IncrementalCompiler:
@@ -160,13 +164,21 @@ class IncrementalCompiler:
         for who in owners.values():
             uuid_keys[min(who)] += 1       # the planner keeps the first flow in uuid order
         records = self._records(plan, result, it, sid_index)
+        ident_names, name_refs = {}, collections.Counter()
+        for ident, who in owners.items():
+            names = _names(plan.shapes[sid_index[ident[0]]], ident[2], who[min(who)])
+            if names:
+                ident_names[ident] = names
+                name_refs.update(names)
+        dp_records = {struct.unpack("<I", k)[0]: v for k, v in result.entries[DPS_MAP]}
         it["datapath_names"] = result.coverage["datapaths"]
         return _Index(chassis_name, state, result, frozenset(it["local"]), frozenset(it["bound"]),
                       {d.uuid: d.name for d in state.datapaths},
                       {p.logical_port: p.tunnel_key for p in state.ports}, _by_id(state.flows),
                       {r.uuid: r for r in state.flows if "is_chassis_resident" in r.match},
                       dict(per_row), owners, dict(stages), dp_shapes, coverage,
-                      sid_index, uuid_keys, dict(result.cookies), records)
+                      sid_index, uuid_keys, dict(result.cookies), records, dp_records,
+                      ident_names, name_refs)
 
     def _records(self, plan, result, it, sid_index):
         """(sid, dp, key) -> the record encode_entries wrote for it (same order); keys of
@@ -200,18 +212,26 @@ class IncrementalCompiler:
             if changed & _set_refs(state.flows):
                 raise _Full("address_sets changed")
         if state.port_groups is not old.port_groups and state.port_groups != old.port_groups:
-            raise _Full("port_groups changed")
+            a, b = dict(state.port_groups), dict(old.port_groups)
+            changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+            named = _group_refs(state.flows)
+            # northd's per-datapath rows are "<tunnel key>_<name>"; older ones the bare name
+            if any(k in named or k.partition("_")[2] in named for k in changed):
+                raise _Full("port_groups changed")
         port_keys = {p.logical_port: p.tunnel_key for p in state.ports}
         groups = ix.result.groups
         if state.mcast_groups is not old.mcast_groups and state.mcast_groups != old.mcast_groups:
             # members may change (a port joins _MC_flood); names and keys may not
-            if ({(g.datapath, g.name, g.tunnel_key) for g in state.mcast_groups}
-                    != {(g.datapath, g.name, g.tunnel_key) for g in old.mcast_groups}):
+            # (a switch added elsewhere brings its own groups: no local flow can name them)
+            if ({(g.datapath, g.name, g.tunnel_key) for g in state.mcast_groups
+                 if g.datapath in ix.local}
+                    != {(g.datapath, g.name, g.tunnel_key) for g in old.mcast_groups
+                        if g.datapath in ix.local}):
                 raise _Full("a multicast group was added, removed or renumbered")
             groups = _synthetic_groups(groups, state)
-        for name, key in ix.port_keys.items():
-            if port_keys.get(name) != key:
-                raise _Full(f"port {name} removed or renumbered")
+        # a port removed or renumbered costs a full compile only if a record still holds
+        # it once this change is applied (checked with the touched records below)
+        moved = {name for name, key in ix.port_keys.items() if port_keys.get(name) != key}
         if ix.result.internals.get("port_failed") and port_keys != ix.port_keys:
             raise _Full("a flow that named an unknown port may compile now")
         if state.chassis is not old.chassis and chassis_name not in {c.name for c in state.chassis}:
@@ -289,11 +309,26 @@ class IncrementalCompiler:
             if (n == 0) != (n + d == 0):
                 raise _Full("a datapath starts or stops using a shape (its shape bits)")
 
-        # encode the touched keys with the new port numbers
         layout, plan = it["layout"], ix.result.plan
+        held = collections.Counter({n: ix.name_refs[n] for n in moved if ix.name_refs.get(n)})
+        touched_names = {}
+        for ident, who in touched.items():
+            for n in ix.ident_names.get(ident, ()):
+                held[n] -= 1
+            if who:
+                names_now = _names(plan.shapes[ix.sid_index[ident[0]]], ident[2],
+                                   next(iter(who.values())))
+                touched_names[ident] = names_now
+                held.update(names_now)
+        for name in moved:
+            if held.get(name, 0) > 0:
+                raise _Full(f"port {name} removed or renumbered")
+
+        # encode the touched keys with the new port numbers
         names = dict(it["ports"])
-        for name, key in port_keys.items():
-            names.setdefault(name, key)
+        for name in ix.port_keys.keys() - port_keys.keys():
+            names.pop(name, None)
+        names.update(port_keys)
 
         def port_key(name):
             try:
@@ -313,7 +348,7 @@ class IncrementalCompiler:
             cookie_of = {u: self.cookie(u) for u in new_cookies}
         except C.CompileError as e:
             raise _Full(str(e)) from None
-        records = {}
+        records, dp_records = {}, {}
         for (sid, dp, key), who in touched.items():
             if not who:
                 records[(sid, dp, key)] = None
@@ -327,9 +362,18 @@ class IncrementalCompiler:
             if lay is None:
                 records[(sid, dp, key)] = None
                 continue
-            if lay.keyless:
-                raise _Full("a key-less shape's datapath record changes")
             c = cookie_of.get(u) or self.cookie(u)
+            if lay.keyless:
+                # its entry lives in the datapath's record: rewrite that slot (northd moving
+                # a shared flow to another group row gives it a new row, same contents)
+                records[(sid, dp, key)] = None
+                dpk = dp_keys[dp]
+                rec = dp_records.get(dpk) or ix.dp_records.get(dpk)
+                if rec is None:
+                    raise _Full("a key-less entry on a datapath without a record")
+                dp_records[dpk] = _keyless_slot(layout, rec, index, c,
+                                                param_words(lay, params, port_key))
+                continue
             records[(sid, dp, key)] = flow_record(plan.shapes[index], lay, index, dp_keys[dp],
                                                   key, param_words(lay, params, port_key),
                                                   c, port_key)
@@ -353,6 +397,14 @@ class IncrementalCompiler:
                 ix.records[ident] = records[ident]
             else:
                 ix.records.pop(ident, None)
+            for n in ix.ident_names.pop(ident, ()):
+                ix.name_refs[n] -= 1
+                if ix.name_refs[n] <= 0:
+                    del ix.name_refs[n]
+            if touched_names.get(ident):
+                ix.ident_names[ident] = touched_names[ident]
+                ix.name_refs.update(touched_names[ident])
+        ix.dp_records.update(dp_records)
         for sid, delta in stage_delta.items():
             ix.stages.setdefault(sid, collections.Counter()).update(delta)
         for key, d in dp_shapes.items():
@@ -411,7 +463,8 @@ class IncrementalCompiler:
         ix = self.index
         base = ix.result
         helpers, warnings = helper_entries(state, local)
-        entries = {FLOWS_MAP: list(ix.records.values()), DPS_MAP: base.entries[DPS_MAP]}
+        entries = {FLOWS_MAP: list(ix.records.values()),
+                   DPS_MAP: [(struct.pack("<I", dp), rec) for dp, rec in sorted(ix.dp_records.items())]}
         entries.update(helpers)
         cookies = dict(ix.cookies)
         # the planner's warnings stay those of the last full compile: a delta neither
@@ -433,6 +486,25 @@ class IncrementalCompiler:
         return result
 
 
+def _names(shape, key, params) -> frozenset:
+    """The port and group names one record holds: string key fields and constants."""
+    out = {v for kf, v in zip(shape.key, key) if kf.mask is None and isinstance(v, str)}
+    out.update(p.value for p in params if isinstance(p, ast.StrConst))
+    return frozenset(out)
+
+
+def _keyless_slot(layout, record: bytes, index: int, cookie: int, words) -> bytes:
+    """A datapath record (encode.encode_entries) with key-less shape `index`'s cookie and
+    constants replaced."""
+    vals = list(struct.unpack(layout.dp_record_fmt(), record))
+    n_cookies = max(layout.n_keyless, 1)
+    vals[layout.shape_words + layout.keyless_slot[index]] = cookie
+    base = layout.shape_words + n_cookies + n_cookies % 2 + layout.keyless_word[index]
+    for j, w in enumerate(words):
+        vals[base + j] = w
+    return struct.pack(layout.dp_record_fmt(), *vals)
+
+
 def _local_rows(datapaths, local) -> set:
     return {d for d in datapaths if d.uuid in local}
 
@@ -448,6 +520,18 @@ def _set_refs(flows) -> frozenset:
         _refs_memo[:] = [flows, frozenset(m for f in flows if "$" in f.match
                                           for m in _SET_REF.findall(f.match))]
     return _refs_memo[1]
+
+
+_GROUP_REF = re.compile(r"@([\w.:-]+)")
+_groups_memo: list = [None, frozenset()]
+
+
+def _group_refs(flows) -> frozenset:
+    """The port groups (@name) the flows in view name (memo as _set_refs)."""
+    if _groups_memo[0] is not flows:
+        _groups_memo[:] = [flows, frozenset(m for f in flows if "@" in f.match
+                                            for m in _GROUP_REF.findall(f.match))]
+    return _groups_memo[1]
 
 
 def _by_id(rows) -> dict:

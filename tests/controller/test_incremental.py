@@ -28,6 +28,10 @@ def _as_full(result, state, allocators):
             == {s: set(u) for s, u in full.shape_lflows.items()})
 
 
+def named_steps(kinds, reasons):
+    return [k if k == "delta" else f"full ({r})" for k, r in zip(kinds, reasons)]
+
+
 def test_every_delta_equals_a_full_compile(ovn_central):
     c = ovn_central
     c.nbctl("ls-add", "ls1", "--", "ls-add", "ls2",
@@ -89,8 +93,9 @@ def test_every_delta_equals_a_full_compile(ovn_central):
           "--", "lsp-set-options", "ls3-lr1", "router-port=lrp13")
     # northd's changes elsewhere: an address set no local flow names (the table changes in
     # every chassis' view) is a delta; an address set a local ACL names is a full compile.
-    # (A switch added elsewhere still is a full one: northd moves the shared flows of the
-    # local datapaths to new group rows, and a key-less shape's record cannot follow yet.)
+    # A switch added elsewhere is a delta: northd moves the shared flows of the local
+    # datapaths to new group rows, and a key-less shape's slot in the datapath record
+    # follows the new row (its cookie).
     check("ls-add", "ls9")
     check("create", "Address_Set", "name=as9", 'addresses="10.9.0.1"')
     check("acl-add", "ls1", "to-lport", "1002", "ip4.src == $as1", "drop")
@@ -98,10 +103,28 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     check("add", "Address_Set", "as9", "addresses", '"10.9.0.2"')
     check("add", "Address_Set", "as1", "addresses", '"10.1.0.2"')
     check("ls-del", "ls9")
+    # elsewhere: a switch joined to a router, both unrelated to hv1 (northd moves the shared
+    # flows of ls1/ls2 to new group rows: new rows, same contents), its patch port
+    # renumbered, a port group on it and an ACL on that group: none of it is hv1's
+    check("ls-add", "ls4", "--", "lr-add", "lr3",
+          "--", "lrp-add", "lr3", "lrp4", "02:00:00:00:04:ff", "10.0.4.254/24",
+          "--", "lsp-add", "ls4", "ls4-lr3", "--", "lsp-set-type", "ls4-lr3", "router",
+          "--", "lsp-set-addresses", "ls4-lr3", "router",
+          "--", "lsp-set-options", "ls4-lr3", "router-port=lrp4",
+          "--", "lsp-add", "ls4", "p9", "--", "lsp-set-addresses", "p9", "0a:00:00:00:04:09 10.0.4.9")
+    check("set", "Logical_Switch_Port", "ls4-lr3", "options:requested-tnl-key=77")
+    check("pg-add", "pg9", "p9")
+    check("acl-add", "pg9", "to-lport", "1003", "outport == @pg9 && ip4", "drop")
+    check("lsp-del", "p9")
+    assert kinds[18:] == ["delta"] * 5, named_steps(kinds, reasons)[18:]
     assert kinds[0] == "full"
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
-    assert kinds[7] == "full" and kinds[9] == "delta" and kinds[10] == "full", kinds
+    # a port removed is a delta too (no record holds its name or number afterwards)
+    assert kinds[7] == "delta" and kinds[8] == "full" and kinds[9] == "delta", kinds
+    assert kinds[10] == "full", kinds
+    # a switch added or removed elsewhere: northd's new group rows are no change here
+    assert kinds[11] == "delta" and kinds[17] == "delta", named_steps(kinds, reasons)
     named = list(zip(kinds, reasons))
     assert kinds[12] == "delta", named[12]                        # as9: no local flow names it
     assert kinds[14] == "full" and reasons[14] == "address_sets changed", named[14]   # as1
