@@ -206,18 +206,18 @@ class IncrementalCompiler:
         if state.datapaths is not old.datapaths and state.datapaths != old.datapaths:
             if _local_rows(state.datapaths, ix.local) != _local_rows(old.datapaths, ix.local):
                 raise _Full("a related datapath changed")
+        # an address set or port group change re-plans the rows that name it (their
+        # analyses are cached per set contents); one no flow names is no change at all
+        renamed = set()
         if state.address_sets is not old.address_sets and state.address_sets != old.address_sets:
             a, b = dict(state.address_sets), dict(old.address_sets)
-            changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
-            if changed & _set_refs(state.flows):
-                raise _Full("address_sets changed")
+            renamed |= {"$" + k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
         if state.port_groups is not old.port_groups and state.port_groups != old.port_groups:
             a, b = dict(state.port_groups), dict(old.port_groups)
-            changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
-            named = _group_refs(state.flows)
-            # northd's per-datapath rows are "<tunnel key>_<name>"; older ones the bare name
-            if any(k in named or k.partition("_")[2] in named for k in changed):
-                raise _Full("port_groups changed")
+            for k in a.keys() | b.keys():
+                if a.get(k) != b.get(k):
+                    # northd's per-datapath rows are "<tunnel key>_<name>"; older: the name
+                    renamed |= {"@" + k, "@" + k.partition("_")[2]}
         port_keys = {p.logical_port: p.tunnel_key for p in state.ports}
         groups = ix.result.groups
         if state.mcast_groups is not old.mcast_groups and state.mcast_groups != old.mcast_groups:
@@ -258,6 +258,9 @@ class IncrementalCompiler:
         for r in gone:
             resident.pop(r.uuid, None)
         resident.update((r.uuid, r) for r in new_rows if "is_chassis_resident" in r.match)
+        if renamed:
+            for r in _rows_naming(state.flows, renamed):
+                present.setdefault(r.uuid, r)
         changed = list(dict.fromkeys([r.uuid for r in gone] + list(present)))
         if bound != ix.bound:       # residence tests read the set of ports bound here
             present.update((u, r) for u, r in resident.items() if u not in present)
@@ -510,28 +513,24 @@ def _local_rows(datapaths, local) -> set:
 
 
 _SET_REF = re.compile(r"\$([\w.:]+)")
-_refs_memo: list = [None, frozenset()]     # (the flows tuple it was made from, its names)
-
-
-def _set_refs(flows) -> frozenset:
-    """The address sets ($name) the flows in view name; remade only for another flows
-    tuple (the snapshot keeps the same one while no flow row changed)."""
-    if _refs_memo[0] is not flows:
-        _refs_memo[:] = [flows, frozenset(m for f in flows if "$" in f.match
-                                          for m in _SET_REF.findall(f.match))]
-    return _refs_memo[1]
-
-
 _GROUP_REF = re.compile(r"@([\w.:-]+)")
-_groups_memo: list = [None, frozenset()]
+_naming_memo: list = [None, {}]      # (the flows tuple it was made from, token -> rows)
 
 
-def _group_refs(flows) -> frozenset:
-    """The port groups (@name) the flows in view name (memo as _set_refs)."""
-    if _groups_memo[0] is not flows:
-        _groups_memo[:] = [flows, frozenset(m for f in flows if "@" in f.match
-                                            for m in _GROUP_REF.findall(f.match))]
-    return _groups_memo[1]
+def _rows_naming(flows, tokens) -> list:
+    """The flow rows whose match names one of `tokens` ("$set", "@group"); the index is
+    remade only for another flows tuple."""
+    if _naming_memo[0] is not flows:
+        index = collections.defaultdict(list)
+        for f in flows:
+            if "$" in f.match or "@" in f.match:
+                for m in set(_SET_REF.findall(f.match)):
+                    index["$" + m].append(f)
+                for m in set(_GROUP_REF.findall(f.match)):
+                    index["@" + m].append(f)
+        _naming_memo[:] = [flows, dict(index)]
+    index = _naming_memo[1]
+    return list({id(r): r for t in tokens for r in index.get(t, ())}.values())
 
 
 def _by_id(rows) -> dict:

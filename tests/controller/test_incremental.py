@@ -92,7 +92,8 @@ def test_every_delta_equals_a_full_compile(ovn_central):
           "--", "lsp-set-addresses", "ls3-lr1", "router",
           "--", "lsp-set-options", "ls3-lr1", "router-port=lrp13")
     # northd's changes elsewhere: an address set no local flow names (the table changes in
-    # every chassis' view) is a delta; an address set a local ACL names is a full compile.
+    # every chassis' view) is a delta; an address set a local ACL names re-plans the ACL's
+    # rows (a delta too).
     # A switch added elsewhere is a delta: northd moves the shared flows of the local
     # datapaths to new group rows, and a key-less shape's slot in the datapath record
     # follows the new row (its cookie).
@@ -117,6 +118,13 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     check("acl-add", "pg9", "to-lport", "1003", "outport == @pg9 && ip4", "drop")
     check("lsp-del", "p9")
     assert kinds[18:] == ["delta"] * 5, named_steps(kinds, reasons)[18:]
+    # a port group of hv1's switch with an ACL on it, then a member added: the ACL's rows
+    # are re-planned, a delta (a full compile before: "port_groups changed")
+    check("pg-add", "pgl", "p1", "--", "acl-add", "pgl", "to-lport", "1004",
+          "outport == @pgl && udp", "drop")
+    check("pg-set-ports", "pgl", "p1", "p5")
+    check("pg-set-ports", "pgl", "p5")
+    assert kinds[24:] == ["delta"] * 2, named_steps(kinds, reasons)[23:]
     assert kinds[0] == "full"
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
@@ -127,8 +135,11 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     assert kinds[11] == "delta" and kinds[17] == "delta", named_steps(kinds, reasons)
     named = list(zip(kinds, reasons))
     assert kinds[12] == "delta", named[12]                        # as9: no local flow names it
-    assert kinds[14] == "full" and reasons[14] == "address_sets changed", named[14]   # as1
-    assert kinds[15] == "delta" and kinds[16] == "full", named[15:17]   # as9 vs as1
+    # as1 created: the ACL that failed closed on it compiles now (a new shape)
+    assert kinds[14] == "full" and reasons[14] == "a new flow shape (a recompile)", named[14]
+    # an address added to as9 (no local flow names it) or to as1 (the ACL's rows are
+    # re-planned): both deltas (as1 was a full compile before)
+    assert kinds[15] == "delta" and kinds[16] == "delta", named[15:17]
 
     # the same widening with nothing else changed: the snapshot before it made by turning
     # the two patch ports back into plain ones (same names, same keys, same flows)
