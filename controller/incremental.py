@@ -52,6 +52,33 @@ class _Full(Exception):
     """This change is not applied as a delta: the reason, for the counters and logs."""
 
 
+# Why a full compile may run without it being a change path's cost (issue 19: never on the
+# path of a port, binding, MAC, group or ACL change). Any reason not listed here is a
+# change path that fell back to a full compile: the soak fails on it (soakrun.judge).
+NOT_CHANGE_PATHS = {
+    "start-up": ("first compile",),
+    # the controller asked for it: compaction when idle, a speculation proved wrong
+    "forced": ("idle with ", "a templated analysis differed", "forced"),
+    # new code: a recompile (clang) follows anyway
+    "shapes": ("a new flow shape", "a shape gains or loses a stage",
+               "a datapath starts or stops using a shape"),
+    # what this chassis serves changed: datapaths enter or leave its view, its own rows
+    "scope": ("the related datapaths changed", "a related datapath changed",
+              "another chassis name", "our Chassis row is gone"),
+    "limits": ("datapaths left out at a limit", "lflows near the limit",
+               "entries near the limit", "out of ids"),
+}
+CHANGE_PATH = "change path"
+
+
+def full_kind(reason: str) -> str:
+    """The NOT_CHANGE_PATHS kind of a full compile's reason, or CHANGE_PATH."""
+    for kind, prefixes in NOT_CHANGE_PATHS.items():
+        if any(reason.startswith(p) for p in prefixes):
+            return kind
+    return CHANGE_PATH
+
+
 @dataclasses.dataclass
 class _Index:
     """The last result, indexed by what a change touches."""
@@ -87,6 +114,9 @@ class IncrementalCompiler:
         self.index: _Index | None = None
         self.counters = {"full": 0, "delta": 0, "templated": 0, "template_mismatch": 0}
         self.last_full = "first compile"       # why the last full compile was needed
+        # full compiles by NOT_CHANGE_PATHS kind (or CHANGE_PATH), each kind's last reason
+        self.full_kinds = collections.Counter()
+        self.last_by_kind = {}
         self.templates = TemplateStore()
         self.speculated = []     # templated analyses not yet checked against real ones
 
@@ -108,13 +138,22 @@ class IncrementalCompiler:
                                  cookie=self.cookie, cache=self.cache, keep=keep,
                                  limits=self.limits)
         self.counters["full"] += 1
+        kind = full_kind(self.last_full)
+        self.full_kinds[kind] += 1
+        self.last_by_kind[kind] = self.last_full
         self.index = self._build_index(state, chassis_name, result)
         return result
 
     def forget(self, why: str) -> None:
-        """The next compile is a full one (a delta would keep the last result's shapes)."""
+        """The next compile is a full one (a delta would keep the last result's shapes);
+        `why` should start with a NOT_CHANGE_PATHS prefix ("forced: ..." if nothing else)."""
         self.index = None
         self.last_full = why
+
+    def status(self) -> dict:
+        """For the status file: counters, the last reason, full compiles by kind."""
+        return dict(self.counters, last_full=self.last_full, full_by_kind=dict(self.full_kinds),
+                    last_full_by_kind=dict(self.last_by_kind))
 
     def verify(self) -> bool:
         """Check every templated analysis since the last call against a real one (run

@@ -510,8 +510,7 @@ class Controller:
             "last_step_ms": dict(self.timings),
             # made when the file is written (the loop's idle time): O(flows) of JSON
             "pipeline": lambda hash=self.pipeline.active_hash, install=self.pipeline.last_install,
-            compiles=dict(self.pipeline.incremental.counters,
-                          last_full=self.pipeline.incremental.last_full): {
+            compiles=self.pipeline.incremental.status(): {
                 "shape_hash": hash,
                 "coverage": {k: v for k, v in compiled.coverage.items() if k != "unsupported"},
                 "not_compiled": compiled.coverage.get("unsupported", []),
