@@ -95,6 +95,10 @@ class CompileResult:
     plan: object = None
     # what controller/incremental.py needs to apply later changes to this result
     internals: dict = field(default_factory=dict, repr=False)
+    # a delta's map writes: {map: (upserts [(key, value)], deleted keys)} that turn the
+    # entries of `changes_from` (the result it was applied to) into these; None: unknown
+    changes: dict | None = field(default=None, repr=False)
+    changes_from: object = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """The JSON-friendly part (no C text, no bytes)."""

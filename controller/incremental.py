@@ -420,7 +420,19 @@ class IncrementalCompiler:
                                                   key, param_words(lay, params, port_key),
                                                   c, port_key)
 
-        # every check passed: commit to the index
+        # every check passed: what the datapath's maps must change (the keys written,
+        # never a diff of the whole state: datapath.chassis.apply_pipeline_changes)
+        upserts, deletes = [], []
+        for ident, rec in records.items():
+            had = ix.records.get(ident)
+            if had is not None and (rec is None or rec[0] != had[0]):
+                deletes.append(had[0])
+            if rec is not None and rec != had:
+                upserts.append(rec)
+        dp_upserts = [(struct.pack("<I", dpk), rec) for dpk, rec in dp_records.items()
+                      if ix.dp_records.get(dpk) != rec]
+        changes = {FLOWS_MAP: (upserts, deletes), DPS_MAP: (dp_upserts, [])}
+        # commit to the index
         losers = []
         for ident, who in touched.items():
             before = ix.owners.get(ident, {})
@@ -465,7 +477,10 @@ class IncrementalCompiler:
                 del ix.uuid_keys[u]
                 ix.cookies.pop(self.cookie(u), None)
         ix.rows, ix.resident, ix.state, ix.bound, ix.port_keys = rows, resident, state, bound, port_keys
-        return self._result(state, local, names, groups)
+        base = ix.result
+        result = self._result(state, local, names, groups)
+        result.changes, result.changes_from = changes, base
+        return result
 
     def _plan_row(self, row, local, names, symtab, env, bound, sid_index):
         """[(compiler flow, analysis, contributions)] of one SB row, for the local datapaths."""

@@ -550,6 +550,24 @@ class ChassisDatapath:
             raise RuntimeError("update_pipeline_entries: no pipeline installed by this process")
         return self._fill(self.pipeline, entries)
 
+    def apply_pipeline_changes(self, changes: dict, entries: dict | None = None) -> tuple[int, int]:
+        """Write a delta into the active pipeline's maps: {map name: (upserts [(key bytes,
+        value bytes)], deleted keys)}, nothing else read or compared; `entries`: other maps
+        as whole desired states (diffed, as update_pipeline_entries). -> (written, deleted)"""
+        if self.pipeline is None:
+            raise RuntimeError("apply_pipeline_changes: no pipeline installed by this process")
+        written = deleted = 0
+        for name, (upserts, deletes) in changes.items():
+            h = self.pipeline.maps.get(name)
+            if h is None:
+                h = self.pipeline.maps[name] = M.RawMapHandle(self.pipeline.module.map_fd(name),
+                                                              on_write=self.fcache.bump)
+            h.write_delta(upserts, deletes)
+            written, deleted = written + len(upserts), deleted + len(deletes)
+        if entries:
+            self._fill(self.pipeline, entries)
+        return written, deleted
+
     # -- the punt path (bpf/lib/punt.h, bpf/xdp_inject.c) ------------------------------------
 
     PUNT_PAGES = 64      # per CPU: 256 KiB of events; beyond that the datapath counts PUNT_LOST

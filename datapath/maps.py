@@ -191,6 +191,16 @@ class MapHandle:
         self.installed = dict(desired)
         return len(add), len(mod), len(dele)
 
+    def write_delta(self, upserts: list, deletes: list) -> None:
+        """Write these entries and delete these keys: the caller knows what changed, so
+        nothing of the desired state is compared (the delete goes first: a key may be
+        deleted and written again)."""
+        self._delete(list(deletes))
+        for k in deletes:
+            self.installed.pop(k, None)
+        self._update(list(upserts))
+        self.installed.update(upserts)
+
     def update(self, entries: Mapping) -> None:
         """Add or change entries without touching the others."""
         self._update(list(entries.items()))

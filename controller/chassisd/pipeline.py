@@ -143,7 +143,15 @@ class PipelineBuilder:
         outgrown = sizes and self.datapath.outgrown(sizes)
         if compiled.shape_hash == self.active_hash and not outgrown:
             if compiled is not self._installed:     # the same result: the maps hold it
-                self.datapath.update_pipeline_entries(compiled.entries)
+                changes = compiled.changes
+                if (changes is not None and compiled.changes_from is self._installed
+                        and hasattr(self.datapath, "apply_pipeline_changes")):
+                    # a delta on what the maps hold: write its keys only (the helper maps,
+                    # a few rows per local port, are still made whole and diffed)
+                    self.datapath.apply_pipeline_changes(
+                        changes, {m: e for m, e in compiled.entries.items() if m not in changes})
+                else:
+                    self.datapath.update_pipeline_entries(compiled.entries)
                 self._installed = compiled
             return False
         if outgrown:    # rare: sizes double, so n flows cost log2(n) of these at most

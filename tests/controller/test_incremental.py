@@ -58,7 +58,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
 
     allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
-    kinds, reasons = [], []
+    kinds, reasons, results, writes = [], [], [], []
 
     def check(*change, sb=False):
         if change:
@@ -73,6 +73,18 @@ def test_every_delta_equals_a_full_compile(ovn_central):
         reasons.append(inc.last_full)
         _as_full(result, state, allocators)
         assert inc.verify()             # every templated analysis equals the real one
+        if kinds[-1] == "delta":        # its map writes turn the last result into this one
+            assert result.changes_from is results[-1]
+            n = 0
+            for name, (upserts, deletes) in result.changes.items():
+                had = dict(results[-1].entries[name])
+                for k in deletes:
+                    del had[k]
+                had.update(upserts)
+                assert had == dict(result.entries[name]), name
+                n += len(upserts) + len(deletes)
+            writes.append(n)
+        results.append(result)
 
     check()                                                       # the first: full
     check("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
@@ -126,6 +138,10 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     check("pg-set-ports", "pgl", "p5")
     assert kinds[24:] == ["delta"] * 2, named_steps(kinds, reasons)[23:]
     assert kinds[0] == "full"
+    # a delta writes the keys it changed, a handful, never the whole state again
+    flows = len(results[-1].entries["ovnbpf_pl_flows"])
+    assert max(writes) < flows / 4, (writes, flows)
+    print(f"\nmap writes per delta: {writes} (of {flows} flow records)")
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
     # a port removed is a delta too (no record holds its name or number afterwards)
