@@ -36,7 +36,7 @@ from .lflow.plan import AnalysisCache, build_plan
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
-from .limits import DEFAULT as DEFAULT_LIMITS, Admission, Limits, admit
+from .limits import DEFAULT as DEFAULT_LIMITS, Admission, Limits, admit, map_sizes
 from .local_datapaths import related_datapaths
 
 __all__ = ["CompileError", "CompileResult", "SyntheticGroup", "StableIds", "compile_state",
@@ -415,7 +415,7 @@ def _admission(plan, flows, limits, bound, state) -> Admission:
 
 def verify(pipeline_c: Path, sizes: dict | None = None) -> dict:
     """Build the datapath's pipeline programs around `pipeline_c` (maps of `sizes`:
-    datapath.chassis.map_sizes) and load them (the kernel verifier's verdict).
+    controller.limits.map_sizes) and load them (the kernel verifier's verdict).
     -> {"insns": {program: n}, "compile_s": s}; CompileError if refused."""
     try:
         from datapath.chassis import PipelineLoadError, verify_pipeline
@@ -475,7 +475,6 @@ def compile_and_load(state, chassis_name, out_dir=None, load=True, limits=None, 
         out = Path(out_dir) if out_dir else Path(tmp)
         pipeline_c = write_outputs(result, out, report)
         if load:
-            from datapath.chassis import map_sizes
             sizes = map_sizes(result.entries, max(result.cookies, default=0), limits)
             got = verify(pipeline_c, sizes)
             report["program"] = {"insns": sum(got["insns"].values()), "per_program": got["insns"],

@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
-__all__ = ["Limits", "DEFAULT", "capacity", "admit", "Admission"]
+__all__ = ["Limits", "DEFAULT", "capacity", "map_sizes", "admit", "Admission"]
 
 HITS_FLOOR = 1 << 16          # the hit counters' smallest size (per CPU: 512 KiB)
 FLOWS_FLOOR = 1 << 16
@@ -48,6 +48,14 @@ def capacity(needed: int, floor: int, ceiling: int) -> int:
     while size < 2 * needed and size < ceiling:
         size *= 2
     return min(size, max(ceiling, needed))
+
+
+def map_sizes(entries: dict, max_cookie: int, limits: Limits = DEFAULT) -> dict[str, int]:
+    """The sizes a pipeline build gets (datapath/chassis.py: its -D defines) for `entries`
+    ({map name: records}) and cookies up to `max_cookie`: room to grow, within `limits`."""
+    return {"lflow_hits": capacity(max_cookie + 1, HITS_FLOOR, limits.lflows + 1),
+            "pl_flows": capacity(len(entries.get("ovnbpf_pl_flows", ())), FLOWS_FLOOR,
+                                 limits.entries)}
 
 
 @dataclass(frozen=True)

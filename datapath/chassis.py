@@ -171,16 +171,6 @@ def _build(spec: BuildSpec) -> tuple[Datapath, float]:
         return dp, time.monotonic() - t0
 
 
-def map_sizes(entries: dict, max_cookie: int, limits=None) -> dict[str, int]:
-    """The sizes a pipeline build gets for `entries` and cookies up to `max_cookie`: room
-    to grow (controller/limits.capacity), never beyond the chassis' limits."""
-    from controller.limits import DEFAULT, FLOWS_FLOOR, HITS_FLOOR, capacity
-    limits = limits or DEFAULT
-    return {"lflow_hits": capacity(max_cookie + 1, HITS_FLOOR, limits.lflows + 1),
-            "pl_flows": capacity(len(entries.get(PL_FLOWS_MAP, ())), FLOWS_FLOOR,
-                                 limits.entries)}
-
-
 def _size_defines(sizes: dict | None) -> tuple:
     if not sizes:
         return ()
@@ -189,8 +179,8 @@ def _size_defines(sizes: dict | None) -> tuple:
 
 
 def verify_pipeline(header: Path, sizes: dict | None = None) -> dict:
-    """Build the pipeline programs that include `header` (maps of `sizes`, see map_sizes),
-    load them through the verifier (no attach, no pins) and unload them. -> {"insns":
+    """Build the pipeline programs that include `header` (maps of `sizes`:
+    controller.limits.map_sizes), load them through the verifier (no attach, no pins) and unload them. -> {"insns":
     {program: verified insns}, "compile_s": seconds, "sizes"}; raises PipelineLoadError
     with the compiler/kernel message."""
     dp, secs = _build(BuildSpec(functions=PIPELINE_FUNCTIONS, pipeline=Path(header),
@@ -212,7 +202,7 @@ class _Pipeline:
     gen: int
     module: Datapath
     maps: dict[str, M.MapHandle] = field(default_factory=dict)
-    sizes: dict = field(default_factory=dict)     # what map_sizes() gave its build
+    sizes: dict = field(default_factory=dict)     # what controller.limits.map_sizes() gave its build
 
 
 def read_counters(map_fd, cookies=None) -> dict:
@@ -436,8 +426,9 @@ class ChassisDatapath:
         return int(v.value) & 1
 
     def outgrown(self, sizes: dict) -> str | None:
-        """Why the running build cannot take a state that map_sizes() sized as `sizes`
-        (a map it would overflow), or None. The caller rebuilds with the new sizes."""
+        """Why the running build cannot take a state sized as `sizes`
+        (controller.limits.map_sizes): a map it would overflow, or None. The caller
+        rebuilds with the new sizes."""
         if self.pipeline is None or not self.pipeline.sizes:
             return None
         have = dict(self.pipeline.sizes, lflow_hits=self._hits_size())
@@ -468,8 +459,8 @@ class ChassisDatapath:
                          sizes: dict | None = None) -> dict:
         """Build `header` as the next generation, fill its maps with `entries`
         ({map name: [(key bytes, value bytes)]}), then switch to it atomically.
-        sizes: map_sizes() of the state (default: the C's own sizes); hit counters that
-        must grow move to a new pinned map, counts carried over."""
+        sizes: controller.limits.map_sizes() of the state (default: the C's own); hit
+        counters that must grow move to a new pinned map, counts carried over."""
         active = self._active_gen()
         gen = 1 - active if self.pipeline is not None or self._slot_used(active) else active
         old_hits = self._grow_hits(sizes["lflow_hits"]) if sizes else None

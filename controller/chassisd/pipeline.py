@@ -23,7 +23,7 @@ from pathlib import Path
 from .. import compile as C
 from ..incremental import Deferred, IncrementalCompiler
 from ..lflow.plan import AnalysisCache
-from ..limits import DEFAULT as DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT as DEFAULT_LIMITS, Limits, map_sizes
 from . import desired as D
 
 log = logging.getLogger("ovnbpf.pipeline")
@@ -116,11 +116,10 @@ class PipelineBuilder:
         return False
 
     def _sizes(self, compiled) -> dict | None:
-        """Map sizes for this result (datapath.chassis.map_sizes), when the datapath
+        """Map sizes for this result (controller.limits.map_sizes), when the datapath
         sizes its maps (a stand-in in unit tests may not)."""
         if not hasattr(self.datapath, "outgrown"):
             return None
-        from datapath.chassis import map_sizes
         return map_sizes(compiled.entries, max(compiled.cookies, default=0), self.limits)
 
     def _write(self, compiled):
