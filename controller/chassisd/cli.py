@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from .. import limits
 from . import log as L
 
 DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
@@ -41,8 +42,7 @@ def add_arguments(p):
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
     p.add_argument("--log-file", help="append log lines here")
     p.add_argument("--pidfile", help="write our PID here (removed on exit)")
-    from ..limits import add_arguments as limit_arguments
-    limit_arguments(p)
+    limits.add_arguments(p)
     p.add_argument("--detach", action="store_true",
                    help="run in the background once initialised (the parent exits 0)")
     p.add_argument("-v", "--verbose", nargs="?", const="dbg", default="info",
@@ -70,8 +70,7 @@ def _detach():
 
 
 def run(args):
-    from ..lab.proc import alive, read_pidfile
-    from ..limits import from_args
+    from .pidfile import alive, read_pidfile
     from .daemon import Controller
     pid = read_pidfile(Path(args.pidfile)) if args.pidfile else None
     if pid and alive(pid):
@@ -82,7 +81,7 @@ def run(args):
                          status_file=args.status_file, run_dir=args.run_dir,
                          egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst),
                          view_check_s=args.view_check_interval,
-                         sb_wait_warn_s=args.sb_wait_warn, limits=from_args(args))
+                         sb_wait_warn_s=args.sb_wait_warn, limits=limits.from_args(args))
     except (RuntimeError, ValueError) as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1

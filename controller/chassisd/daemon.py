@@ -43,22 +43,13 @@ from ..punt.handler import PuntHandler
 from . import desired as D
 from .failures import StepFailures
 from .pipeline import PipelineBuilder
+from .netdev import device_holding
 from .reconfig import Reconfig
 from .heartbeat import Heartbeat
 from .napi import NapiWatch
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
-
-
-def device_holding(ip):
-    """The device in this namespace that carries `ip` (the underlay uplink)."""
-    from pyroute2 import IPRoute
-    with IPRoute() as ipr:
-        for a in ipr.get_addr(family=2):
-            if a.get_attr("IFA_ADDRESS") == ip:
-                return ipr.get_links(a["index"])[0].get_attr("IFLA_IFNAME")
-    return None
 
 
 def neighbour_mac(ip, wait_s=0.3):

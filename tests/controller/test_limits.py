@@ -10,7 +10,7 @@ import pytest
 from controller import compile as C
 from controller.chassisd import desired as D
 from controller.chassisd.pipeline import PipelineBuilder
-from controller.lflow.topo_gen import replicate_ports
+from topologies.bench.topo_gen import replicate_ports
 from controller.limits import Limits, capacity
 
 pytestmark = pytest.mark.root       # ovsdb-server + ovn-northd processes
@@ -44,7 +44,7 @@ def test_capacity_has_room_and_stops_at_the_ceiling():
 def one_switch():
     """A switch of 3 ports written by real northd (grown by topo_gen.replicate_ports)."""
     from tests.conftest import private_central
-    from controller.lflow.topo_gen import populate_one_switch
+    from topologies.bench.topo_gen import populate_one_switch
     with private_central("obu-") as central:
         populate_one_switch(central, 3)
         return C.snapshot(central.sb_remote, timeout=60)
