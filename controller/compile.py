@@ -284,8 +284,8 @@ def compile_state(state, chassis_name: str, *,
     """Compile the logical flows `chassis_name` needs from one SB snapshot.
 
     synthetic_key(name) -> int >= 65536: the key of a synthetic group (default: 65536.. in
-    name order). cookie(lflow uuid) -> int in 1..limits.lflows: the lflow's cookie (default: 1.. in
-    uuid order). cache: reuse across calls. keep: the running program's shapes, kept
+    name order). cookie(lflow uuid) -> int in 1..limits.lflows: the lflow's cookie
+    (default: 1.. in uuid order). cache: reuse across calls. keep: the running program's shapes, kept
     when nothing new is needed (plan.build_plan). limits: what the chassis can hold
     (controller/limits.py); datapaths beyond them are left out, fail closed, and named
     in the warnings and coverage["limits"]. Raises CompileError for an unknown chassis."""
@@ -399,14 +399,11 @@ def compile_state(state, chassis_name: str, *,
                          {k: round(v, 4) for k, v in timings.items()}, plan, internals)
 
 
-def _dp_name(state, uuid):
-    return next((d.name for d in state.datapaths if d.uuid == uuid), uuid)
-
-
 def _admission(plan, flows, limits, bound, state) -> Admission:
     """Which datapaths fit the limits; those with ports bound here come first."""
+    names = {d.uuid: d.name for d in state.datapaths}
     by_port = {p.logical_port: p.datapath for p in state.ports}
-    first = {_dp_name(state, by_port[p]) for p in bound if p in by_port}
+    first = {names.get(by_port[p], by_port[p]) for p in bound if p in by_port}
     return admit(((e.datapath, e.lflow, bool(plan.shapes[e.shape].key)) for e in plan.entries),
                  limits, first)
 

@@ -19,7 +19,14 @@ Applied as a delta (each is an exact change to the previous result):
     bound here or elsewhere, up): rows whose match tests chassis residence are re-planned
     when the set of ports bound here changes;
   - MAC_Binding, FDB, port security: the helper maps are recomputed from the snapshot
-    (cheap: a few rows per local port).
+    (cheap: a few rows per local port);
+  - a flow row replaced by an equal one in another datapath group (northd reshuffles
+    groups on any ls-add elsewhere): a key-less shape's slot in the datapath record is
+    rewritten with the new row's cookie;
+  - a port removed or renumbered that no record holds after the change (elsewhere);
+  - an address set or port group change: only the rows naming it are re-planned.
+A delta hands the datapath the keys it changed (`CompileResult.changes`), never the whole
+state to diff.
 Anything else, or any doubt, is a full compile, with the reason kept (`last_full`), so
 the invariant is simple: a delta result is byte-for-byte the result compile_state()
 would return for the same snapshot with the same cookie and group allocators
