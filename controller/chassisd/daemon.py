@@ -99,13 +99,6 @@ class Counters:
     sb_writes_deferred: int = 0   # our SB writes the server did not take (retried)
 
 
-def _own_rows_only(idl) -> bool:
-    """Every row changed since the last snapshot is in Chassis_Private (monitored for our
-    own row only); False when nothing is recorded (a change of unknown kind steps)."""
-    dirty = getattr(idl, "dirty", None)
-    return bool(dirty) and all(table == "Chassis_Private" for table, _ in dirty)
-
-
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
                  egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0,
@@ -386,13 +379,7 @@ class Controller:
     def seqnos(self):
         # cond_seqno: an acknowledged condition change may bring no row, yet it settles
         # the view the step waits for
-        sb = self.sb.idl.change_seqno
-        if self.seen is not None and sb != self.seen[1] and _own_rows_only(self.sb.idl):
-            # our own Chassis_Private coming back (the owner heartbeat every 5 s, an nb_cfg
-            # ack) programs nothing, and identity.run() follows it outside the step: an
-            # idle chassis does not step (and `ovnbpf ctl`, which only reads, never does)
-            sb = self.seen[1]
-        return (self.ovs.idl.change_seqno, sb, self.sb.idl.cond_seqno)
+        return (self.ovs.idl.change_seqno, self.sb.idl.change_seqno, self.sb.idl.cond_seqno)
 
     def _lap(self, phase):
         now = time.perf_counter()
