@@ -395,7 +395,7 @@ class Controller:
 
     def _report_blackholes(self, missing):
         # per datapath, in OVN's terms, each time it changes (controller/blackholes.py)
-        lines = datapath_lines(missing)
+        lines = datapath_lines(missing, name_flows=3)
         if lines != getattr(self, "_blackholes", []):
             for line in lines:
                 log.warning("%s", line)
