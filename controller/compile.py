@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import ids
-from .db.southbound import Southbound
+from .db.oneshot import snapshot
 from .lflow import actions as A
 from .lflow.emit_c import emit_c, header_text
 from .lflow.encode import encode_entries
@@ -41,7 +41,7 @@ from .lflow.symbols import default_symtab
 from .local_datapaths import related_datapaths
 
 __all__ = ["CompileError", "CompileResult", "SyntheticGroup", "StableIds", "compile_state",
-           "compile_chassis", "snapshot", "chassis_flows", "sb_env", "verify", "format_report"]
+           "compile_chassis", "chassis_flows", "sb_env", "verify", "format_report"]
 
 SYNTHETIC_KEY_MIN = 65536    # local-only multicast keys: never on the wire (16-bit field)
 
@@ -107,15 +107,6 @@ class CompileResult:
 
 
 # ---- SB -> compiler input -------------------------------------------------------------------
-
-def snapshot(remote, timeout=10.0):
-    sb = Southbound(remote, chassis_name="", conditional=False)
-    try:
-        sb.run_until(sb.connected, timeout=timeout, what=f"the Southbound at {remote}")
-        return sb.snapshot()
-    finally:
-        sb.close()
-
 
 def chassis_flows(state, chassis_name):
     """The compiler's LogicalFlow records for the datapaths `chassis_name` needs, those

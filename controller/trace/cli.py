@@ -45,7 +45,7 @@ def _render(result, fmt):
 
 def trace(sb, datapath, text, chassis=None, engine="ovnbpf"):
     """(ovnbpf result or None, ovn-trace result or None) for engine ovnbpf|ovn-trace|both."""
-    from .sb import snapshot
+    from ..db.oneshot import snapshot
     micro = parse_microflow(text)
     state = snapshot(sb)
     where = bind(state, datapath, micro.inport, chassis)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from controller import compile as C
+from controller.db import oneshot
 from controller.lflow.flows import LogicalFlow
 from controller.lflow.passes import Env
 from controller.lflow.plan import AnalysisCache, NotCompiled, build_plan
@@ -30,7 +31,7 @@ def test_address_set_acl_compiles_one_entry_per_address(ovn_central, n):
     c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
     c.nbctl("--wait=sb", "sync")
     c.sbctl("lsp-bind", "p1", "hv1")
-    state = C.snapshot(c.sb_remote, timeout=60)
+    state = oneshot.snapshot(c.sb_remote, timeout=60)
     t = time.perf_counter()
     result = C.compile_state(state, "hv1")
     took = time.perf_counter() - t

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from controller import compile as C
+from controller.db import oneshot
 from controller.incremental import IncrementalCompiler
 from controller.lflow.plan import AnalysisCache
 
@@ -60,7 +61,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
         if change:
             (c.sbctl if sb else c.nbctl)(*change)
         c.nbctl("--wait=sb", "sync")
-        state = C.snapshot(c.sb_remote)
+        state = oneshot.snapshot(c.sb_remote)
         before = dict(inc.counters)
         result = inc.compile(state, "hv1")
         allocators[0].keep_only(result.groups)
@@ -109,7 +110,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
 
     # the same widening with nothing else changed: the snapshot before it made by turning
     # the two patch ports back into plain ones (same names, same keys, same flows)
-    after = C.snapshot(c.sb_remote)
+    after = oneshot.snapshot(c.sb_remote)
     patch = {"ls3-lr1", "lrp13"}
     before = dataclasses.replace(after, ports=tuple(
         dataclasses.replace(p, type="", options=()) if p.logical_port in patch else p
@@ -133,13 +134,13 @@ def test_a_wrong_template_is_caught_and_costs_a_full_compile(ovn_central):
     c.sbctl("lsp-bind", "p1", "hv1")
     allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
-    inc.compile(C.snapshot(c.sb_remote), "hv1")
+    inc.compile(oneshot.snapshot(c.sb_remote), "hv1")
     # poison every template: each now claims the flow is dropped whatever it matched
     for form, (literals, a) in list(inc.templates.forms.items()):
         inc.templates.forms[form] = (literals, a.__class__(a.category, a.reasons, a.dnf, ()))
     c.nbctl("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
     c.nbctl("--wait=sb", "sync")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     inc.compile(state, "hv1")
     assert inc.counters["templated"] > 0
     assert not inc.verify()

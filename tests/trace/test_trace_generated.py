@@ -18,7 +18,7 @@ from controller.trace.frame import build_frame
 from controller.trace.matrix import lab_matrix
 from controller.trace.microflow import parse_microflow
 from controller.trace.oracle import oracle_result, run_ovn_trace
-from controller.trace.sb import snapshot
+from controller.db.oneshot import snapshot
 from controller.trace.walk import Walker, require
 from tests.trace.test_trace_lab import KNOWN_GAPS
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from controller.trace.sb import snapshot
+from controller.db.oneshot import snapshot
 from controller.trace.compare import compare
 from controller.trace.matrix import lab_matrix
 from controller.trace.oracle import oracle_result, run_ovn_trace
