@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import actions as A
-from .expr import CompileError, UnsupportedError
+from .expr import FlowError, UnsupportedError
 from .flows import LogicalFlow, read_lflow_list
 from .lower import lower_clone
 from .parser import ParseError, parse_actions, parse_match
@@ -92,7 +92,7 @@ def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))
         error = str(e)
-    except CompileError as e:
+    except FlowError as e:
         findings.add(A.UNSUPPORTED, f"match: {e}")
         error = str(e)
     _check_actions(acts, symtab, findings, flow.pipeline, True)

@@ -39,7 +39,7 @@ from typing import Callable
 from . import actions as A
 from .classify import classify_flow, classify_parsed
 from .evaluator import read_field
-from .expr import CompileError, Dnf
+from .expr import FlowError, Dnf
 from .flows import LogicalFlow
 from .formatter import format_actions, format_int
 from .parser import parse_match
@@ -188,7 +188,7 @@ def analyze_flow(flow: LogicalFlow, symtab: SymbolTable, env: Env,
         if error is None:
             try:
                 dnf = normalize(evaluate_conditions(ir, is_chassis_resident))
-            except CompileError as e:
+            except FlowError as e:
                 error = str(e)
             else:
                 return Analysis(c.category, c.reasons, dnf, acts)
