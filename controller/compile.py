@@ -29,7 +29,7 @@ from .lflow import actions as A
 from .lflow.emit_c import emit_c, header_text
 from .lflow.encode import encode_entries
 from .lflow.layout import pipeline_layout
-from .lflow.flows import LogicalFlow
+from .lflow.flows import DpFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
 from .lflow.plan import AnalysisCache, build_plan, failed
@@ -109,7 +109,7 @@ class CompileResult:
 # ---- SB -> compiler input -------------------------------------------------------------------
 
 def chassis_flows(state, chassis_name):
-    """The compiler's LogicalFlow records for the datapaths `chassis_name` needs, those
+    """The compiler's DpFlow records for the datapaths `chassis_name` needs, those
     datapaths, and the logical ports bound to the chassis."""
     if chassis_name not in {c.name for c in state.chassis}:
         known = ", ".join(c.name for c in state.chassis) or "none"
@@ -121,7 +121,7 @@ def chassis_flows(state, chassis_name):
     for row in state.flows:
         for dp in row.datapaths:
             if dp in local:
-                flows.append(LogicalFlow(datapath=names.get(dp, dp), pipeline=row.pipeline,
+                flows.append(DpFlow(datapath=names.get(dp, dp), pipeline=row.pipeline,
                                          table=row.table_id, stage=row.stage, priority=row.priority,
                                          match=row.match, actions=row.actions, uuid=row.uuid))
     return flows, local, bound

@@ -37,7 +37,7 @@ from . import compile as C
 from .lflow import ast
 from .lflow import plan as P
 from .lflow.encode import DPS_MAP, FLOWS_MAP, flow_record, param_words
-from .lflow.flows import LogicalFlow
+from .lflow.flows import DpFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.sbmaps import helper_entries
 from .lflow.template import TemplateStore
@@ -365,7 +365,7 @@ class IncrementalCompiler:
         for dp in row.datapaths:
             if dp not in local:
                 continue
-            f = LogicalFlow(datapath=names.get(dp, dp), pipeline=row.pipeline, table=row.table_id,
+            f = DpFlow(datapath=names.get(dp, dp), pipeline=row.pipeline, table=row.table_id,
                             stage=row.stage, priority=row.priority, match=row.match,
                             actions=row.actions, uuid=row.uuid)
             a = self.cache.peek(f)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from . import actions as A
 from .expr import FlowError, UnsupportedError
-from .flows import LogicalFlow, read_lflow_list
+from .flows import DpFlow, read_lflow_list
 from .lower import lower_clone
 from .parser import ParseError, parse_actions, parse_match
 from .passes import Env, annotate, simplify
@@ -70,12 +70,12 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
             terminated = terminated or act.keyword
 
 
-def classify_flow(flow: LogicalFlow, symtab: SymbolTable | None = None,
+def classify_flow(flow: DpFlow, symtab: SymbolTable | None = None,
                   env: Env | None = None) -> Classification:
     return classify_parsed(flow, symtab, env)[0]
 
 
-def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
+def classify_parsed(flow: DpFlow, symtab: SymbolTable | None = None,
                     env: Env | None = None):
     """(Classification, simplified match IR or None, lowered actions or None, error): one
     parse serves both the classification and the planner (see plan.analyze_flow)."""
