@@ -409,10 +409,10 @@ class IncrementalCompiler:
         # programming: made from a copy of the index when first read, after the maps
         items, local_names = list(ix.coverage.values()), base.internals["datapath_names"]
         owners, sid_index = list(ix.owners.items()), ix.sid_index
-        report = Deferred(lambda: dict(C.coverage_report(items), datapaths=local_names))
+        report = LazyDict(lambda: dict(C.coverage_report(items), datapaths=local_names))
         result = C.CompileResult(base.source, base.header, base.shape_hash, entries, groups,
                                  base.group_keys, cookies, report,
-                                 Deferred(lambda: _shape_lflows(owners, sid_index)),
+                                 LazyDict(lambda: _shape_lflows(owners, sid_index)),
                                  warnings + planner_warnings, {}, base.plan, internals)
         ix.result = result
         return result
@@ -463,7 +463,7 @@ def _shape_lflows(owners, sid_index) -> dict[int, list[str]]:
     return {s: list(u) for s, u in sorted(out.items())}
 
 
-class Deferred(collections.abc.Mapping):
+class LazyDict(collections.abc.Mapping):
     """A read-only dict made by `make()` on first use."""
 
     def __init__(self, make):

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from .. import compile as C
-from ..incremental import Deferred, IncrementalCompiler
+from ..incremental import LazyDict, IncrementalCompiler
 from ..lflow.plan import AnalysisCache
 from . import desired as D
 
@@ -99,7 +99,7 @@ class PipelineBuilder:
                            keys=result.group_keys)
         result.problems = [(w.split(":")[0].replace("lflow ", ""), w) for w in result.warnings]
         uuids = list(result.cookies.values())      # labels are for the status: made when read
-        result.lflow_labels = Deferred(lambda: lflow_labels(state, uuids))
+        result.lflow_labels = LazyDict(lambda: lflow_labels(state, uuids))
         self._last = (inp, result)
         return result
 

@@ -142,7 +142,7 @@ class Refused(Exception):
     """The new value cannot be applied: the last good one stays."""
 
 
-class Deferred(Exception):
+class NotYet(Exception):
     """Not yet: the change needs the Southbound, which is away (applied on return), or
     the new remote is still being checked. `soon`: look again on the next iteration."""
 
@@ -225,7 +225,7 @@ class Reconfig:
         for change in plan(self.active, new):
             try:
                 self._apply(change, new)
-            except Deferred as e:
+            except NotYet as e:
                 self.waiting.append(change.kind)
                 if e.soon:
                     retry = 0.0
@@ -288,7 +288,7 @@ class Reconfig:
                     # iteration; a slow one is looked at again on the next ones
                     self.check.thread.join(CHECK_WAIT_S)
                 if not self.check.done():
-                    raise Deferred("checking that the new remote answers", soon=True)
+                    raise NotYet("checking that the new remote answers", soon=True)
                 problem, self.check = self.check.result, None
                 if problem:
                     raise Refused(f"{problem}; staying connected to {sb.member()}")
@@ -310,11 +310,11 @@ class Reconfig:
             return
         # RENAME / CHASSIS write our Chassis rows: they need the Southbound
         if not sb.connected():
-            raise Deferred(f"{change.what}: waiting for the Southbound connection")
+            raise NotYet(f"{change.what}: waiting for the Southbound connection")
         identity = getattr(self.ctl, "identity", None)
         if identity is not None and not identity.owner():
             # another controller owns these rows (db/ownership.py): write none of them
-            raise Deferred(f"{change.what}: standing by, another controller owns our rows")
+            raise NotYet(f"{change.what}: standing by, another controller owns our rows")
         device = self._uplink_for(new.encap_ip)
         if change.kind == RENAME:
             sb.rename_chassis(new.system_id, new.encap_type, new.encap_ip,
