@@ -40,7 +40,7 @@ from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
 from .local_datapaths import related_datapaths
 
-__all__ = ["CompileError", "CompileResult", "SyntheticGroup", "StableIds", "compile_state",
+__all__ = ["CompileError", "CompileResult", "SyntheticGroup", "CompileIds", "compile_state",
            "compile_chassis", "chassis_flows", "sb_env", "verify", "format_report"]
 
 SYNTHETIC_KEY_MIN = 65536    # local-only multicast keys: never on the wire (16-bit field)
@@ -50,7 +50,7 @@ class CompileError(RuntimeError):
     pass
 
 
-class StableIds(ids.StableIds):
+class CompileIds(ids.StableIds):
     """controller.ids.StableIds whose exhaustion is a CompileError (compile_state asks for
     names in sorted order, so ids are deterministic)."""
 

@@ -45,8 +45,8 @@ class PipelineBuilder:
         self.active_hash = None
         self.last_install = {}
         self.cache = AnalysisCache()          # per-lflow analysis survives across compiles
-        self.group_keys = C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31)
-        self.cookies = C.StableIds(1, 65536)
+        self.group_keys = C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31)
+        self.cookies = C.CompileIds(1, 65536)
         self._last = None          # (compiler input, result) of the last compile
         self._installed = None     # the result the maps hold (a diff of 100,000 entries: skip)
         # a port, MAC or flow change within the running shapes is a delta, not a compile

@@ -80,7 +80,7 @@ def test_each_bad_acl_fails_closed_alone(ovn_central):
     # ACLs made northd replace some flows: only those still there count)
     assert _entry_lflows(good) & {f.uuid for f in state.flows} <= _entry_lflows(result)
     # and the incremental compiler agrees, also when a good port is added beside them
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
     _as_full(inc.compile(state, "hv1"), state, allocators)
     c.nbctl("lsp-add", "ls2", "p4", "--", "lsp-set-addresses", "p4", "0a:00:00:00:02:04 10.0.2.4")
@@ -115,7 +115,7 @@ def test_a_port_that_appears_later_makes_its_flow_compile(ovn_central):
     c = ovn_central
     _topology(c)
     c.nbctl("--wait=sb", "acl-add", "ls1", "to-lport", "1000", 'outport == "p9" && ip4', "drop")
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
     state = oneshot.snapshot(c.sb_remote)
     [flow] = _acl_flows(state, '"p9"')

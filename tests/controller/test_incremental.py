@@ -53,7 +53,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     c.sbctl("lsp-bind", "p1", "hv1")
     c.sbctl("lsp-bind", "p3", "hv2")
 
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
     kinds, reasons = [], []
 
@@ -115,7 +115,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     before = dataclasses.replace(after, ports=tuple(
         dataclasses.replace(p, type="", options=()) if p.logical_port in patch else p
         for p in after.ports))
-    fresh = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    fresh = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     widened = IncrementalCompiler(AnalysisCache(), *fresh)
     widened.compile(before, "hv1")
     result = widened.compile(after, "hv1")
@@ -132,7 +132,7 @@ def test_a_wrong_template_is_caught_and_costs_a_full_compile(ovn_central):
     c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
     c.nbctl("--wait=sb", "sync")
     c.sbctl("lsp-bind", "p1", "hv1")
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
     inc.compile(oneshot.snapshot(c.sb_remote), "hv1")
     # poison every template: each now claims the flow is dropped whatever it matched

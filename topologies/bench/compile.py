@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.compile import SYNTHETIC_KEY_MIN, StableIds, compile_state
+from controller.compile import SYNTHETIC_KEY_MIN, CompileIds, compile_state
 from controller.db.oneshot import snapshot
 from controller.lflow.plan import AnalysisCache
 from .topo_gen import populate_one_switch, replicate_ports
@@ -64,7 +64,7 @@ def _one(base, n: int) -> dict:
     state = replicate_ports(base, n)
     bigger = replicate_ports(base, n + 1)
     cache = AnalysisCache()
-    cookie, synthetic = StableIds(1, 65536), StableIds(SYNTHETIC_KEY_MIN)
+    cookie, synthetic = CompileIds(1, 65536), CompileIds(SYNTHETIC_KEY_MIN)
     t0 = time.monotonic()
     first = compile_state(state, "hv1", cache=cache, cookie=cookie, synthetic_key=synthetic)
     cold = time.monotonic() - t0
