@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 from .fields import PACKET_FIELDS, canonical_name, parse_value
-from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
+from .model import Delivered, Dropped, Pass, Stage, TraceResult, Tunnelled
 
 __all__ = ["OracleError", "run_ovn_trace", "parse_minimal", "parse_detailed", "oracle_result",
            "GENERATING_ACTIONS"]
@@ -264,7 +264,7 @@ def _tunnel(state, ingress_chassis, section: Section):
     if mc is not None:
         out = next((g.tunnel_key for g in state.mcast_groups
                     if g.name == mc.args.get("mcgroup") and g.datapath == dp.uuid), out)
-    return Tunnel(ingress_chassis, to, dp.tunnel_key, key(egress.args.get("inport")), out)
+    return Tunnelled(ingress_chassis, to, dp.tunnel_key, key(egress.args.get("inport")), out)
 
 
 def oracle_result(packet: dict, minimal: str, detailed: str, state=None,
@@ -279,7 +279,7 @@ def oracle_result(packet: dict, minimal: str, detailed: str, state=None,
     for copy, event in zip(copies, delivered):
         if copy.port != event.port:
             raise OracleError(f"ovn-trace's outputs differ between formats: {copy.port} vs {event.port}")
-        result.outputs.append(Output(copy.port, _where(state, ingress_chassis, event.section),
+        result.outputs.append(Delivered(copy.port, _where(state, ingress_chassis, event.section),
                                      copy.fields, None, copy.generated_by))
         tunnel = _tunnel(state, ingress_chassis, event.section)
         if tunnel and tunnel not in result.tunnels:
@@ -288,7 +288,7 @@ def oracle_result(packet: dict, minimal: str, detailed: str, state=None,
         where = _where(state, ingress_chassis, e.section)
         if e.kind == "drop":
             lflow = e.stage.lflow if e.stage and e.reason.startswith("dropped") else None
-            result.drops.append(Drop(where, e.reason, _full_uuid(state, lflow),
+            result.drops.append(Dropped(where, e.reason, _full_uuid(state, lflow),
                                      e.stage.name if lflow else None))
         if e.kind in ("stage", "output", "drop"):
             if not result.passes or result.passes[-1].chassis != where:

@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .frame import frame_fields
-from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
+from .model import Delivered, Dropped, Pass, Stage, TraceResult, Tunnelled
 
 __all__ = ["NotLanded", "require", "Walker", "walk", "geneve_fields", "MAX_COPIES"]
 
@@ -327,7 +327,7 @@ class Walker:
             chassis, program, data, port = queue.popleft()
             runs += 1
             if runs > MAX_COPIES:
-                result.drops.append(Drop(chassis, f"trace stopped after {MAX_COPIES} copies"))
+                result.drops.append(Dropped(chassis, f"trace stopped after {MAX_COPIES} copies"))
                 break
             v = self.view(chassis)
             generated = port.split(":", 1)[1] if program == "inject" else None
@@ -343,12 +343,12 @@ class Walker:
             kind = out.get("type")
             if kind == "local":
                 where = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
-                result.outputs.append(Output(where, chassis, tuple(frame_fields(run.packet).items()),
+                result.outputs.append(Delivered(where, chassis, tuple(frame_fields(run.packet).items()),
                                              run.packet, generated_by=generated))
             elif kind == "remote":
                 self._tunnelled(result, chassis, run.packet, queue)
             elif kind == "drop":
-                result.drops.append(Drop(chassis, str(out.get("reason", "drop"))))
+                result.drops.append(Dropped(chassis, str(out.get("reason", "drop"))))
             elif kind == "punt":
                 self._punted(result, v, chassis, queue)
             elif kind == "mcast":
@@ -359,12 +359,12 @@ class Walker:
                     if where == "uplink":
                         self._tunnelled(result, chassis, copy, queue, live=True)
                     else:
-                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()),
+                        result.outputs.append(Delivered(where, chassis, tuple(frame_fields(copy).items()),
                                                      copy, generated_by=generated))
                 if not copies:
-                    result.drops.append(Drop(chassis, "multicast: no copy came out"))
+                    result.drops.append(Dropped(chassis, "multicast: no copy came out"))
             else:
-                result.drops.append(Drop(chassis, f"program ended with {run.verdict_name}, "
+                result.drops.append(Dropped(chassis, f"program ended with {run.verdict_name}, "
                                          f"last_output {out}"))
         return result
 
@@ -387,7 +387,7 @@ class Walker:
                               inject_header(inj.stage, inj.resume, inj.table, inj.meta) + inj.frame,
                               "uplink:" + inj.keyword))
         if not injected:
-            result.drops.append(Drop(chassis, "punted to the controller: "
+            result.drops.append(Dropped(chassis, "punted to the controller: "
                                      + (", ".join(outcomes) or "no event came up")))
 
     def _hits(self, view) -> dict:
@@ -419,9 +419,9 @@ class Walker:
         dst_ip = ".".join(str(b) for b in outer[30:34])
         dst = next((c.name for c in self.state.chassis
                     if any(e.ip == dst_ip for e in c.encaps)), None)
-        result.tunnels.append(Tunnel(chassis, dst or dst_ip, vni, inport, outport))
+        result.tunnels.append(Tunnelled(chassis, dst or dst_ip, vni, inport, outport))
         if dst is None:
-            result.drops.append(Drop(chassis, f"Geneve copy to {dst_ip}: no chassis has that encap IP"))
+            result.drops.append(Dropped(chassis, f"Geneve copy to {dst_ip}: no chassis has that encap IP"))
         else:
             queue.append((dst, "tunnel", outer, "uplink"))
 
