@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import maps as M
-from .drops import DROP_MAX, Drop
+from .drops import DROP_MAX, DropReason
 from .loader import (ENTRY_FUNCTIONS, PIPELINE_STAGES, PL_STAGES, Attachments, BuildSpec,
                      Datapath)
 
@@ -204,7 +204,7 @@ def read_counters(map_fd, cookies=None) -> dict:
         hits = dict(enumerate(M.percpu_u64_all(hits_fd, MAX_LFLOWS)))
     else:
         hits = {c: M.percpu_u64_sum(hits_fd, c) for c in cookies}
-    names = {-d.value: d.name for d in Drop}
+    names = {-d.value: d.name for d in DropReason}
     return {"stats": {**dict(zip(STATS, stats)), **dict(zip(FCACHE_STATS, fc))},
             "drops": {names.get(i, f"UNKNOWN({-i})"): n for i, n in enumerate(drops) if n},
             "lflow_hits": {i: n for i, n in hits.items() if n}}
@@ -543,7 +543,7 @@ class ChassisDatapath:
         elif o.type == 6:
             out["cookie"] = o.chassis
         elif o.type == 4:
-            out["reason"] = Drop(o.reason).name if o.reason in set(Drop) else str(o.reason)
+            out["reason"] = DropReason(o.reason).name if o.reason in set(DropReason) else str(o.reason)
         return out
 
     # -- teardown ---------------------------------------------------------------------------
