@@ -54,6 +54,7 @@ from pathlib import Path
 
 from . import maps as M
 from .drops import DROP_MAX, DropReason
+from .values import Group, Local, Patch, Remote, Tunnel
 from .loader import (ENTRY_FUNCTIONS, PIPELINE_STAGES, PL_STAGES, Attachments, BuildSpec,
                      Datapath)
 
@@ -79,46 +80,6 @@ GRACE_S = 0.005          # an XDP program runs for microseconds; old slots go af
 class PipelineLoadError(RuntimeError):
     """A pipeline build failed to compile or to pass the verifier; the message ends with
     the tail of what clang / the kernel said."""
-
-
-# ---- desired-state values -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Local:
-    ifindex: int
-
-
-@dataclass(frozen=True)
-class Remote:
-    chassis: int
-
-
-@dataclass(frozen=True)
-class Patch:
-    peer_dp: int
-    peer_port: int
-
-
-@dataclass(frozen=True)
-class Tunnel:
-    """The next hop is bpf_fib_lookup's answer; `dmac` (the static fallback while the
-    kernel has no neighbour entry) and `ifindex` (default: the uplink) are optional.
-    `egress_mark`: the chassis understands the egress-done bit (an ovnbpf chassis), so in
-    ingress mode its unicast runs egress here (bpf/lib/split.h); never for OVS chassis.
-    `trust_egress_done`: packets it marks egress-done skip egress here (it advertises that
-    it sends the bit, and we that we accept it); from anyone else the mark is ignored."""
-    remote_ip: str
-    dmac: str | None = None
-    ifindex: int | None = None
-    egress_mark: bool = False
-    trust_egress_done: bool = False
-
-
-@dataclass(frozen=True)
-class Group:
-    local_ports: frozenset[int] | tuple[int, ...]
-    remote_chassis: frozenset[int] | tuple[int, ...] = ()
-    wire_key: int = 0      # outport of remote copies; 0 = the group key itself
 
 
 def current_cpu() -> int:
