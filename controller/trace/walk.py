@@ -248,19 +248,16 @@ class Walker:
         dp.set_tunnels({cid: dpc.Tunnel(ip, dmac=_fake_mac(cid)) for cid, ip in want.tunnels.items()})
         lports = {}
         for key, where in want.lports.items():
-            if isinstance(where, desired.Local):
+            if isinstance(where, desired.Vif):      # by device: the datapath takes ifindex
                 lports[key] = dpc.Local(ifindex_by_device[where.device])
-            elif isinstance(where, desired.Remote):
-                lports[key] = dpc.Remote(where.chassis_id)
-            else:
-                lports[key] = dpc.Patch(where.peer_dp, where.peer_port)
+            else:                                   # Remote, Patch: the datapath's own
+                lports[key] = where
         dp.set_lports(lports)
         dp.set_vifs({ifindex_by_device[dev]: key for dev, key in want.vifs.items()})
         dp.open_punts(view.punts.append)        # the build installed below gets a reader
         builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
         compiled = builder.compile(state, name, want)     # adds its synthetic groups to want
-        dp.set_mcast({key: dpc.Group(g.local_ports, g.remote_chassis, g.wire_key)
-                      for key, g in want.mcast.items()})
+        dp.set_mcast(want.mcast)
         builder.install(compiled)
         view.cookies = dict(getattr(compiled, "cookies", {}) or {})
         from ..punt.handler import PuntHandler
