@@ -581,7 +581,7 @@ class Controller:
 
     def _lport(self, where):
         """desired's values are the datapath's, but a VIF is named by its device."""
-        if isinstance(where, D.Vif):
+        if isinstance(where, D.LocalVif):
             return Local(self.attached[where.device])
         return where
 

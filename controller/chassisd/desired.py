@@ -22,7 +22,7 @@ FORWARDED_TYPES = ("", "patch")  # VIFs and switch <-> router patch ports
 
 
 @dataclass(frozen=True)
-class Vif:
+class LocalVif:
     """A port bound here, by its chassis-side VIF device: the daemon turns it into the
     datapath's Local(ifindex) once the device is attached. Every other place a port can
     be is already the datapath's own value (Remote, Patch; multicast groups are Group)."""
@@ -34,7 +34,7 @@ class Desired:
     local_datapaths: frozenset = frozenset()       # datapath uuids (conditional monitoring)
     claims: frozenset = frozenset()                # logical ports to bind to us
     vifs: dict = field(default_factory=dict)       # device -> (dp key, port key)
-    lports: dict = field(default_factory=dict)     # (dp key, port key) -> Vif | Remote | Patch
+    lports: dict = field(default_factory=dict)     # (dp key, port key) -> LocalVif | Remote | Patch
     tunnels: dict = field(default_factory=dict)    # chassis id -> encap IP
     egress_done: frozenset = frozenset()           # chassis ids that accept the egress-done bit
     egress_done_trusted: frozenset = frozenset()   # chassis ids whose egress-done bit we honour
@@ -121,7 +121,7 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
             out.lports[key] = Patch(dp_key[peer.datapath], peer.tunnel_key)
         elif p.logical_port in out.claims:
             out.vifs[devices[p.logical_port]] = key
-            out.lports[key] = Vif(devices[p.logical_port])
+            out.lports[key] = LocalVif(devices[p.logical_port])
         elif p.chassis and p.chassis != chassis_name:
             cid = chassis_ids.get(p.chassis)
             if cid is None or cid not in out.tunnels:
@@ -139,7 +139,7 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
         for name in g.ports:
             p = ports.get(name)
             where = out.lports.get((dk, p.tunnel_key)) if p else None
-            if isinstance(where, (Vif, Patch)):
+            if isinstance(where, (LocalVif, Patch)):
                 local.append(p.tunnel_key)
             elif isinstance(where, Remote):
                 remote.add(where.chassis)
@@ -160,7 +160,7 @@ def synthetic_groups(desired: Desired, definitions, port_key, keys=None, first_k
         local = set(base.local_ports)
         for m in members:
             pk = port_key(m)
-            if pk is not None and isinstance(desired.lports.get((dk, pk)), (Vif, Patch)):
+            if pk is not None and isinstance(desired.lports.get((dk, pk)), (LocalVif, Patch)):
                 local.add(pk)
         desired.mcast[(dk, key)] = Group(tuple(sorted(local)), base.remote_chassis, wire)
     return keys

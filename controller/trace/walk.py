@@ -248,7 +248,7 @@ class Walker:
         dp.set_tunnels({cid: dpc.Tunnel(ip, dmac=_fake_mac(cid)) for cid, ip in want.tunnels.items()})
         lports = {}
         for key, where in want.lports.items():
-            if isinstance(where, desired.Vif):      # by device: the datapath takes ifindex
+            if isinstance(where, desired.LocalVif):      # by device: the datapath takes ifindex
                 lports[key] = dpc.Local(ifindex_by_device[where.device])
             else:                                   # Remote, Patch: the datapath's own
                 lports[key] = where
