@@ -175,7 +175,7 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Event:
+class TraceEvent:
     """One thing the detailed output says: a stage hit, an output, a drop."""
     kind: str                       # "stage", "output", "drop"
     section: Section
@@ -185,9 +185,9 @@ class Event:
     reason: str | None = None
 
 
-def parse_detailed(text: str) -> list[Event]:
+def parse_detailed(text: str) -> list[TraceEvent]:
     lines = text.splitlines()
-    events: list[Event] = []
+    events: list[TraceEvent] = []
     stack: list[Section] = []
     current = None
     stage = None
@@ -213,18 +213,18 @@ def parse_detailed(text: str) -> list[Event]:
         if m := _LFLOW.match(line):
             stage = Stage(current.header, int(m.group(1)), m.group(2), m.group(4),
                           int(m.group(5)), m.group(6))
-            events.append(Event("stage", current, stage))
+            events.append(TraceEvent("stage", current, stage))
         elif m := _OUT_NOTE.match(line):
-            events.append(Event("output", current, stage, port=m.group(1), port_type=m.group(2)))
+            events.append(TraceEvent("output", current, stage, port=m.group(1), port_type=m.group(2)))
         elif line.startswith("/* omitting output"):
-            events.append(Event("drop", current, stage, reason=line[3:-3].strip()))
+            events.append(TraceEvent("drop", current, stage, reason=line[3:-3].strip()))
         elif line == "drop;":
-            events.append(Event("drop", current, stage, reason="dropped by a logical flow"))
+            events.append(TraceEvent("drop", current, stage, reason="dropped by a logical flow"))
         elif stage is not None and events and events[-1].stage is stage and events[-1].kind == "stage":
             # an action line of the current lflow: keep it with the stage
             stage = Stage(stage.pipeline, stage.table, stage.name, stage.match, stage.priority,
                           stage.lflow, stage.actions + (line,))
-            events[-1] = Event("stage", current, stage)
+            events[-1] = TraceEvent("stage", current, stage)
     return events
 
 
