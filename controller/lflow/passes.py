@@ -124,7 +124,7 @@ class _Annotator:
             is_and = isinstance(node, ast.And) != negate
             items = tuple(self.run(item, negate) for item in node.items)
             return And(items) if is_and else Or(items)
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.MatchCall):
             return Cond(node.name, node.args[0].value, not negate)
         if isinstance(node, ast.Symbol):
             return self.symbol(node.ref, negate)
