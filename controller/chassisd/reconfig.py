@@ -18,7 +18,7 @@ later changes to it without touching the loaded datapath:
 
 A value that cannot be applied (a key missing, an encap other than geneve, an encap IP no
 device here holds, a remote that does not answer) is logged once and shown in the status
-file; the last good config stays in effect and forwarding goes on. `plan()` is the pure
+file; the last good config stays in effect and forwarding goes on. `config_changes()` is the pure
 part (old config, new config -> changes), unit-tested without a DB.
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def members(remote):
     return frozenset(m.strip() for m in remote.split(",") if m.strip())
 
 
-def plan(old, new):
+def config_changes(old, new):
     """The changes that take the active config `old` to `new` (both ChassisConfig):
     SESSION (remote or SSL files; it also sets the probe interval), PROBE (only the
     interval), RENAME (system-id; it also writes encap and hostname), CHASSIS (encap or
@@ -222,7 +222,7 @@ class Reconfig:
         problems = []
         self.waiting = []
         retry = RETRY_S
-        for change in plan(self.active, new):
+        for change in config_changes(self.active, new):
             try:
                 self._apply(change, new)
             except NotYet as e:

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from controller.chassisd.reconfig import (CHASSIS, PROBE, RENAME, SESSION, applied,
-                                          check_remote, plan)
+                                          check_remote, config_changes)
 from controller.db.local_ovs import ConfigError, Vif, config_from_rows
 
 IDS = {"system-id": "hv1", "ovn-remote": "tcp:192.0.2.1:6642,tcp:192.0.2.2:6642",
@@ -20,7 +20,7 @@ def cfg(ssl=None, vifs=(), **ids):
 
 
 def kinds(new, old=BASE):
-    return [c.kind for c in plan(old, new)]
+    return [c.kind for c in config_changes(old, new)]
 
 
 @pytest.mark.parametrize("new, expected", [
@@ -45,13 +45,13 @@ def test_what_changed_becomes_which_action(new, expected):
 def test_ssl_files_changed_is_a_session_change():
     old = cfg(ssl=SSL, ovn_remote="ssl:192.0.2.1:6642")
     new = cfg(ssl=("k2.pem", "c2.pem", "ca.pem"), ovn_remote="ssl:192.0.2.1:6642")
-    changes = plan(old, new)
+    changes = config_changes(old, new)
     assert [c.kind for c in changes] == [SESSION]
     assert "SSL table" in changes[0].what and "k2.pem" in changes[0].what
 
 
 def test_the_log_says_what_changed():
-    (c,) = plan(BASE, cfg(system_id="hv9", ovn_encap_ip="192.0.2.99"))
+    (c,) = config_changes(BASE, cfg(system_id="hv9", ovn_encap_ip="192.0.2.99"))
     assert "system-id hv1 -> hv9" in c.what and "ovn-encap-ip 192.0.2.11 -> 192.0.2.99" in c.what
 
 
@@ -69,7 +69,7 @@ def test_applied_takes_only_the_fields_of_its_kind():
     assert (a.remote, a.probe_interval_ms) == (BASE.remote, 30000)
     # applying every planned change reaches the new config (VIFs aside)
     a = BASE
-    for c in plan(BASE, new):
+    for c in config_changes(BASE, new):
         a = applied(a, new, c.kind)
     assert replace(a, vifs=()) == replace(new, vifs=())
 
@@ -80,7 +80,7 @@ def test_applied_takes_only_the_fields_of_its_kind():
     ({"ovn-remote-probe-interval": "soon"}, "not an integer"),
     ({"ovn-remote": "ssl:192.0.2.1:6642"}, "SSL table"),
 ])
-def test_bad_new_values_never_reach_plan(ids, match):
+def test_bad_new_values_never_reach_config_changes(ids, match):
     """An invalid config is refused whole (ConfigError) before any diff: the daemon keeps
     the last good one (reconfig.Reconfig.run)."""
     with pytest.raises(ConfigError, match=match):
