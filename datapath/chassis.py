@@ -56,7 +56,7 @@ from . import maps as M
 from .drops import DROP_MAX, DropReason
 from .values import Group, Local, Patch, Remote, Tunnel
 from .loader import (ENTRY_FUNCTIONS, PIPELINE_STAGES, PL_STAGES, Attachments, BuildSpec,
-                     Datapath)
+                     BpfModule)
 
 __all__ = ["ChassisDatapath", "Local", "Remote", "Patch", "Tunnel", "Group",
            "PipelineLoadError", "verify_pipeline"]
@@ -108,18 +108,18 @@ def _stderr_to(path: Path):
         os.close(saved)
 
 
-def _build(spec: BuildSpec) -> tuple[Datapath, float]:
+def _build(spec: BuildSpec) -> tuple[BpfModule, float]:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "stderr"
         t0 = time.monotonic()
         try:
             with _stderr_to(log):
-                dp = Datapath.build(spec, reuse=False)
+                dp = BpfModule.build(spec, reuse=False)
         except Exception as e:
             if "Failed to load" in str(e):
                 # the verifier's own words need its log: build once more, verbosely
                 with contextlib.suppress(Exception), _stderr_to(log):
-                    Datapath.build(dataclasses.replace(spec, debug=0x2, pin_dir=None),
+                    BpfModule.build(dataclasses.replace(spec, debug=0x2, pin_dir=None),
                                    reuse=False).close(unpin=False)
             lines = log.read_text(errors="replace").strip().splitlines()
             tail = [ln[:300] for ln in lines if not ln.startswith(";")][-25:]
@@ -146,7 +146,7 @@ def verify_pipeline(header: Path) -> dict:
 @dataclass
 class _Pipeline:
     gen: int
-    module: Datapath
+    module: BpfModule
     maps: dict[str, M.MapHandle] = field(default_factory=dict)
 
 
@@ -175,7 +175,7 @@ class ChassisDatapath:
     def __init__(self, pin_dir: str, netns: str | None = None):
         self.pin_dir, self.netns = pin_dir, netns
         adopting = os.path.exists(os.path.join(pin_dir, "ovnbpf_config"))
-        self.entries = Datapath.build(BuildSpec(functions=ENTRY_FUNCTIONS, pipeline=None,
+        self.entries = BpfModule.build(BuildSpec(functions=ENTRY_FUNCTIONS, pipeline=None,
                                                 pin_dir=pin_dir), reuse=False)
         self.att = Attachments()
         # the flow cache (bpf/lib/fcache.h): every write to a map the datapath or the

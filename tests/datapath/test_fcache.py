@@ -225,8 +225,8 @@ def test_bypass_turns_the_cache_off(env, cpu):
 # ---- pipelines of their own ----------------------------------------------------------------
 
 def build(header: str):
-    from datapath.loader import BuildSpec, Datapath
-    return Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel",
+    from datapath.loader import BuildSpec, BpfModule
+    return BpfModule.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel",
                                                "ovnbpf_pl_ingress", "ovnbpf_pl_egress"),
                                     pipeline=BPF / "test" / header), reuse=False)
 
