@@ -1,7 +1,7 @@
 """The compiler's input record, `DpFlow`, and a reader for `ovn-sbctl lflow-list` text.
 
-The DB edge will build the same records from Southbound rows; the text reader exists so
-that captures of real northd output can drive tests and offline compiles.
+compile.chassis_flows (and the incremental compiler) build them from Southbound rows; the
+text reader lets captures of real northd output drive tests and offline compiles.
 """
 from __future__ import annotations
 

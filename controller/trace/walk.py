@@ -8,9 +8,6 @@ for its outer header; only that namespace's devices get programs, no real one). 
 `last_output()` says where it went: a local VIF (mapped back to its port), a Geneve copy
 (run through the destination chassis' tunnel program), a multicast group, or a drop.
 Everything made is removed afterwards, also on failure.
-
-This is written against the interface documented for datapath/chassis.py; `require()`
-names what has not landed yet, and the CLI reports it as not implemented (exit 2).
 """
 from __future__ import annotations
 
@@ -30,38 +27,17 @@ from dataclasses import dataclass, field
 from .frame import frame_fields
 from .model import Delivered, Dropped, Pass, Stage, TraceResult, Tunnelled
 
-__all__ = ["NotLanded", "require", "Walker", "walk", "geneve_fields", "MAX_COPIES"]
+__all__ = ["Walker", "walk", "geneve_fields", "MAX_COPIES"]
 
 MAX_COPIES = 256              # a runaway (tunnel ping-pong) stops here with a drop
-_NEEDED = ("prog_fd", "last_output", "install_pipeline", "set_config", "set_vifs",
-           "set_lports", "set_tunnels", "set_mcast", "close")
 
 
-class NotLanded(RuntimeError):
-    """A piece the walk needs is not in the tree yet (the CLI exits 2 with this text)."""
-
-
-def require():
-    """(ChassisDatapath, desired module, PipelineBuilder), or NotLanded saying what is missing."""
-    missing = []
-    try:
-        from datapath.chassis import ChassisDatapath
-        absent = [m for m in _NEEDED if not hasattr(ChassisDatapath, m)]
-        if absent:
-            missing.append("datapath.chassis.ChassisDatapath." + "/".join(absent))
-    except ImportError as e:
-        ChassisDatapath = None
-        missing.append(f"datapath.chassis.ChassisDatapath ({e})")
-    try:
-        from ..chassisd import desired
-        from ..chassisd.pipeline import PipelineBuilder
-    except ImportError as e:
-        desired = PipelineBuilder = None
-        missing.append(f"controller.chassisd's desired state and pipeline builder ({e})")
-    if missing:
-        raise NotLanded("running the packet through the real eBPF programs is not implemented "
-                        "yet: it needs " + ", ".join(missing) + " (use --oracle for "
-                        "ovn-trace's answer in ovnbpf's formats)")
+def _parts():
+    """(ChassisDatapath, desired module, PipelineBuilder), imported when a walk starts:
+    the oracle-only paths of `ovnbpf trace` never load bcc."""
+    from datapath.chassis import ChassisDatapath
+    from ..chassisd import desired
+    from ..chassisd.pipeline import PipelineBuilder
     return ChassisDatapath, desired, PipelineBuilder
 
 
@@ -192,7 +168,7 @@ class Walker:
         # extra VIFs a chassis hosts in this trace ({chassis: {port}}, from --chassis):
         # the chassis then claims the port, as it would if the VM lived there
         self.hosts = hosts or {}
-        self.parts = require()
+        self.parts = _parts()
         self.desired = self.parts[1]
         self.state = state
         self.ids = self.desired.ChassisIds()
