@@ -15,9 +15,6 @@
 
 #define OVNBPF_MAX_VLAN        2   /* 802.1Q / 802.1ad tags accepted */
 #define OVNBPF_MAX_IP6_EXT     4   /* IPv6 extension headers walked */
-#ifndef OVNBPF_MAX_ND_OPTS
-#define OVNBPF_MAX_ND_OPTS     3   /* ND options walked looking for SLL/TLL */
-#endif
 #define OVNBPF_VLAN_CFI        0x1000 /* OVS convention: marks "tag present" in vlan_tci */
 
 /* The header cursor: the next unparsed byte and the end of the packet. */
@@ -119,6 +116,8 @@ OVNBPF_INLINE int ovnbpf_parse_l4(struct ovnbpf_cursor *c, struct ovnbpf_flow *f
         f->icmp_type = icmp->type;
         f->icmp_code = icmp->code;
         f->present |= OVNBPF_P_ICMP4;
+        if ((icmp->type == 8 || icmp->type == 0) && (void *)((__u8 *)icmp + 6) <= c->end)
+            f->icmp_id = ovnbpf_ntohs(*(__be16 *)((__u8 *)icmp + 4));
     } else if (proto == OVNBPF_IPPROTO_ICMPV6 && (f->present & OVNBPF_P_IP6)) {
         struct ovnbpf_icmp *icmp = c->pos;
         if ((void *)(icmp + 1) > c->end)
@@ -126,6 +125,8 @@ OVNBPF_INLINE int ovnbpf_parse_l4(struct ovnbpf_cursor *c, struct ovnbpf_flow *f
         f->icmp_type = icmp->type;
         f->icmp_code = icmp->code;
         f->present |= OVNBPF_P_ICMP6;
+        if ((icmp->type == 128 || icmp->type == 129) && (void *)((__u8 *)icmp + 6) <= c->end)
+            f->icmp_id = ovnbpf_ntohs(*(__be16 *)((__u8 *)icmp + 4));
         if (icmp->type == 135 || icmp->type == 136) {
             __u8 *nd = c->pos;
             if ((void *)(nd + 24) > c->end)

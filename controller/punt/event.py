@@ -1,5 +1,6 @@
 """Wire formats between the datapath and the punt handler (mirrors of bpf/lib/flow.h,
-bpf/lib/punt.h and bpf/xdp_inject.c; a test compares the sizes with the C structs).
+bpf/lib/maps.h (the punt event) and bpf/xdp_inject.c; tests/datapath/test_mirrors.py
+compares every offset and size with the compiled C).
 
 A punt event is `struct ovnbpf_punt_event` (header + the whole `struct ovnbpf_flow` at the
 moment of the punt) followed by the frame's bytes as the datapath parsed them.
@@ -22,7 +23,7 @@ INJECT_MAGIC = 0x6F766E69    # OVNBPF_INJECT_MAGIC
 CONSUME, COPY = 1, 2         # OVNBPF_PUNT_CONSUME / OVNBPF_PUNT_COPY_KIND
 STAGE_INGRESS, STAGE_EGRESS = 0, 1
 RESUME_TABLE, RESUME_OUTPUT = 1, 2
-COPY_KINDS = {1: "put_arp", 2: "put_nd", 3: "put_fdb"}   # OVNBPF_COPY_* (ovnbpf_pipeline.h)
+COPY_KINDS = {1: "put_arp", 2: "put_nd", 3: "put_fdb"}   # OVNBPF_COPY_* (flow.h)
 MAX_FRAME = 9216             # OVNBPF_PUNT_MAX_BYTES
 
 u8, u16, u32, u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
@@ -41,10 +42,12 @@ class Flow(ctypes.Structure):
         ("ip_ttl", u8), ("ip_dscp", u8), ("ip_ecn", u8),
         ("tp_src", u16), ("tp_dst", u16), ("tcp_flags", u16), ("icmp_type", u8), ("icmp_code", u8),
         ("nd_target_hi", u64), ("nd_target_lo", u64), ("nd_sll", u64), ("nd_tll", u64),
+        ("ct_state", u32), ("ct_mark", u32), ("ct_label_hi", u64), ("ct_label_lo", u64),
         ("l3_off", u16), ("l4_off", u16), ("frame_len", u16), ("hops", u8), ("origin", u8),
         ("out_type", u32), ("out_a", u32), ("out_b", u32),
         ("punt_cookie", u32), ("copy_cookie", u32), ("start_table", u16), ("resume", u8),
         ("copy_kind", u8), ("punt_depth", u8), ("_pad3", u8 * 3),
+        ("icmp_id", u16), ("_pad4", u16 * 3),
     ]
 
 
