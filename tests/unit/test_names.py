@@ -18,8 +18,9 @@ ALLOWED = {
     "And": "lflow.ast.And (a parsed match) and lflow.expr.And (its normalized form): the "
            "same connective in two layers; always read with its module",
     "Or": "as And",
-    "Tunnel": "datapath.values.Tunnel and datapath.maps.Tunnel (its ovnbpf_tunnels map "
-              "record); maps.py is left alone until the cbpf branch lands: then TunnelRecord",
+    "Tunnel": "datapath.values.Tunnel (what set_tunnels takes) and datapath.maps.Tunnel, its "
+              "ovnbpf_tunnels record, named like every record in maps.py after its C struct "
+              "(struct ovnbpf_tunnel) and always read as M.Tunnel",
 }
 
 # module-level functions the glossary gives one meaning (and one definition) each
