@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import ids
-from .db.southbound import Southbound
+from .db.oneshot import snapshot
 from .lflow import actions as A
 from .lflow.emit_c import emit_c, header_text
 from .lflow.encode import encode_entries
 from .lflow.layout import pipeline_layout
-from .lflow.flows import LogicalFlow
+from .lflow.flows import DpFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
 from .lflow.plan import AnalysisCache, build_plan, failed
@@ -41,8 +41,8 @@ from .lflow.symbols import default_symtab
 from .limits import DEFAULT as DEFAULT_LIMITS, Admission, Limits, admit, map_sizes
 from .local_datapaths import related_datapaths
 
-__all__ = ["CompileError", "CompileResult", "SyntheticGroup", "StableIds", "compile_state",
-           "compile_chassis", "snapshot", "chassis_flows", "sb_env", "verify", "format_report"]
+__all__ = ["CompileError", "CompileResult", "SyntheticGroup", "CompileIds", "compile_state",
+           "compile_chassis", "chassis_flows", "sb_env", "verify", "format_report"]
 
 SYNTHETIC_KEY_MIN = 65536    # local-only multicast keys: never on the wire (16-bit field)
 
@@ -51,7 +51,7 @@ class CompileError(RuntimeError):
     pass
 
 
-class StableIds(ids.StableIds):
+class CompileIds(ids.StableIds):
     """controller.ids.StableIds whose exhaustion is a CompileError (compile_state asks for
     names in sorted order, so ids are deterministic)."""
 
@@ -59,11 +59,11 @@ class StableIds(ids.StableIds):
         return CompileError(f"out of ids ({self.first}..{self.limit - 1}) for {name!r}")
 
 
-def allocators(limits: Limits | None = None) -> tuple[StableIds, StableIds]:
+def allocators(limits: Limits | None = None) -> tuple[CompileIds, CompileIds]:
     """(synthetic group keys, lflow cookies): the controller's allocators, which
     `ovnbpf compile` uses too, so both number and refuse alike."""
     limits = limits or DEFAULT_LIMITS
-    return StableIds(SYNTHETIC_KEY_MIN, 1 << 31), StableIds(1, limits.cookie_limit())
+    return CompileIds(SYNTHETIC_KEY_MIN, 1 << 31), CompileIds(1, limits.cookie_limit())
 
 
 @dataclass(frozen=True)
@@ -120,17 +120,8 @@ class CompileResult:
 
 # ---- SB -> compiler input -------------------------------------------------------------------
 
-def snapshot(remote, timeout=10.0):
-    sb = Southbound(remote, chassis_name="", conditional=False)
-    try:
-        sb.run_until(sb.connected, timeout=timeout, what=f"the Southbound at {remote}")
-        return sb.snapshot()
-    finally:
-        sb.close()
-
-
 def chassis_flows(state, chassis_name):
-    """The compiler's LogicalFlow records for the datapaths `chassis_name` needs, those
+    """The compiler's DpFlow records for the datapaths `chassis_name` needs, those
     datapaths, and the logical ports bound to the chassis."""
     if chassis_name not in {c.name for c in state.chassis}:
         known = ", ".join(c.name for c in state.chassis) or "none"
@@ -142,7 +133,7 @@ def chassis_flows(state, chassis_name):
     for row in state.flows:
         for dp in row.datapaths:
             if dp in local:
-                flows.append(LogicalFlow(datapath=names.get(dp, dp), pipeline=row.pipeline,
+                flows.append(DpFlow(datapath=names.get(dp, dp), pipeline=row.pipeline,
                                          table=row.table_id, stage=row.stage, priority=row.priority,
                                          match=row.match, actions=row.actions, uuid=row.uuid))
     return flows, local, bound

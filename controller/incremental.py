@@ -45,7 +45,7 @@ from . import compile as C
 from .lflow import ast
 from .lflow import plan as P
 from .lflow.encode import DPS_MAP, FLOWS_MAP, flow_record, param_words
-from .lflow.flows import LogicalFlow
+from .lflow.flows import DpFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.sbmaps import helper_entries
 from .lflow.template import TemplateStore
@@ -495,7 +495,7 @@ class IncrementalCompiler:
         for dp in row.datapaths:
             if dp not in local:
                 continue
-            f = LogicalFlow(datapath=names.get(dp, dp), pipeline=row.pipeline, table=row.table_id,
+            f = DpFlow(datapath=names.get(dp, dp), pipeline=row.pipeline, table=row.table_id,
                             stage=row.stage, priority=row.priority, match=row.match,
                             actions=row.actions, uuid=row.uuid)
             a = self.cache.peek(f)
@@ -540,11 +540,11 @@ class IncrementalCompiler:
         # programming: made from a copy of the index when first read, after the maps
         items, local_names = list(ix.coverage.values()), base.internals["datapath_names"]
         owners, sid_index = list(ix.owners.items()), ix.sid_index
-        report = Deferred(lambda: dict(C.coverage_report(items), datapaths=local_names,
+        report = LazyDict(lambda: dict(C.coverage_report(items), datapaths=local_names,
                                        limits=Admission().report()))
         result = C.CompileResult(base.source, base.header, base.shape_hash, entries, groups,
                                  base.group_keys, cookies, report,
-                                 Deferred(lambda: _shape_lflows(owners, sid_index)),
+                                 LazyDict(lambda: _shape_lflows(owners, sid_index)),
                                  warnings + planner_warnings, {}, base.plan, internals)
         ix.result = result
         return result
@@ -622,7 +622,7 @@ def _shape_lflows(owners, sid_index) -> dict[int, list[str]]:
     return {s: list(u) for s, u in sorted(out.items())}
 
 
-class Deferred(collections.abc.Mapping):
+class LazyDict(collections.abc.Mapping):
     """A read-only dict made by `make()` on first use."""
 
     def __init__(self, make):

@@ -34,7 +34,7 @@ class Limits:
     datapaths: int = 4096       # OVNBPF_PL_MAX_DPS
 
     def cookie_limit(self) -> int:
-        """StableIds' exclusive limit for cookies 1..lflows."""
+        """CompileIds' exclusive limit for cookies 1..lflows."""
         return self.lflows + 1
 
 

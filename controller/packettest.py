@@ -38,10 +38,10 @@ from .trace.frame import MIN_FRAME, frame_fields
 from .trace.microflow import MicroflowError
 from .trace.model import Stage
 from .trace.render import render_detailed
-from .trace.sb import snapshot
+from .db.oneshot import snapshot
 from .trace.walk import Walker
 
-__all__ = ["Pipeline", "Result", "Delivered", "Dropped", "PacketTestError"]
+__all__ = ["Pipeline", "SendResult", "DeliveredCopy", "PacketDrop", "PacketTestError"]
 
 
 class PacketTestError(ValueError):
@@ -49,7 +49,7 @@ class PacketTestError(ValueError):
 
 
 @dataclass(frozen=True)
-class Delivered:
+class DeliveredCopy:
     """One copy the pipelines delivered to a logical port."""
     port: str                   # the logical port (Port_Binding.logical_port) it left by
     chassis: str                # the chassis (Chassis.name) whose VIF it left from
@@ -62,7 +62,7 @@ class Delivered:
 
 
 @dataclass(frozen=True)
-class Dropped:
+class PacketDrop:
     """One copy that died, and where.
 
     `reason` is the datapath's drop reason (bpf/lib/drop.h: POLICY for a logical flow's
@@ -80,10 +80,10 @@ class Dropped:
 
 
 @dataclass
-class Result:
+class SendResult:
     """What one `send` did: the delivered copies, the drops, and the logical flows hit."""
-    delivered: list = field(default_factory=list)    # [Delivered]
-    drops: list = field(default_factory=list)        # [Dropped]
+    delivered: list = field(default_factory=list)    # [DeliveredCopy]
+    drops: list = field(default_factory=list)        # [PacketDrop]
     tunnels: list = field(default_factory=list)      # Geneve copies between chassis (trace.model.Tunnel)
     stages: list = field(default_factory=list)       # [(chassis, trace.model.Stage)] in walk order
     trace: object = None                             # the full trace.model.TraceResult
@@ -152,7 +152,7 @@ class Pipeline:
 
     # -- packets --------------------------------------------------------------------------
 
-    def send(self, port: str, packet, chassis: str | None = None) -> Result:
+    def send(self, port: str, packet, chassis: str | None = None) -> SendResult:
         """Send `packet` (a scapy packet starting with Ether, or frame bytes) from the VIF of
         logical port `port`, as its VM would, and follow every copy to its end. Frames
         shorter than Ethernet's minimum are padded with zeros to 60 bytes, as a NIC does.
@@ -193,19 +193,19 @@ class Pipeline:
             self._hosts = {c: set(p) for c, p in hosts.items()}
         return self._walker
 
-    def _result(self, trace) -> Result:
-        r = Result(trace=trace, tunnels=list(trace.tunnels))
+    def _result(self, trace) -> SendResult:
+        r = SendResult(trace=trace, tunnels=list(trace.tunnels))
         for p in trace.passes:
             r.stages += [(p.chassis, s) for s in p.stages]
         for out in trace.outputs:
-            r.delivered.append(Delivered(out.port, out.chassis, Ether(out.packet),
+            r.delivered.append(DeliveredCopy(out.port, out.chassis, Ether(out.packet),
                                          out.generated_by))
         for d in trace.drops:
             r.drops.append(self._dropped(trace, d))
         return r
 
     @staticmethod
-    def _dropped(trace, d) -> Dropped:
+    def _dropped(trace, d) -> PacketDrop:
         """Name the logical flow behind a drop: the walk's own answer when it has one, else
         the flow hit on that chassis whose actions drop (the last such in walk order), or,
         for a flow that could not be compiled, the last flow hit there."""
@@ -220,8 +220,8 @@ class Pipeline:
         elif d.reason == "NOT_COMPILED" and hits:
             flow = hits[-1]
         if flow is None:
-            return Dropped(d.chassis, d.reason, lflow, getattr(d, "stage", None))
-        return Dropped(d.chassis, d.reason, flow.lflow, flow.name, _pipeline_of(flow),
+            return PacketDrop(d.chassis, d.reason, lflow, getattr(d, "stage", None))
+        return PacketDrop(d.chassis, d.reason, flow.lflow, flow.name, _pipeline_of(flow),
                        flow.table, flow.match)
 
 

@@ -26,7 +26,7 @@ import json
 
 from . import maps as M, testrun
 from .bpfsrc import bpf_dir
-from .loader import BuildSpec, Datapath
+from .loader import BuildSpec, BpfModule
 from .standin import L2Key, l2_handle, standin
 
 LO = 1
@@ -62,8 +62,8 @@ def _geneve(inner: bytes) -> bytes:
     return eth + ip + udp + gnv + inner
 
 
-def build(fcache: bool = True) -> Datapath:
-    return Datapath.build(BuildSpec(
+def build(fcache: bool = True) -> BpfModule:
+    return BpfModule.build(BuildSpec(
         functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel", "ovnbpf_pl_ingress", "ovnbpf_pl_egress",
                    "obt_floor_redirect", "obt_floor_encap"),
         pipeline=standin("l2_pipeline.h"),
@@ -76,7 +76,7 @@ def build(fcache: bool = True) -> Datapath:
                  ("OVNBPF_FCACHE", "1" if fcache else "0"))))
 
 
-def setup(dp: Datapath) -> None:
+def setup(dp: BpfModule) -> None:
     h = lambda n: M.handle(n, dp.map_fd(n))   # noqa: E731
     tun = M.Tunnel(0xAC1FFA0C, 0xAC1FFA0B, LO, 0x0200AC1FFA11, 0x0200AC1FFA12)
     h("ovnbpf_config").apply({0: M.Config(1, 0xAC1FFA0B, 0)})

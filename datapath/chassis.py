@@ -53,9 +53,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import maps as M
-from .drops import DROP_MAX, Drop
+from .drops import DROP_MAX, DropReason
+from .values import Group, Local, Patch, Remote, Tunnel
 from .loader import (ENTRY_FUNCTIONS, PIPELINE_STAGES, PL_STAGES, Attachments, BuildSpec,
-                     Datapath)
+                     BpfModule)
 
 __all__ = ["ChassisDatapath", "Local", "Remote", "Patch", "Tunnel", "Group",
            "PipelineLoadError", "verify_pipeline"]
@@ -86,46 +87,6 @@ class PipelineLoadError(RuntimeError):
     the tail of what clang / the kernel said."""
 
 
-# ---- desired-state values -----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Local:
-    ifindex: int
-
-
-@dataclass(frozen=True)
-class Remote:
-    chassis: int
-
-
-@dataclass(frozen=True)
-class Patch:
-    peer_dp: int
-    peer_port: int
-
-
-@dataclass(frozen=True)
-class Tunnel:
-    """The next hop is bpf_fib_lookup's answer; `dmac` (the static fallback while the
-    kernel has no neighbour entry) and `ifindex` (default: the uplink) are optional.
-    `egress_mark`: the chassis understands the egress-done bit (an ovnbpf chassis), so in
-    ingress mode its unicast runs egress here (bpf/lib/split.h); never for OVS chassis.
-    `trust_egress_done`: packets it marks egress-done skip egress here (it advertises that
-    it sends the bit, and we that we accept it); from anyone else the mark is ignored."""
-    remote_ip: str
-    dmac: str | None = None
-    ifindex: int | None = None
-    egress_mark: bool = False
-    trust_egress_done: bool = False
-
-
-@dataclass(frozen=True)
-class Group:
-    local_ports: frozenset[int] | tuple[int, ...]
-    remote_chassis: frozenset[int] | tuple[int, ...] = ()
-    wire_key: int = 0      # outport of remote copies; 0 = the group key itself
-
-
 def current_cpu() -> int:
     """The CPU this thread runs on (glibc's sched_getcpu; Python has no binding)."""
     return ctypes.CDLL(None, use_errno=True).sched_getcpu()
@@ -152,18 +113,18 @@ def _stderr_to(path: Path):
         os.close(saved)
 
 
-def _build(spec: BuildSpec) -> tuple[Datapath, float]:
+def _build(spec: BuildSpec) -> tuple[BpfModule, float]:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "stderr"
         t0 = time.monotonic()
         try:
             with _stderr_to(log):
-                dp = Datapath.build(spec, reuse=False)
+                dp = BpfModule.build(spec, reuse=False)
         except Exception as e:
             if "Failed to load" in str(e):
                 # the verifier's own words need its log: build once more, verbosely
                 with contextlib.suppress(Exception), _stderr_to(log):
-                    Datapath.build(dataclasses.replace(spec, debug=0x2, pin_dir=None),
+                    BpfModule.build(dataclasses.replace(spec, debug=0x2, pin_dir=None),
                                    reuse=False).close(unpin=False)
             lines = log.read_text(errors="replace").strip().splitlines()
             tail = [ln[:300] for ln in lines if not ln.startswith(";")][-25:]
@@ -203,7 +164,7 @@ def verify_pipeline(header: Path, sizes: dict | None = None) -> dict:
 @dataclass
 class _Pipeline:
     gen: int
-    module: Datapath
+    module: BpfModule
     maps: dict[str, M.MapHandle] = field(default_factory=dict)
     sizes: dict = field(default_factory=dict)     # what controller.limits.map_sizes() gave its build
 
@@ -227,7 +188,7 @@ def read_counters(map_fd, cookies=None) -> dict:
         hits = dict(enumerate(M.percpu_u64_all(hits_fd, M.map_info(hits_fd).max_entries)))
     else:
         hits = {c: M.percpu_u64_sum(hits_fd, c) for c in cookies}
-    names = {-d.value: d.name for d in Drop}
+    names = {-d.value: d.name for d in DropReason}
     return {"stats": {**dict(zip(STATS, stats)), **dict(zip(FCACHE_STATS, fc)),
                       **dict(zip(CT_STATS, ct))},
             "drops": {names.get(i, f"UNKNOWN({-i})"): n for i, n in enumerate(drops) if n},
@@ -238,7 +199,7 @@ class ChassisDatapath:
     def __init__(self, pin_dir: str, netns: str | None = None):
         self.pin_dir, self.netns = pin_dir, netns
         adopting = os.path.exists(os.path.join(pin_dir, "ovnbpf_config"))
-        self.entries = Datapath.build(BuildSpec(functions=ENTRY_FUNCTIONS, pipeline=None,
+        self.entries = BpfModule.build(BuildSpec(functions=ENTRY_FUNCTIONS, pipeline=None,
                                                 pin_dir=pin_dir), reuse=False)
         self.att = Attachments()
         # the flow cache (bpf/lib/fcache.h): every write to a map the datapath or the
@@ -658,7 +619,7 @@ class ChassisDatapath:
         elif o.type == 6:
             out["cookie"] = o.chassis
         elif o.type == 4:
-            out["reason"] = Drop(o.reason).name if o.reason in set(Drop) else str(o.reason)
+            out["reason"] = DropReason(o.reason).name if o.reason in set(DropReason) else str(o.reason)
         return out
 
     # -- teardown ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from .bpfsrc import lib_header
 DROP_MAX = 64
 
 
-class Drop(IntEnum):
+class DropReason(IntEnum):
     RUNT = -1
     VLAN_TRUNCATED = -2
     VLAN_TOO_DEEP = -3
@@ -77,11 +77,11 @@ def parse_header(path: Path | None = None) -> dict[str, int]:
 
 def name(code: int) -> str:
     try:
-        return Drop(code).name
+        return DropReason(code).name
     except ValueError:
         return f"UNKNOWN({code})"
 
 
-def index(reason: Drop | int) -> int:
+def index(reason: DropReason | int) -> int:
     """Slot of a reason in the ovnbpf_drops counter array."""
     return -int(reason)

@@ -1,7 +1,7 @@
 """Compile ovnbpf's BPF programs with bcc, load them, attach and detach them.
 
-One `Datapath` is one compiled translation unit (all requested entry programs share its
-maps). With `pin_dir`, the maps of lib/maps.h are pinned there, so a second Datapath built
+One `BpfModule` is one compiled translation unit (all requested entry programs share its
+maps). With `pin_dir`, the maps of lib/maps.h are pinned there, so a second BpfModule built
 with the same pin_dir (e.g. a recompiled pipeline) opens the very same maps; swapping it in
 with `Attachments.xdp()` / `.tc_ingress()` on an interface that already has a program is an
 atomic replacement in the kernel (netlink IFLA_XDP and `tc filter replace` both swap one
@@ -11,7 +11,7 @@ Build cache: bcc always compiles from source, so nothing compiled can be reused 
 processes. We still key every build by sha256(codegen version, expanded source, cflags,
 kernel release) and keep, under $OVNBPF_CACHE (default ~/.cache/ovnbpf)/<key>/, the exact
 source compiled and what the kernel said about it (instruction counts, compile time); in
-one process, building the same key twice returns the first, still-open Datapath.
+one process, building the same key twice returns the first, still-open BpfModule.
 """
 from __future__ import annotations
 
@@ -88,10 +88,10 @@ def cache_key(text: str, cflags: list[str]) -> str:
     return h.hexdigest()[:24]
 
 
-_live: dict[str, "Datapath"] = {}
+_live: dict[str, "BpfModule"] = {}
 
 
-class Datapath:
+class BpfModule:
     """A compiled, loaded set of ovnbpf programs and their maps."""
 
     def __init__(self, spec: BuildSpec, bpf: BPF, key: str, text: str):
@@ -100,7 +100,7 @@ class Datapath:
         self.closed = False
 
     @classmethod
-    def build(cls, spec: BuildSpec = BuildSpec(), reuse: bool = True) -> "Datapath":
+    def build(cls, spec: BuildSpec = BuildSpec(), reuse: bool = True) -> "BpfModule":
         """Compile and load. A spec with both the entries and the pipeline stages (tests,
         benchmarks) also fills its generation's pipeline slots and makes it active."""
         text, _ = expand(spec.entry_files(), spec.pipeline)

@@ -48,7 +48,7 @@ from .reconfig import Reconfig
 from .heartbeat import Heartbeat
 from .napi import NapiWatch
 from ..blackholes import datapath_lines
-from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
+from datapath.chassis import ChassisDatapath, Local, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
 
@@ -479,8 +479,7 @@ class Controller:
                                    for cid, ip in want.tunnels.items()})
         self.datapath.set_lports({k: self._lport(v) for k, v in want.lports.items()})
         self.datapath.set_vifs({self.attached[dev]: key for dev, key in want.vifs.items()})
-        self.datapath.set_mcast({k: Group(g.local_ports, g.remote_chassis, g.wire_key)
-                                 for k, g in want.mcast.items()})
+        self.datapath.set_mcast(want.mcast)
         self._lap("maps")
         self.punts.update(state, compiled.cookies)
         if self.pipeline.install(compiled, serve=self._serving):
@@ -594,11 +593,10 @@ class Controller:
                 self.status_pending = time.monotonic()
 
     def _lport(self, where):
-        if isinstance(where, D.Local):
+        """desired's values are the datapath's, but a VIF is named by its device."""
+        if isinstance(where, D.LocalVif):
             return Local(self.attached[where.device])
-        if isinstance(where, D.Remote):
-            return Remote(where.chassis_id)
-        return Patch(where.peer_dp, where.peer_port)
+        return where
 
     def _tunnel(self, ip, egress_mark=False, trust=False):
         """bpf_fib_lookup finds the next hop once the kernel knows the neighbour; until

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..db.rows import EGRESS_DONE_FEATURE, EGRESS_DONE_SENDS, OWNER_ENCAP
+from datapath.values import Group, Patch, Remote
+
 from ..ids import StableIds
 from ..local_datapaths import related_datapaths
 
@@ -20,26 +22,11 @@ FORWARDED_TYPES = ("", "patch")  # VIFs and switch <-> router patch ports
 
 
 @dataclass(frozen=True)
-class Local:
-    device: str                # the chassis-side VIF device
-
-
-@dataclass(frozen=True)
-class Remote:
-    chassis_id: int
-
-
-@dataclass(frozen=True)
-class Patch:
-    peer_dp: int
-    peer_port: int
-
-
-@dataclass(frozen=True)
-class Group:
-    local_ports: tuple         # port keys on this chassis (VIFs and patch ports)
-    remote_chassis: tuple      # chassis ids with at least one member
-    wire_key: int              # the group key put on the wire for remote copies
+class LocalVif:
+    """A port bound here, by its chassis-side VIF device: the daemon turns it into the
+    datapath's Local(ifindex) once the device is attached. Every other place a port can
+    be is already the datapath's own value (Remote, Patch; multicast groups are Group)."""
+    device: str
 
 
 @dataclass
@@ -47,7 +34,7 @@ class Desired:
     local_datapaths: frozenset = frozenset()       # datapath uuids (conditional monitoring)
     claims: frozenset = frozenset()                # logical ports to bind to us
     vifs: dict = field(default_factory=dict)       # device -> (dp key, port key)
-    lports: dict = field(default_factory=dict)     # (dp key, port key) -> Local | Remote | Patch
+    lports: dict = field(default_factory=dict)     # (dp key, port key) -> LocalVif | Remote | Patch
     tunnels: dict = field(default_factory=dict)    # chassis id -> encap IP
     egress_done: frozenset = frozenset()           # chassis ids that accept the egress-done bit
     egress_done_trusted: frozenset = frozenset()   # chassis ids whose egress-done bit we honour
@@ -134,7 +121,7 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
             out.lports[key] = Patch(dp_key[peer.datapath], peer.tunnel_key)
         elif p.logical_port in out.claims:
             out.vifs[devices[p.logical_port]] = key
-            out.lports[key] = Local(devices[p.logical_port])
+            out.lports[key] = LocalVif(devices[p.logical_port])
         elif p.chassis and p.chassis != chassis_name:
             cid = chassis_ids.get(p.chassis)
             if cid is None or cid not in out.tunnels:
@@ -152,10 +139,10 @@ def compute(state, chassis_name, devices, ids: ChassisIds) -> Desired:
         for name in g.ports:
             p = ports.get(name)
             where = out.lports.get((dk, p.tunnel_key)) if p else None
-            if isinstance(where, (Local, Patch)):
+            if isinstance(where, (LocalVif, Patch)):
                 local.append(p.tunnel_key)
             elif isinstance(where, Remote):
-                remote.add(where.chassis_id)
+                remote.add(where.chassis)
         out.mcast[(dk, g.tunnel_key)] = Group(tuple(sorted(local)), tuple(sorted(remote)),
                                               g.tunnel_key)
     return out
@@ -173,7 +160,7 @@ def synthetic_groups(desired: Desired, definitions, port_key, keys=None, first_k
         local = set(base.local_ports)
         for m in members:
             pk = port_key(m)
-            if pk is not None and isinstance(desired.lports.get((dk, pk)), (Local, Patch)):
+            if pk is not None and isinstance(desired.lports.get((dk, pk)), (LocalVif, Patch)):
                 local.add(pk)
         desired.mcast[(dk, key)] = Group(tuple(sorted(local)), base.remote_chassis, wire)
     return keys

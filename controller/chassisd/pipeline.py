@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from .. import compile as C
-from ..incremental import Deferred, IncrementalCompiler
+from ..incremental import LazyDict, IncrementalCompiler
 from ..lflow.plan import AnalysisCache
 from ..limits import DEFAULT as DEFAULT_LIMITS, Limits, map_sizes
 from . import desired as D
@@ -103,7 +103,7 @@ class PipelineBuilder:
         result.problems = [(w.split(":")[0].replace("lflow ", "") if w.startswith("lflow")
                             else "chassis", w) for w in result.warnings]
         uuids = list(result.cookies.values())      # labels are for the status: made when read
-        result.lflow_labels = Deferred(lambda: lflow_labels(state, uuids))
+        result.lflow_labels = LazyDict(lambda: lflow_labels(state, uuids))
         self._last = (inp, result)
         return result
 

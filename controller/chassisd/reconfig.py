@@ -18,7 +18,7 @@ later changes to it without touching the loaded datapath:
 
 A value that cannot be applied (a key missing, an encap other than geneve, an encap IP no
 device here holds, a remote that does not answer) is logged once and shown in the status
-file; the last good config stays in effect and forwarding goes on. `plan()` is the pure
+file; the last good config stays in effect and forwarding goes on. `config_changes()` is the pure
 part (old config, new config -> changes), unit-tested without a DB.
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def members(remote):
     return frozenset(m.strip() for m in remote.split(",") if m.strip())
 
 
-def plan(old, new):
+def config_changes(old, new):
     """The changes that take the active config `old` to `new` (both ChassisConfig):
     SESSION (remote or SSL files; it also sets the probe interval), PROBE (only the
     interval), RENAME (system-id; it also writes encap and hostname), CHASSIS (encap or
@@ -142,7 +142,7 @@ class Refused(Exception):
     """The new value cannot be applied: the last good one stays."""
 
 
-class Deferred(Exception):
+class NotYet(Exception):
     """Not yet: the change needs the Southbound, which is away (applied on return), or
     the new remote is still being checked. `soon`: look again on the next iteration."""
 
@@ -222,10 +222,10 @@ class Reconfig:
         problems = []
         self.waiting = []
         retry = RETRY_S
-        for change in plan(self.active, new):
+        for change in config_changes(self.active, new):
             try:
                 self._apply(change, new)
-            except Deferred as e:
+            except NotYet as e:
                 self.waiting.append(change.kind)
                 if e.soon:
                     retry = 0.0
@@ -288,7 +288,7 @@ class Reconfig:
                     # iteration; a slow one is looked at again on the next ones
                     self.check.thread.join(CHECK_WAIT_S)
                 if not self.check.done():
-                    raise Deferred("checking that the new remote answers", soon=True)
+                    raise NotYet("checking that the new remote answers", soon=True)
                 problem, self.check = self.check.result, None
                 if problem:
                     raise Refused(f"{problem}; staying connected to {sb.member()}")
@@ -310,11 +310,11 @@ class Reconfig:
             return
         # RENAME / CHASSIS write our Chassis rows: they need the Southbound
         if not sb.connected():
-            raise Deferred(f"{change.what}: waiting for the Southbound connection")
+            raise NotYet(f"{change.what}: waiting for the Southbound connection")
         identity = getattr(self.ctl, "identity", None)
         if identity is not None and not identity.owner():
             # another controller owns these rows (db/ownership.py): write none of them
-            raise Deferred(f"{change.what}: standing by, another controller owns our rows")
+            raise NotYet(f"{change.what}: standing by, another controller owns our rows")
         device = self._uplink_for(new.encap_ip)
         if change.kind == RENAME:
             sb.rename_chassis(new.system_id, new.encap_type, new.encap_ip,

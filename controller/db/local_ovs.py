@@ -18,7 +18,8 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Vif:
+class VifInterface:
+    """An Interface row of the local OVS DB with an external_ids:iface-id: a VM's port."""
     name: str            # kernel device name (Interface.name)
     iface_id: str        # the logical port it binds
 
@@ -31,7 +32,7 @@ class ChassisConfig:
     encap_ip: str
     probe_interval_ms: int | None
     ssl: tuple           # (private_key, certificate, ca_cert) or ()
-    vifs: tuple          # of Vif, sorted by name
+    vifs: tuple          # of VifInterface, sorted by name
     hostname: str = ""
 
 
@@ -64,7 +65,7 @@ def config_from_rows(ovs_row_ids, ssl_row, interfaces):
 
 def vifs_from_rows(interfaces):
     """(name, iface-id or None) pairs -> this chassis' VIFs, sorted by name."""
-    return tuple(sorted((Vif(name, iid) for name, iid in interfaces if iid), key=lambda v: v.name))
+    return tuple(sorted((VifInterface(name, iid) for name, iid in interfaces if iid), key=lambda v: v.name))
 
 
 class LocalOvs:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Const", "StrConst", "Param", "AddrSetRef", "PortGroupRef", "FieldRef", "Value", "Operand",
-    "BoolLit", "Symbol", "Compare", "And", "Or", "Not", "Call", "Expr", "RELOPS", "FLIP",
+    "BoolLit", "Symbol", "Compare", "And", "Or", "Not", "MatchCall", "Expr", "RELOPS", "FLIP",
 ]
 
 
@@ -107,10 +107,10 @@ class Not:
 
 
 @dataclass(frozen=True)
-class Call:
+class MatchCall:
     """A chassis-dependent condition such as `is_chassis_resident("lsp-vm1")`."""
     name: str
     args: tuple[StrConst, ...]
 
 
-Expr = BoolLit | Symbol | Compare | And | Or | Not | Call
+Expr = BoolLit | Symbol | Compare | And | Or | Not | MatchCall

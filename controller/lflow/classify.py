@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from . import actions as A
 from . import ast
-from .expr import CompileError, UnsupportedError
-from .flows import LogicalFlow, read_lflow_list
+from .expr import FlowError, UnsupportedError
+from .flows import DpFlow, read_lflow_list
 from .lower import lower_clone
 from .parser import ParseError, parse_actions, parse_match
 from .passes import Env, annotate, simplify
@@ -96,12 +96,12 @@ def _with_action_prereqs(match, acts, symtab: SymbolTable):
     return ast.And((match, *(parse_match(t) for t in texts)))
 
 
-def classify_flow(flow: LogicalFlow, symtab: SymbolTable | None = None,
+def classify_flow(flow: DpFlow, symtab: SymbolTable | None = None,
                   env: Env | None = None) -> Classification:
     return classify_parsed(flow, symtab, env)[0]
 
 
-def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
+def classify_parsed(flow: DpFlow, symtab: SymbolTable | None = None,
                     env: Env | None = None):
     """(Classification, simplified match IR or None, lowered actions or None, error): one
     parse serves both the classification and the planner (see plan.analyze_flow)."""
@@ -119,7 +119,7 @@ def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))
         error = str(e)
-    except CompileError as e:
+    except FlowError as e:
         findings.add(A.UNSUPPORTED, f"match: {e}")
         error = str(e)
     _check_actions(acts, symtab, findings, flow.pipeline, True)

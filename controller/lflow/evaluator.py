@@ -85,7 +85,7 @@ class _MatchEvaluator:
         if isinstance(node, ast.Or):
             results = (self.ev(i, negate) for i in node.items)
             return all(results) if negate else any(results)
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.MatchCall):
             return bool(self.is_resident(node.args[0].value)) != negate
         if isinstance(node, ast.Symbol):
             sym = self.symtab.lookup(node.ref.name)

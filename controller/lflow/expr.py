@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CompileError", "UnsupportedError", "Bool", "Cmp", "Term", "And", "Or", "Cond", "Conj", "Dnf", "TRUE", "FALSE"]
+__all__ = ["FlowError", "UnsupportedError", "Bool", "Cmp", "Term", "And", "Or", "Cond", "Conj", "Dnf", "TRUE", "FALSE"]
 
 
-class CompileError(ValueError):
-    """A well-formed expression the compiler cannot handle (bad width, unknown set...)."""
+class FlowError(ValueError):
+    """One flow the compiler cannot handle (bad width, unknown set...): it costs only that
+    flow. (compile.CompileError is the other kind: the whole chassis compile failed.)"""
 
 
-class UnsupportedError(CompileError):
+class UnsupportedError(FlowError):
     """Uses something the datapath cannot provide; `reason` says what (e.g. conntrack)."""
 
     def __init__(self, message: str, reason: str):

@@ -1,7 +1,7 @@
-"""The compiler's input record, `LogicalFlow`, and a reader for `ovn-sbctl lflow-list` text.
+"""The compiler's input record, `DpFlow`, and a reader for `ovn-sbctl lflow-list` text.
 
-The DB edge will build the same records from Southbound rows; the text reader exists so
-that captures of real northd output can drive tests and offline compiles.
+compile.chassis_flows (and the incremental compiler) build them from Southbound rows; the
+text reader lets captures of real northd output drive tests and offline compiles.
 """
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-__all__ = ["LogicalFlow", "read_lflow_list"]
+__all__ = ["DpFlow", "read_lflow_list"]
 
 
 @dataclass(frozen=True)
-class LogicalFlow:
+class DpFlow:
+    """One Logical_Flow row on one logical datapath (a row on a datapath group gives one
+    per member), named by the datapath's name: what the compiler works on. The SB row
+    itself is db.rows.LogicalFlow."""
     datapath: str        # logical datapath name (external_ids:name), e.g. "ls1"
     pipeline: str        # "ingress" or "egress"
     table: int
@@ -38,7 +41,7 @@ def _digest(*parts) -> str:
     return hashlib.sha1("\0".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def read_lflow_list(text: str) -> list[LogicalFlow]:
+def read_lflow_list(text: str) -> list[DpFlow]:
     """Parse `ovn-sbctl lflow-list` output (with or without --uuid)."""
     flows = []
     datapath = pipeline = None
@@ -54,6 +57,6 @@ def read_lflow_list(text: str) -> list[LogicalFlow]:
             raise ValueError(f"line {lineno}: not an lflow-list line: {line!r}")
         table, prio = int(m["table"]), int(m["prio"])
         uuid = m["uuid"] or _digest(datapath, pipeline, table, prio, m["match"], m["actions"])
-        flows.append(LogicalFlow(datapath, pipeline, table, m["stage"], prio,
+        flows.append(DpFlow(datapath, pipeline, table, m["stage"], prio,
                                  m["match"], m["actions"], uuid))
     return flows

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from .ast import (AddrSetRef, And, BoolLit, Call, Compare, Const, Expr, FieldRef, Not, Or,
+from .ast import (AddrSetRef, And, BoolLit, MatchCall, Compare, Const, Expr, FieldRef, Not, Or,
                   Param, PortGroupRef, StrConst, Symbol)
 
 __all__ = ["format_int", "format_operand", "format_match", "format_actions"]
@@ -70,7 +70,7 @@ def _format(expr: Expr, parent: type | None) -> str:
         return f"({text})" if parent is Not else text
     if isinstance(expr, Not):
         return "!" + _format(expr.item, Not)
-    if isinstance(expr, Call):
+    if isinstance(expr, MatchCall):
         return f"{expr.name}(" + ", ".join(format_operand(a) for a in expr.args) + ")"
     if isinstance(expr, (And, Or)):
         sep = " && " if isinstance(expr, And) else " || "

@@ -12,7 +12,7 @@ Errors name the lflow (when a uuid is given), the text and the 1-based column.
 """
 from __future__ import annotations
 
-from .ast import (AddrSetRef, And, BoolLit, Call, Compare, Const, FLIP, FieldRef, Not, Or,
+from .ast import (AddrSetRef, And, BoolLit, MatchCall, Compare, Const, FLIP, FieldRef, Not, Or,
                   PortGroupRef, RELOPS, StrConst, Symbol)
 from .lexer import ADDRSET, END, ID, INT, MASKED, PORTGROUP, PUNCT, STRING, LexError, Token, tokenize
 
@@ -263,7 +263,7 @@ class Parser:
             self.accept(",")
         if len(args) != 1:
             raise self.error(f"{name} takes exactly one argument", name_tok)
-        return Call(name, tuple(args))
+        return MatchCall(name, tuple(args))
 
     # -- actions -----------------------------------------------------------------
     def parse_action_list(self, closing: str | None = None) -> tuple:

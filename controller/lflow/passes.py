@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Callable, Mapping
 
 from . import ast
-from .expr import (And, Bool, Cmp, CompileError, Cond, Dnf, FALSE, Or, TRUE, Term,
+from .expr import (And, Bool, Cmp, FlowError, Cond, Dnf, FALSE, Or, TRUE, Term,
                    UnsupportedError)
 from .parser import Parser, ParseError, parse_match
 from .symbols import Field, Predicate, SymbolTable, default_symtab
@@ -111,7 +111,7 @@ class _Annotator:
             return self._run(node, negate)
         try:
             return self._run(node, negate)
-        except CompileError:
+        except FlowError:
             return TRUE
 
     def _run(self, node, negate: bool):
@@ -124,7 +124,7 @@ class _Annotator:
             is_and = isinstance(node, ast.And) != negate
             items = tuple(self.run(item, negate) for item in node.items)
             return And(items) if is_and else Or(items)
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.MatchCall):
             return Cond(node.name, node.args[0].value, not negate)
         if isinstance(node, ast.Symbol):
             return self.symbol(node.ref, negate)
@@ -137,16 +137,16 @@ class _Annotator:
         try:
             base, lo, hi = self.symtab.resolve(ref.name)
         except ValueError as e:
-            raise CompileError(str(e)) from None
+            raise FlowError(str(e)) from None
         if base.unsupported:
             raise UnsupportedError(f"field {ref.name} is not supported: {base.unsupported}",
                                    base.unsupported)
         width = hi - lo + 1 if not base.is_string else 0
         if ref.sliced:
             if base.is_string or not base.ordinal:
-                raise CompileError(f"cannot take bits of nominal field {ref.name}")
+                raise FlowError(f"cannot take bits of nominal field {ref.name}")
             if ref.hi >= width:
-                raise CompileError(f"{ref.name}[{ref.lo}..{ref.hi}] is outside its {width} bits")
+                raise FlowError(f"{ref.name}[{ref.lo}..{ref.hi}] is outside its {width} bits")
             lo, width = lo + ref.lo, ref.hi - ref.lo + 1
         in_register = _register_of(base, lo, width, self.symtab)
         if in_register:
@@ -170,64 +170,64 @@ class _Annotator:
 
     def symbol(self, ref: ast.FieldRef, negate: bool):
         if ref.name not in self.symtab:
-            raise CompileError(f"unknown symbol {ref.name!r}")
+            raise FlowError(f"unknown symbol {ref.name!r}")
         sym = self.symtab.lookup(ref.name)
         if isinstance(sym, Predicate):
             if ref.sliced:
-                raise CompileError(f"cannot take bits of predicate {ref.name}")
+                raise FlowError(f"cannot take bits of predicate {ref.name}")
             return self.run(_parse_symbol_text(sym.expansion), negate)
         base, lo, width = self.resolve(ref)
         if width != 1:
-            raise CompileError(f"{ref.name} is {width} bits wide: compare it explicitly")
+            raise FlowError(f"{ref.name} is {width} bits wide: compare it explicitly")
         cmp = Cmp(base.name, "!=" if negate else "==", lo, 1, ((1, 1),))
         return self.with_prereqs(ref, cmp)
 
     def compare(self, node: ast.Compare, negate: bool):
         if node.field.name not in self.symtab:
-            raise CompileError(f"unknown field {node.field.name!r}")
+            raise FlowError(f"unknown field {node.field.name!r}")
         if isinstance(self.symtab.lookup(node.field.name), Predicate):
-            raise CompileError(f"predicate {node.field.name} cannot be compared")
+            raise FlowError(f"predicate {node.field.name} cannot be compared")
         base, lo, width = self.resolve(node.field)
         op = _NEGATE[node.op] if negate else node.op
         if op not in ("==", "!=") and (base.is_string or not base.ordinal):
-            raise CompileError(f"{node.op} is not allowed on nominal field {node.field.name}")
+            raise FlowError(f"{node.op} is not allowed on nominal field {node.field.name}")
         values = []
         for value in node.values:
             values.extend(self.expand_value(value, base, node.field.name, width))
         if op not in ("==", "!=") and (len(values) != 1 or node.is_set
                                        or values[0][1] != _all_ones(width)):
-            raise CompileError(f"{node.op} needs a single unmasked constant")
+            raise FlowError(f"{node.op} needs a single unmasked constant")
         return self.with_prereqs(node.field, Cmp(base.name, op, lo, width, tuple(values)))
 
     def expand_value(self, value, base: Field, name: str, width: int) -> list:
         if isinstance(value, ast.AddrSetRef):
             if value.name not in self.env.address_sets:
-                raise CompileError(f"unknown address set ${value.name}")
+                raise FlowError(f"unknown address set ${value.name}")
             out = []
             for text in self.env.address_sets[value.name]:
                 try:
                     const = Parser(text).parse_value()
                 except ParseError as e:
-                    raise CompileError(f"address set ${value.name}: {e}") from None
+                    raise FlowError(f"address set ${value.name}: {e}") from None
                 out.extend(self.expand_value(const, base, name, width))
             return out
         if isinstance(value, ast.PortGroupRef):
             members = self.env.port_group(value.name, self.datapath)
             if members is None:
-                raise CompileError(f"unknown port group @{value.name}")
+                raise FlowError(f"unknown port group @{value.name}")
             return [v for port in members
                     for v in self.expand_value(ast.StrConst(port), base, name, width)]
         if base.is_string:
             if not isinstance(value, ast.StrConst):
-                raise CompileError(f"{name} is a string field: compare it with a quoted name")
+                raise FlowError(f"{name} is a string field: compare it with a quoted name")
             return [(value.value, None)]
         if not isinstance(value, ast.Const):
-            raise CompileError(f"{name} is an integer field: compare it with a number")
+            raise FlowError(f"{name} is an integer field: compare it with a number")
         mask = _all_ones(width) if value.mask is None else value.mask
         if value.value >> width or mask >> width:
-            raise CompileError(f"constant {value.value:#x} does not fit in {width}-bit {name}")
+            raise FlowError(f"constant {value.value:#x} does not fit in {width}-bit {name}")
         if value.value & ~mask:
-            raise CompileError(f"constant {value.value:#x} has bits outside its mask {mask:#x}")
+            raise FlowError(f"constant {value.value:#x} has bits outside its mask {mask:#x}")
         return [(value.value, mask)]
 
 
@@ -272,7 +272,7 @@ def _range_prefixes(low: int, high: int, width: int):
 def _cmp_terms(cmp: Cmp):
     if not cmp.width:  # string field
         if cmp.op != "==":
-            raise CompileError(f"{cmp.field} != \"...\" is not supported (string fields only "
+            raise FlowError(f"{cmp.field} != \"...\" is not supported (string fields only "
                                "support == in a positive sense)")
         return _fold(Or, [Term(cmp.field, v, None) for v, _ in cmp.values])
 
@@ -300,7 +300,7 @@ def simplify(node, lenient: bool = False):
             return _cmp_terms(node)
         try:
             return _cmp_terms(node)
-        except CompileError:
+        except FlowError:
             return TRUE
     if isinstance(node, (And, Or)):
         return _fold(type(node), [simplify(item, lenient) for item in node.items])
@@ -315,7 +315,7 @@ def evaluate_conditions(node, is_chassis_resident: Callable[[str], bool]):
     """Replace each is_chassis_resident(port) by its value on this chassis, then fold."""
     if isinstance(node, Cond):
         if node.name != "is_chassis_resident":
-            raise CompileError(f"unknown condition {node.name}")
+            raise FlowError(f"unknown condition {node.name}")
         return Bool(bool(is_chassis_resident(node.arg)) == node.positive)
     if isinstance(node, (And, Or)):
         return _fold(type(node), [evaluate_conditions(item, is_chassis_resident)
@@ -355,11 +355,11 @@ def _dnf(node) -> list[dict]:
         for item in node.items:
             right = _dnf(item)
             if len(conjs) * len(right) > MAX_CONJUNCTIONS:
-                raise CompileError(f"expression expands to more than {MAX_CONJUNCTIONS} terms")
+                raise FlowError(f"expression expands to more than {MAX_CONJUNCTIONS} terms")
             conjs = [m for a in conjs for b in right if (m := _merge(a, b)) is not None]
         return conjs
     if isinstance(node, Cond):
-        raise CompileError("evaluate_conditions must run before normalize")
+        raise FlowError("evaluate_conditions must run before normalize")
     raise TypeError(f"not a simplified IR node: {node!r}")
 
 
@@ -371,7 +371,7 @@ def normalize(node) -> Dnf:
     """Simplified, condition-free IR -> Dnf (sorted, duplicates and absorbed terms removed)."""
     conjs = _dnf(node)
     if len(conjs) > MAX_CONJUNCTIONS:
-        raise CompileError(f"expression expands to more than {MAX_CONJUNCTIONS} terms")
+        raise FlowError(f"expression expands to more than {MAX_CONJUNCTIONS} terms")
     kept = _Absorber()
     for conj in sorted(conjs, key=len):  # shorter (more general) first absorbs longer ones
         kept.add(conj)

@@ -39,8 +39,8 @@ from typing import Callable
 from . import actions as A
 from .classify import classify_flow, classify_parsed
 from .evaluator import read_field
-from .expr import CompileError, Dnf
-from .flows import LogicalFlow
+from .expr import FlowError, Dnf
+from .flows import DpFlow
 from .formatter import format_actions, format_int
 from .parser import parse_match
 from .passes import Env, annotate, evaluate_conditions, normalize, simplify
@@ -151,7 +151,7 @@ def _templatize(acts) -> tuple[tuple, tuple, tuple]:
     return template, tuple(params), tuple(fields)
 
 
-def _flow_template(flow: LogicalFlow, category: str, acts):
+def _flow_template(flow: DpFlow, category: str, acts):
     if category in (A.CONNTRACK, A.UNSUPPORTED):
         return (NotCompiled(category),), (), ()
     consuming = next((a for a in A.walk_actions(acts) if a.consumes_packet), None)
@@ -179,7 +179,7 @@ def short(reason: str) -> str:
     return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
 
 
-def analyze_flow(flow: LogicalFlow, symtab: SymbolTable, env: Env,
+def analyze_flow(flow: DpFlow, symtab: SymbolTable, env: Env,
                  is_chassis_resident: Callable[[str], bool]) -> Analysis:
     """Never raises: a flow whose analysis fails in any way is a failed Analysis (error set,
     dnf the superset of its packets that it drops)."""
@@ -188,7 +188,7 @@ def analyze_flow(flow: LogicalFlow, symtab: SymbolTable, env: Env,
         if error is None:
             try:
                 dnf = normalize(evaluate_conditions(ir, is_chassis_resident))
-            except CompileError as e:
+            except FlowError as e:
                 error = str(e)
             else:
                 return Analysis(c.category, c.reasons, dnf, acts)
@@ -200,7 +200,7 @@ def analyze_flow(flow: LogicalFlow, symtab: SymbolTable, env: Env,
                       f"analysis failed: {type(e).__name__}: {e}")
 
 
-def failed(flow: LogicalFlow, symtab, env, is_chassis_resident, error: str,
+def failed(flow: DpFlow, symtab, env, is_chassis_resident, error: str,
            category: str = A.UNSUPPORTED, reasons: tuple = ()) -> Analysis:
     """The Analysis of a flow that fails closed: its match read leniently (every leaf it
     cannot compile is true), or everything when even that cannot be done."""
@@ -234,7 +234,7 @@ class _Hashed:
                 and (self.value is other.value or self.value == other.value))
 
 
-def _cacheable(flow: LogicalFlow) -> bool:
+def _cacheable(flow: DpFlow) -> bool:
     # Matches naming chassis residence, address sets or port groups depend on more than
     # their text; everything else can be reused across compiles.
     return not any(t in flow.match for t in ("is_chassis_resident", "$", "@"))
@@ -269,7 +269,7 @@ class AnalysisCache:
         # hashed once per compile, not once per flow: it holds every address set
         self._context = None if value is None else _Hashed(value)
 
-    def _ident(self, flow: LogicalFlow):
+    def _ident(self, flow: DpFlow):
         ident = (flow.pipeline, flow.match, flow.actions, flow.uuid8)
         if not _cacheable(flow):
             if self.context is None:
@@ -278,18 +278,18 @@ class AnalysisCache:
             ident += (self.context, flow.datapath)
         return ident
 
-    def peek(self, flow: LogicalFlow) -> Analysis | None:
+    def peek(self, flow: DpFlow) -> Analysis | None:
         ident = self._ident(flow)
         return self.data.get(ident) if ident is not None else None
 
-    def put(self, flow: LogicalFlow, analysis: Analysis) -> None:
+    def put(self, flow: DpFlow, analysis: Analysis) -> None:
         ident = self._ident(flow)
         if ident is not None:
             if len(self.data) >= self.limit:
                 self.data.clear()
             self.data[ident] = analysis
 
-    def get(self, flow: LogicalFlow, compute: Callable[[], Analysis]) -> Analysis:
+    def get(self, flow: DpFlow, compute: Callable[[], Analysis]) -> Analysis:
         ident = self._ident(flow)
         if ident is None:
             return compute()
@@ -304,11 +304,11 @@ class AnalysisCache:
         return result
 
 
-def build_plan(flows: list[LogicalFlow], symtab: SymbolTable | None = None,
+def build_plan(flows: list[DpFlow], symtab: SymbolTable | None = None,
                env: Env | None = None,
                is_chassis_resident: Callable[[str], bool] = lambda port: False,
                cache: AnalysisCache | None = None,
-               fail: Callable[[LogicalFlow, Analysis], Analysis | None] | None = None,
+               fail: Callable[[DpFlow, Analysis], Analysis | None] | None = None,
                keep: tuple = ()) -> Plan:
     """fail(flow, analysis): the caller's last word on a flow, a failed Analysis for one
     that must fail closed for a reason only the caller knows (a port the SB lacks).
@@ -394,7 +394,7 @@ def _keep(groups: dict, keep: tuple, memo: AnalysisCache) -> int:
     return unused
 
 
-def _contributions(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:
+def _contributions(flow: DpFlow, a: Analysis, memo: AnalysisCache) -> list:
     """One flow's part of the plan: (shape id, (datapath, key values), params) per
     conjunction of its match. Shape identities get small ids once, with their sort key
     and description, so later compiles neither hash nor format them again."""
@@ -406,7 +406,7 @@ def _contributions(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:
             for conj in a.dnf.conjs]
 
 
-def _fail_closed(flow: LogicalFlow, a: Analysis, memo: AnalysisCache) -> list:
+def _fail_closed(flow: DpFlow, a: Analysis, memo: AnalysisCache) -> list:
     """A failed flow's part of the plan: <not compiled> on each conjunction of the
     superset its Analysis holds (everything, if it holds none)."""
     template = (NotCompiled(a.category if a.category != A.COMPILED else A.UNSUPPORTED),)

@@ -35,7 +35,7 @@ from . import packets as P
 from .event import (COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
                     STAGE_INGRESS, BadEvent, PuntEvent, decode_event)
 
-__all__ = ["Injection", "MacBinding", "PuntHandler", "Result", "HANDLED"]
+__all__ = ["Injection", "MacBinding", "PuntHandler", "PuntResult", "HANDLED"]
 
 log = logging.getLogger("ovnbpf.punt")
 
@@ -69,7 +69,7 @@ class MacBinding:
 
 
 @dataclass
-class Result:
+class PuntResult:
     injections: list
     bindings: list
     outcome: str         # counter name
@@ -106,14 +106,14 @@ class PuntHandler:
 
     # ---- entry points ------------------------------------------------------------------
 
-    def handle_bytes(self, data: bytes) -> Result:
+    def handle_bytes(self, data: bytes) -> PuntResult:
         try:
             ev = decode_event(data)
         except BadEvent as e:
             return self._fail(e.reason, str(e))
         return self.handle(ev)
 
-    def handle(self, ev: PuntEvent) -> Result:
+    def handle(self, ev: PuntEvent) -> PuntResult:
         uuid = self.cookies.get(ev.cookie)
         flow = self.flows.get(uuid) if uuid else None
         if flow is None:
@@ -136,13 +136,13 @@ class PuntHandler:
 
     # ---- helpers -----------------------------------------------------------------------
 
-    def _fail(self, reason: str, detail: str) -> Result:
+    def _fail(self, reason: str, detail: str) -> PuntResult:
         self.counters[reason] += 1
         key = (reason, detail.split(":")[0])
         if key not in self.warned:
             self.warned.add(key)
             log.warning("punt dropped (%s): %s", reason, detail)
-        return Result([], [], reason)
+        return PuntResult([], [], reason)
 
     def _port_key(self, dp):
         names = self.ports.get(dp.uuid, ({}, {}))[0]
@@ -169,7 +169,7 @@ class PuntHandler:
 
     # ---- consuming punts: generate a packet, resume ----------------------------------------
 
-    def _consume(self, ev, flow, dp, acts) -> Result:
+    def _consume(self, ev, flow, dp, acts) -> PuntResult:
         port_key = self._port_key(dp)
         pkt = dict(ev.flow)
         frame = P.apply(ev.frame, pkt)             # the packet as it is at the punt
@@ -183,11 +183,11 @@ class PuntHandler:
             verdict = self._run([act, A.Next()], pkt, port_key)
             if verdict[0] != "next":
                 self.counters["dropped_before_action"] += 1
-                return Result([], [], "dropped_before_action")
+                return PuntResult([], [], "dropped_before_action")
             frame = P.apply(frame, pkt)
         return self._fail("no_consuming_action", f"lflow {flow.uuid}: {flow.actions}")
 
-    def _generate(self, ev, flow, dp, act, frame, pkt, port_key) -> Result:
+    def _generate(self, ev, flow, dp, act, frame, pkt, port_key) -> PuntResult:
         kw = act.keyword
         if pkt.get("punt_depth", 0) >= MAX_DEPTH:
             return self._fail("punt_loop", f"lflow {flow.uuid}: {kw} on a packet generated "
@@ -198,7 +198,7 @@ class PuntHandler:
             if ("ignored", kw) not in self.warned:
                 self.warned.add(("ignored", kw))
                 log.info("%s (lflow %s): %s", kw, flow.uuid, handling.reason)
-            return Result([], [], f"ignored_{kw}")
+            return PuntResult([], [], f"ignored_{kw}")
         if handling is None or handling.kind != "generate" or kw not in P.BUILDERS:
             return self._fail(f"not_implemented_{kw}", f"lflow {flow.uuid}: {kw} is not implemented "
                               "by the punt handler")
@@ -207,7 +207,7 @@ class PuntHandler:
         verdict = self._run(act.nested(), new, port_key)
         return self._resume(ev, flow, kw, verdict, P.apply(new_frame, new), new, pkt, kw)
 
-    def _resume(self, ev, flow, kw, verdict, out, new, pkt, outcome) -> Result:
+    def _resume(self, ev, flow, kw, verdict, out, new, pkt, outcome) -> PuntResult:
         """The injection that carries on after `kw` by the actions' verdict."""
         meta = {k: new[k] for k in new if k in ("dp", "inport", "outport", "flags", "hops", "origin")
                 or k.startswith("reg[")}
@@ -223,13 +223,13 @@ class PuntHandler:
             inj = Injection(stage, RESUME_TABLE, table, meta, out, kw, flow.uuid)
         else:
             self.counters[f"{kw}_dropped_by_actions"] += 1
-            return Result([], [], f"{kw}_dropped_by_actions")
+            return PuntResult([], [], f"{kw}_dropped_by_actions")
         self.counters[outcome] += 1
-        return Result([inj], [], outcome)
+        return PuntResult([inj], [], outcome)
 
     # ---- pause and resume: the packet changed in place, a result bit, the rest of the flow --
 
-    def _pause(self, ev, flow, act, rest, frame, pkt, port_key) -> Result:
+    def _pause(self, ev, flow, act, rest, frame, pkt, port_key) -> PuntResult:
         kw = act.keyword
         if pkt.get("punt_depth", 0) >= MAX_DEPTH:
             return self._fail("punt_loop", f"lflow {flow.uuid}: {kw} on a packet generated "
@@ -269,7 +269,7 @@ class PuntHandler:
 
     # ---- copies: learning ------------------------------------------------------------------
 
-    def _copy(self, ev, flow, dp, acts) -> Result:
+    def _copy(self, ev, flow, dp, acts) -> PuntResult:
         kw = COPY_KINDS.get(ev.what)
         call = next((a for a in A.walk_actions(acts) if a.keyword == kw), None)
         if call is None:
@@ -285,7 +285,7 @@ class PuntHandler:
             return self._fail("unknown_port", f"lflow {flow.uuid}: port key {port}")
         if mac == 0 or mac >> 40 & 1:
             self.counters[f"{kw}_ignored_mac"] += 1       # zero or multicast: not learned
-            return Result([], [], f"{kw}_ignored_mac")
+            return PuntResult([], [], f"{kw}_ignored_mac")
         text = str(ipaddress.IPv4Address(ip & 0xFFFFFFFF)) if kw == "put_arp" else str(ipaddress.IPv6Address(ip))
         self.counters[kw] += 1
-        return Result([], [MacBinding(name, text, _mac_text(mac), dp.uuid)], kw)
+        return PuntResult([], [MacBinding(name, text, _mac_text(mac), dp.uuid)], kw)

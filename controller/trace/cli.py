@@ -15,7 +15,7 @@ from .microflow import MicroflowError, MicroflowUnsupported, parse_microflow
 from .ofline import openflow_line
 from .oracle import OracleError, oracle_result, run_ovn_trace
 from .render import render_detailed, render_json, render_minimal, to_json
-from .walk import NotLanded, walk
+from .walk import walk
 
 DEFAULT_SB = "unix:/var/run/ovn/ovnsb_db.sock"    # ovn-trace's default
 
@@ -45,7 +45,7 @@ def _render(result, fmt):
 
 def trace(sb, datapath, text, chassis=None, engine="ovnbpf"):
     """(ovnbpf result or None, ovn-trace result or None) for engine ovnbpf|ovn-trace|both."""
-    from .sb import snapshot
+    from ..db.oneshot import snapshot
     micro = parse_microflow(text)
     state = snapshot(sb)
     where = bind(state, datapath, micro.inport, chassis)
@@ -82,9 +82,6 @@ def run(args) -> int:
     except MicroflowError as e:
         print(f"ovnbpf trace: error parsing microflow: {e}", file=sys.stderr)
         return 1
-    except NotLanded as e:
-        print(f"ovnbpf trace: {e}", file=sys.stderr)
-        return 2
     except OracleError as e:
         print(f"ovnbpf trace: {e}", file=sys.stderr)
         return 1

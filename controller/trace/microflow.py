@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..lflow import passes
-from ..lflow.expr import CompileError, UnsupportedError
+from ..lflow.expr import FlowError, UnsupportedError
 from ..lflow.parser import ParseError, parse_match
 from .fields import METADATA_FIELDS, PACKET_FIELDS, field_row, format_value
 
@@ -69,14 +69,14 @@ def parse_microflow(text: str) -> Microflow:
         ir = passes.simplify(passes.annotate(tree))
     except UnsupportedError as e:
         raise MicroflowUnsupported(f"{e}: ovnbpf trace cannot build such a packet") from None
-    except CompileError as e:
+    except FlowError as e:
         msg = str(e)
         name = re.search(r"'([^']+)'|(\S+) is an? ", msg)
         col = _column_of(name.group(1) or name.group(2), text) if name else None
         raise MicroflowError(msg + (f" at column {col}" if col else "")) from None
     try:
         dnf = passes.normalize(passes.evaluate_conditions(ir, _no_conditions))
-    except CompileError as e:
+    except FlowError as e:
         raise MicroflowError(str(e)) from None
     if dnf.is_false:
         raise MicroflowError("Constraints are contradictory.")
@@ -121,4 +121,4 @@ def _complete(packet: dict) -> None:
 
 
 def _no_conditions(port):
-    raise CompileError(f"is_chassis_resident({port!r}) has no meaning in a microflow")
+    raise FlowError(f"is_chassis_resident({port!r}) has no meaning in a microflow")

@@ -1,18 +1,18 @@
 """What a trace found, whoever ran it (ovn-trace or our programs): one model, three formats.
 
-`Output` is one delivered copy with the packet as delivered (fields, and frame bytes when
-we have them); `Drop` one copy that died and why; `Tunnel` one Geneve copy between
+`Delivered` is one delivered copy with the packet as delivered (fields, and frame bytes when
+we have them); `Dropped` one copy that died and why; `Tunnelled` one Geneve copy between
 chassis; `Stage` one logical flow hit, grouped per chassis for --detailed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Output", "Drop", "Tunnel", "Stage", "Pass", "TraceResult"]
+__all__ = ["Delivered", "Dropped", "Tunnelled", "Stage", "Pass", "TraceResult"]
 
 
 @dataclass(frozen=True)
-class Output:
+class Delivered:
     port: str
     chassis: str | None
     fields: tuple                    # ((field, value), ...): the delivered packet
@@ -25,7 +25,7 @@ class Output:
 
 
 @dataclass(frozen=True)
-class Drop:
+class Dropped:
     chassis: str | None
     reason: str
     lflow: str | None = None         # lflow UUID (or ovn-trace's 8-digit prefix)
@@ -33,7 +33,7 @@ class Drop:
 
 
 @dataclass(frozen=True)
-class Tunnel:
+class Tunnelled:
     src: str | None                  # from chassis
     dst: str | None                  # to chassis
     vni: int

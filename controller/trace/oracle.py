@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..punt.dhcp import DhcpError, parse_options
 from .fields import PACKET_FIELDS, canonical_name, parse_value
-from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
+from .model import Delivered, Dropped, Pass, Stage, TraceResult, Tunnelled
 
 __all__ = ["OracleError", "run_ovn_trace", "parse_minimal", "parse_detailed", "oracle_result",
            "GENERATING_ACTIONS"]
@@ -205,7 +205,7 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Event:
+class TraceEvent:
     """One thing the detailed output says: a stage hit, an output, a drop."""
     kind: str                       # "stage", "output", "drop"
     section: Section
@@ -215,9 +215,9 @@ class Event:
     reason: str | None = None
 
 
-def parse_detailed(text: str) -> list[Event]:
+def parse_detailed(text: str) -> list[TraceEvent]:
     lines = text.splitlines()
-    events: list[Event] = []
+    events: list[TraceEvent] = []
     stack: list[Section] = []
     current = None
     stage = None
@@ -243,18 +243,18 @@ def parse_detailed(text: str) -> list[Event]:
         if m := _LFLOW.match(line):
             stage = Stage(current.header, int(m.group(1)), m.group(2), m.group(4),
                           int(m.group(5)), m.group(6))
-            events.append(Event("stage", current, stage))
+            events.append(TraceEvent("stage", current, stage))
         elif m := _OUT_NOTE.match(line):
-            events.append(Event("output", current, stage, port=m.group(1), port_type=m.group(2)))
+            events.append(TraceEvent("output", current, stage, port=m.group(1), port_type=m.group(2)))
         elif line.startswith("/* omitting output"):
-            events.append(Event("drop", current, stage, reason=line[3:-3].strip()))
+            events.append(TraceEvent("drop", current, stage, reason=line[3:-3].strip()))
         elif line == "drop;":
-            events.append(Event("drop", current, stage, reason="dropped by a logical flow"))
+            events.append(TraceEvent("drop", current, stage, reason="dropped by a logical flow"))
         elif stage is not None and events and events[-1].stage is stage and events[-1].kind == "stage":
             # an action line of the current lflow: keep it with the stage
             stage = Stage(stage.pipeline, stage.table, stage.name, stage.match, stage.priority,
                           stage.lflow, stage.actions + (line,))
-            events[-1] = Event("stage", current, stage)
+            events[-1] = TraceEvent("stage", current, stage)
     return events
 
 
@@ -294,7 +294,7 @@ def _tunnel(state, ingress_chassis, section: Section):
     if mc is not None:
         out = next((g.tunnel_key for g in state.mcast_groups
                     if g.name == mc.args.get("mcgroup") and g.datapath == dp.uuid), out)
-    return Tunnel(ingress_chassis, to, dp.tunnel_key, key(egress.args.get("inport")), out)
+    return Tunnelled(ingress_chassis, to, dp.tunnel_key, key(egress.args.get("inport")), out)
 
 
 def oracle_result(packet: dict, minimal: str, detailed: str, state=None,
@@ -309,7 +309,7 @@ def oracle_result(packet: dict, minimal: str, detailed: str, state=None,
     for copy, event in zip(copies, delivered):
         if copy.port != event.port:
             raise OracleError(f"ovn-trace's outputs differ between formats: {copy.port} vs {event.port}")
-        result.outputs.append(Output(copy.port, _where(state, ingress_chassis, event.section),
+        result.outputs.append(Delivered(copy.port, _where(state, ingress_chassis, event.section),
                                      copy.fields, None, copy.generated_by))
         tunnel = _tunnel(state, ingress_chassis, event.section)
         if tunnel and tunnel not in result.tunnels:
@@ -318,7 +318,7 @@ def oracle_result(packet: dict, minimal: str, detailed: str, state=None,
         where = _where(state, ingress_chassis, e.section)
         if e.kind == "drop":
             lflow = e.stage.lflow if e.stage and e.reason.startswith("dropped") else None
-            result.drops.append(Drop(where, e.reason, _full_uuid(state, lflow),
+            result.drops.append(Dropped(where, e.reason, _full_uuid(state, lflow),
                                      e.stage.name if lflow else None))
         if e.kind in ("stage", "output", "drop"):
             if not result.passes or result.passes[-1].chassis != where:

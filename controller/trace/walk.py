@@ -8,9 +8,6 @@ for its outer header; only that namespace's devices get programs, no real one). 
 `last_output()` says where it went: a local VIF (mapped back to its port), a Geneve copy
 (run through the destination chassis' tunnel program), a multicast group, or a drop.
 Everything made is removed afterwards, also on failure.
-
-This is written against the interface documented for datapath/chassis.py; `require()`
-names what has not landed yet, and the CLI reports it as not implemented (exit 2).
 """
 from __future__ import annotations
 
@@ -28,40 +25,19 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .frame import frame_fields
-from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
+from .model import Delivered, Dropped, Pass, Stage, TraceResult, Tunnelled
 
-__all__ = ["NotLanded", "require", "Walker", "walk", "geneve_fields", "MAX_COPIES"]
+__all__ = ["Walker", "walk", "geneve_fields", "MAX_COPIES"]
 
 MAX_COPIES = 256              # a runaway (tunnel ping-pong) stops here with a drop
-_NEEDED = ("prog_fd", "last_output", "install_pipeline", "set_config", "set_vifs",
-           "set_lports", "set_tunnels", "set_mcast", "close")
 
 
-class NotLanded(RuntimeError):
-    """A piece the walk needs is not in the tree yet (the CLI exits 2 with this text)."""
-
-
-def require():
-    """(ChassisDatapath, desired module, PipelineBuilder), or NotLanded saying what is missing."""
-    missing = []
-    try:
-        from datapath.chassis import ChassisDatapath
-        absent = [m for m in _NEEDED if not hasattr(ChassisDatapath, m)]
-        if absent:
-            missing.append("datapath.chassis.ChassisDatapath." + "/".join(absent))
-    except ImportError as e:
-        ChassisDatapath = None
-        missing.append(f"datapath.chassis.ChassisDatapath ({e})")
-    try:
-        from ..chassisd import desired
-        from ..chassisd.pipeline import PipelineBuilder
-    except ImportError as e:
-        desired = PipelineBuilder = None
-        missing.append(f"controller.chassisd's desired state and pipeline builder ({e})")
-    if missing:
-        raise NotLanded("running the packet through the real eBPF programs is not implemented "
-                        "yet: it needs " + ", ".join(missing) + " (use --oracle for "
-                        "ovn-trace's answer in ovnbpf's formats)")
+def _parts():
+    """(ChassisDatapath, desired module, PipelineBuilder), imported when a walk starts:
+    the oracle-only paths of `ovnbpf trace` never load bcc."""
+    from datapath.chassis import ChassisDatapath
+    from ..chassisd import desired
+    from ..chassisd.pipeline import PipelineBuilder
     return ChassisDatapath, desired, PipelineBuilder
 
 
@@ -192,7 +168,7 @@ class Walker:
         # extra VIFs a chassis hosts in this trace ({chassis: {port}}, from --chassis):
         # the chassis then claims the port, as it would if the VM lived there
         self.hosts = hosts or {}
-        self.parts = require()
+        self.parts = _parts()
         self.desired = self.parts[1]
         self.state = state
         self.ids = self.desired.ChassisIds()
@@ -248,19 +224,16 @@ class Walker:
         dp.set_tunnels({cid: dpc.Tunnel(ip, dmac=_fake_mac(cid)) for cid, ip in want.tunnels.items()})
         lports = {}
         for key, where in want.lports.items():
-            if isinstance(where, desired.Local):
+            if isinstance(where, desired.LocalVif):      # by device: the datapath takes ifindex
                 lports[key] = dpc.Local(ifindex_by_device[where.device])
-            elif isinstance(where, desired.Remote):
-                lports[key] = dpc.Remote(where.chassis_id)
-            else:
-                lports[key] = dpc.Patch(where.peer_dp, where.peer_port)
+            else:                                   # Remote, Patch: the datapath's own
+                lports[key] = where
         dp.set_lports(lports)
         dp.set_vifs({ifindex_by_device[dev]: key for dev, key in want.vifs.items()})
         dp.open_punts(view.punts.append)        # the build installed below gets a reader
         builder = PipelineBuilder(dp, os.path.join(box.workdir, name))
         compiled = builder.compile(state, name, want)     # adds its synthetic groups to want
-        dp.set_mcast({key: dpc.Group(g.local_ports, g.remote_chassis, g.wire_key)
-                      for key, g in want.mcast.items()})
+        dp.set_mcast(want.mcast)
         builder.install(compiled)
         view.cookies = dict(getattr(compiled, "cookies", {}) or {})
         from ..punt.handler import PuntHandler
@@ -331,7 +304,7 @@ class Walker:
             chassis, program, data, port = queue.popleft()
             runs += 1
             if runs > MAX_COPIES:
-                result.drops.append(Drop(chassis, f"trace stopped after {MAX_COPIES} copies"))
+                result.drops.append(Dropped(chassis, f"trace stopped after {MAX_COPIES} copies"))
                 break
             v = self.view(chassis)
             generated = port.split(":", 1)[1] if program == "inject" else None
@@ -347,12 +320,12 @@ class Walker:
             kind = out.get("type")
             if kind == "local":
                 where = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
-                result.outputs.append(Output(where, chassis, tuple(frame_fields(run.packet).items()),
+                result.outputs.append(Delivered(where, chassis, tuple(frame_fields(run.packet).items()),
                                              run.packet, generated_by=generated))
             elif kind == "remote":
                 self._tunnelled(result, chassis, run.packet, queue)
             elif kind == "drop":
-                result.drops.append(Drop(chassis, str(out.get("reason", "drop"))))
+                result.drops.append(Dropped(chassis, str(out.get("reason", "drop"))))
             elif kind == "punt":
                 self._punted(result, v, chassis, queue)
             elif kind == "mcast":
@@ -363,12 +336,12 @@ class Walker:
                     if where == "uplink":
                         self._tunnelled(result, chassis, copy, queue, live=True)
                     else:
-                        result.outputs.append(Output(where, chassis, tuple(frame_fields(copy).items()),
+                        result.outputs.append(Delivered(where, chassis, tuple(frame_fields(copy).items()),
                                                      copy, generated_by=generated))
                 if not copies:
-                    result.drops.append(Drop(chassis, "multicast: no copy came out"))
+                    result.drops.append(Dropped(chassis, "multicast: no copy came out"))
             else:
-                result.drops.append(Drop(chassis, f"program ended with {run.verdict_name}, "
+                result.drops.append(Dropped(chassis, f"program ended with {run.verdict_name}, "
                                          f"last_output {out}"))
         return result
 
@@ -391,7 +364,7 @@ class Walker:
                               inject_header(inj.stage, inj.resume, inj.table, inj.meta) + inj.frame,
                               "uplink:" + inj.keyword))
         if not injected:
-            result.drops.append(Drop(chassis, "punted to the controller: "
+            result.drops.append(Dropped(chassis, "punted to the controller: "
                                      + (", ".join(outcomes) or "no event came up")))
 
     def _hits(self, view) -> dict:
@@ -423,9 +396,9 @@ class Walker:
         dst_ip = ".".join(str(b) for b in outer[30:34])
         dst = next((c.name for c in self.state.chassis
                     if any(e.ip == dst_ip for e in c.encaps)), None)
-        result.tunnels.append(Tunnel(chassis, dst or dst_ip, vni, inport, outport))
+        result.tunnels.append(Tunnelled(chassis, dst or dst_ip, vni, inport, outport))
         if dst is None:
-            result.drops.append(Drop(chassis, f"Geneve copy to {dst_ip}: no chassis has that encap IP"))
+            result.drops.append(Dropped(chassis, f"Geneve copy to {dst_ip}: no chassis has that encap IP"))
         else:
             queue.append((dst, "tunnel", outer, "uplink"))
 

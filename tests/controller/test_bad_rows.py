@@ -6,6 +6,7 @@ with its reason), the compile itself never raises, and the rest compiles as it d
 import pytest
 
 from controller import compile as C
+from controller.db import oneshot
 from controller.incremental import IncrementalCompiler
 from controller.lflow.plan import AnalysisCache, NotCompiled
 
@@ -49,11 +50,11 @@ def _entry_lflows(result):
 def test_each_bad_acl_fails_closed_alone(ovn_central):
     c = ovn_central
     _topology(c)
-    good = C.compile_state(C.snapshot(c.sb_remote), "hv1")
+    good = C.compile_state(oneshot.snapshot(c.sb_remote), "hv1")
     for i, (reason, match) in enumerate(sorted(BAD_ACLS.items())):
         c.nbctl("acl-add", "ls1", "to-lport", str(1000 + i), match, "allow")
     c.nbctl("--wait=sb", "sync")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     result = C.compile_state(state, "hv1")          # raised CompileError before (ghost)
     missing = {m["uuid"]: m for m in result.coverage["unsupported"]}
     for reason, match in BAD_ACLS.items():
@@ -79,12 +80,12 @@ def test_each_bad_acl_fails_closed_alone(ovn_central):
     # ACLs made northd replace some flows: only those still there count)
     assert _entry_lflows(good) & {f.uuid for f in state.flows} <= _entry_lflows(result)
     # and the incremental compiler agrees, also when a good port is added beside them
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
     _as_full(inc.compile(state, "hv1"), state, allocators)
     c.nbctl("lsp-add", "ls2", "p4", "--", "lsp-set-addresses", "p4", "0a:00:00:00:02:04 10.0.2.4")
     c.nbctl("--wait=sb", "sync")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     result = inc.compile(state, "hv1")
     allocators[1].keep_only(result.cookies.values())
     _as_full(result, state, allocators)
@@ -96,10 +97,10 @@ def test_a_port_the_sb_lacks_matches_nothing(ovn_central):
     to ls1's ports at that priority: the neighbours'."""
     c = ovn_central
     _topology(c)
-    good = C.compile_state(C.snapshot(c.sb_remote), "hv1")
+    good = C.compile_state(oneshot.snapshot(c.sb_remote), "hv1")
     c.nbctl("--wait=sb", "acl-add", "ls1", "to-lport", "1000",
             'outport == {"ghost", "p2"} && ip4', "drop")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     result = C.compile_state(state, "hv1")
     [flow] = _acl_flows(state, '"ghost"')
     assert flow.uuid not in {m["uuid"] for m in result.coverage["unsupported"]}
@@ -114,9 +115,9 @@ def test_a_port_that_appears_later_makes_its_flow_compile(ovn_central):
     c = ovn_central
     _topology(c)
     c.nbctl("--wait=sb", "acl-add", "ls1", "to-lport", "1000", 'outport == "p9" && ip4', "drop")
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     [flow] = _acl_flows(state, '"p9"')
     result = inc.compile(state, "hv1")
     # p9 does not exist yet: the ACL matches nothing (no entry, no drop of neighbours)
@@ -124,7 +125,7 @@ def test_a_port_that_appears_later_makes_its_flow_compile(ovn_central):
     assert not any(e.lflow == flow.uuid for e in result.plan.entries)
     c.nbctl("--wait=sb", "lsp-add", "ls1", "p9", "--", "lsp-set-addresses", "p9",
             "0a:00:00:00:01:09 10.0.1.9")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     result = inc.compile(state, "hv1")
     allocators[1].keep_only(result.cookies.values())
     _as_full(result, state, allocators)
@@ -141,7 +142,7 @@ def test_port_group_acl_resolves_northds_per_datapath_group(ovn_central):
     _topology(c)
     c.nbctl("pg-add", "pg1", "p1", "p2", "p3")        # p1, p2 on ls1; p3 on ls2
     c.nbctl("--wait=sb", "acl-add", "pg1", "to-lport", "1002", "outport == @pg1 && ip4", "drop")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     names = dict(state.port_groups)
     keys = {d.name: d.tunnel_key for d in state.datapaths}
     # what northd 23.03 writes: one group per datapath, its own ports only
@@ -167,7 +168,7 @@ def test_a_flow_outputting_to_an_unknown_port_fails_closed_on_its_match(ovn_cent
     import dataclasses
     c = ovn_central
     _topology(c)
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     l2 = next(f for f in state.flows if f.stage == "ls_in_l2_lkup" and "0a:00:00:00:01:02" in f.match)
     bad = dataclasses.replace(l2, uuid="0badf10w-0000-0000-0000-000000000000", priority=51,
                               actions='outport = "ghost"; output;')

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from controller import compile as C
-from controller.lflow.flows import LogicalFlow
+from controller.db import oneshot
+from controller.lflow.flows import DpFlow
 from controller.lflow.passes import Env
 from controller.lflow.plan import AnalysisCache, NotCompiled, build_plan
 
@@ -30,7 +31,7 @@ def test_address_set_acl_compiles_one_entry_per_address(ovn_central, n):
     c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
     c.nbctl("--wait=sb", "sync")
     c.sbctl("lsp-bind", "p1", "hv1")
-    state = C.snapshot(c.sb_remote, timeout=60)
+    state = oneshot.snapshot(c.sb_remote, timeout=60)
     t = time.perf_counter()
     result = C.compile_state(state, "hv1")
     took = time.perf_counter() - t
@@ -47,7 +48,7 @@ def test_address_set_acl_compiles_one_entry_per_address(ovn_central, n):
 def test_port_group_of_n_members_plans_one_entry_each(n):
     ports = tuple(f"lsp{i}" for i in range(n))
     env = Env(port_groups={"1_pg": ports}, datapath_keys={"ls1": 1})
-    flow = LogicalFlow("ls1", "egress", 4, "ls_out_acl", 2002, "outport == @pg && ip4",
+    flow = DpFlow("ls1", "egress", 4, "ls_out_acl", 2002, "outport == @pg && ip4",
                        "drop;", "f" * 32)
     t = time.perf_counter()
     plan = build_plan([flow], env=env, cache=AnalysisCache())

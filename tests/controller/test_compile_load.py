@@ -2,7 +2,8 @@
 number of ports: a switch of 10 and of 1,000 ports (real northd) give the same program."""
 import pytest
 
-from controller.compile import CompileError, compile_state, snapshot, verify, write_outputs
+from controller.compile import CompileError, compile_state, verify, write_outputs
+from controller.db.oneshot import snapshot
 from topologies.bench.topo_gen import populate_one_switch, replicate_ports
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf]

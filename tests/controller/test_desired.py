@@ -40,7 +40,7 @@ def test_local_vif_remote_port_patch_and_related_datapaths():
     assert want.vifs == {"vm1-p": (1, 1)}
     ids = want.tunnels
     hv2 = next(i for i, ip in ids.items() if ip == "172.31.250.12")
-    assert want.lports[(1, 1)] == D.Local("vm1-p")
+    assert want.lports[(1, 1)] == D.LocalVif("vm1-p")
     assert want.lports[(1, 2)] == D.Remote(hv2)
     assert want.lports[(1, 100)] == D.Patch(3, 1)
     assert want.lports[(3, 2)] == D.Patch(2, 100)

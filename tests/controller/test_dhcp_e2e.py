@@ -234,7 +234,7 @@ def through_handler(lab, port, request, stages=("ls_in_dhcp_options", "ls_in_dhc
     from controller.punt import packets as P
     from controller.punt.event import CONSUME, STAGE_INGRESS, encode_event
     from controller.punt.handler import PuntHandler
-    from controller.trace.sb import snapshot
+    from controller.db.oneshot import snapshot
     state = snapshot(lab.central().sb_remote)
     ls1 = next(d for d in state.datapaths if d.name == "ls1")
     lsp = next(p for p in state.ports if p.logical_port == port)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from controller import compile as C
+from controller.db import oneshot
 from controller.incremental import IncrementalCompiler
 from controller.lflow.plan import AnalysisCache
 
@@ -56,7 +57,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     c.sbctl("lsp-bind", "p1", "hv1")
     c.sbctl("lsp-bind", "p3", "hv2")
 
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
     kinds, reasons, results, writes = [], [], [], []
 
@@ -64,7 +65,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
         if change:
             (c.sbctl if sb else c.nbctl)(*change)
         c.nbctl("--wait=sb", "sync")
-        state = C.snapshot(c.sb_remote)
+        state = oneshot.snapshot(c.sb_remote)
         before = dict(inc.counters)
         result = inc.compile(state, "hv1")
         allocators[0].keep_only(result.groups)
@@ -159,12 +160,12 @@ def test_every_delta_equals_a_full_compile(ovn_central):
 
     # the same widening with nothing else changed: the snapshot before it made by turning
     # the two patch ports back into plain ones (same names, same keys, same flows)
-    after = C.snapshot(c.sb_remote)
+    after = oneshot.snapshot(c.sb_remote)
     patch = {"ls3-lr1", "lrp13"}
     before = dataclasses.replace(after, ports=tuple(
         dataclasses.replace(p, type="", options=()) if p.logical_port in patch else p
         for p in after.ports))
-    fresh = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    fresh = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     widened = IncrementalCompiler(AnalysisCache(), *fresh)
     widened.compile(before, "hv1")
     result = widened.compile(after, "hv1")
@@ -181,15 +182,15 @@ def test_a_wrong_template_is_caught_and_costs_a_full_compile(ovn_central):
     c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
     c.nbctl("--wait=sb", "sync")
     c.sbctl("lsp-bind", "p1", "hv1")
-    allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
+    allocators = (C.CompileIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.CompileIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
-    inc.compile(C.snapshot(c.sb_remote), "hv1")
+    inc.compile(oneshot.snapshot(c.sb_remote), "hv1")
     # poison every template: each now claims the flow is dropped whatever it matched
     for form, (literals, a) in list(inc.templates.forms.items()):
         inc.templates.forms[form] = (literals, a.__class__(a.category, a.reasons, a.dnf, ()))
     c.nbctl("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
     c.nbctl("--wait=sb", "sync")
-    state = C.snapshot(c.sb_remote)
+    state = oneshot.snapshot(c.sb_remote)
     inc.compile(state, "hv1")
     assert inc.counters["templated"] > 0
     assert not inc.verify()

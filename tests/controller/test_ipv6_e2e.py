@@ -176,12 +176,11 @@ def test_trace_compare_v6_matrix(lab, capsys):
     from controller.trace.matrix import lab_matrix6
     from controller.trace.microflow import parse_microflow
     from controller.trace.oracle import OracleError, oracle_result, run_ovn_trace
-    from controller.trace.sb import snapshot
-    from controller.trace.walk import Walker, require
+    from controller.db.oneshot import snapshot
+    from controller.trace.walk import Walker
     sb = lab.status()["central"]["sb"]
     state = snapshot(sb)
     cases = lab_matrix6(state)
-    require()
     agree, differ, oracle_failed = 0, {}, []
     with Walker(state, stages=False) as walker:
         for case in cases:

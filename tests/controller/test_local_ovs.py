@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.db.local_ovs import ConfigError, LocalOvs, Vif, config_from_rows
+from controller.db.local_ovs import ConfigError, LocalOvs, VifInterface, config_from_rows
 from topologies.lab.proc import read_pidfile, stop_pids
 
 IDS = {"system-id": "hv1", "ovn-remote": "tcp:192.0.2.1:6642", "ovn-encap-type": "geneve",
@@ -33,7 +33,7 @@ def test_ssl_remote_needs_the_ssl_table():
 
 def test_vifs_are_interfaces_with_iface_id():
     cfg = config_from_rows(IDS, None, [("vm2-p", "lsp-vm2"), ("br-int", None), ("vm1-p", "lsp-vm1")])
-    assert cfg.vifs == (Vif("vm1-p", "lsp-vm1"), Vif("vm2-p", "lsp-vm2"))
+    assert cfg.vifs == (VifInterface("vm1-p", "lsp-vm1"), VifInterface("vm2-p", "lsp-vm2"))
 
 
 @pytest.mark.root
@@ -62,7 +62,7 @@ def test_reads_and_follows_a_real_local_db():
             local.run()
             assert time.monotonic() < deadline + 5
             time.sleep(0.01)
-        assert local.config().vifs == (Vif("vm1-p", "lsp-vm1"),)
+        assert local.config().vifs == (VifInterface("vm1-p", "lsp-vm1"),)
     finally:
         if local:
             local.close()

@@ -1,4 +1,4 @@
-"""controller.packettest: the documented packet-test API (Pipeline.send -> Result) against
+"""controller.packettest: the documented packet-test API (Pipeline.send -> SendResult) against
 a central alone (the plugin's `ovn_sb`: chassis as SB rows), and the lab-name lookup."""
 import os
 import subprocess

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from controller import compile as C
+from controller.db import oneshot
 from controller.chassisd import desired as D
 from controller.chassisd.pipeline import PipelineBuilder
 from controller.db import rows
@@ -36,7 +37,7 @@ def test_transient_shape_is_one_build_and_is_dropped_when_idle(ovn_central, tmp_
     c.sbctl("chassis-add", "hv1", "geneve", "192.0.2.1")
     c.nbctl("--wait=sb", "sync")
     c.sbctl("lsp-bind", "p1", "hv1")
-    base = C.snapshot(c.sb_remote)
+    base = oneshot.snapshot(c.sb_remote)
     dp = next(d.uuid for d in base.datapaths if d.name == "ls1")
     foreign = rows.LogicalFlow("00000000-0000-4000-8000-00000000f00d", (dp,), "ingress", 9,
                                33333, "ip4.dst == 10.9.9.9 && udp.dst == 4242", "drop;",

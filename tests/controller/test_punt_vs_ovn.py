@@ -43,7 +43,7 @@ def test_icmp4_time_exceeded_matches_ovn_byte_for_byte(make_lab):
     from controller.punt import packets as P
     from controller.punt.event import CONSUME, STAGE_INGRESS, encode_event
     from controller.punt.handler import PuntHandler
-    from controller.trace.sb import snapshot
+    from controller.db.oneshot import snapshot
     lab = make_lab("two-chassis", "pv" + "".join(random.choices(string.ascii_lowercase, k=3)))
     assert lab.ping("vm1", "10.0.2.15", count=1)        # routes and neighbours are up
     out, frames = capture_ttl1(lab)
@@ -72,7 +72,7 @@ def test_icmp6_time_exceeded_matches_ovn_byte_for_byte(make_lab, tmp_path):
     from controller.punt import packets as P
     from controller.punt.event import CONSUME, STAGE_INGRESS, encode_event
     from controller.punt.handler import PuntHandler
-    from controller.trace.sb import snapshot
+    from controller.db.oneshot import snapshot
     lab = make_lab(topology.variant("ebpf6", tmp_path, "ovs6", {"*": "ovs"}),
                    "s" + "".join(random.choices(string.ascii_lowercase, k=3)))
     assert lab.ping("vm1", "fd00:0:0:2::15", count=1)

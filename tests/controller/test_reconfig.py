@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 
 from controller.chassisd.reconfig import (CHASSIS, PROBE, RENAME, SESSION, applied,
-                                          check_remote, plan)
-from controller.db.local_ovs import ConfigError, Vif, config_from_rows
+                                          check_remote, config_changes)
+from controller.db.local_ovs import ConfigError, VifInterface, config_from_rows
 
 IDS = {"system-id": "hv1", "ovn-remote": "tcp:192.0.2.1:6642,tcp:192.0.2.2:6642",
        "ovn-encap-type": "geneve", "ovn-encap-ip": "192.0.2.11", "hostname": "hv1"}
@@ -20,7 +20,7 @@ def cfg(ssl=None, vifs=(), **ids):
 
 
 def kinds(new, old=BASE):
-    return [c.kind for c in plan(old, new)]
+    return [c.kind for c in config_changes(old, new)]
 
 
 @pytest.mark.parametrize("new, expected", [
@@ -45,13 +45,13 @@ def test_what_changed_becomes_which_action(new, expected):
 def test_ssl_files_changed_is_a_session_change():
     old = cfg(ssl=SSL, ovn_remote="ssl:192.0.2.1:6642")
     new = cfg(ssl=("k2.pem", "c2.pem", "ca.pem"), ovn_remote="ssl:192.0.2.1:6642")
-    changes = plan(old, new)
+    changes = config_changes(old, new)
     assert [c.kind for c in changes] == [SESSION]
     assert "SSL table" in changes[0].what and "k2.pem" in changes[0].what
 
 
 def test_the_log_says_what_changed():
-    (c,) = plan(BASE, cfg(system_id="hv9", ovn_encap_ip="192.0.2.99"))
+    (c,) = config_changes(BASE, cfg(system_id="hv9", ovn_encap_ip="192.0.2.99"))
     assert "system-id hv1 -> hv9" in c.what and "ovn-encap-ip 192.0.2.11 -> 192.0.2.99" in c.what
 
 
@@ -69,7 +69,7 @@ def test_applied_takes_only_the_fields_of_its_kind():
     assert (a.remote, a.probe_interval_ms) == (BASE.remote, 30000)
     # applying every planned change reaches the new config (VIFs aside)
     a = BASE
-    for c in plan(BASE, new):
+    for c in config_changes(BASE, new):
         a = applied(a, new, c.kind)
     assert replace(a, vifs=()) == replace(new, vifs=())
 
@@ -80,7 +80,7 @@ def test_applied_takes_only_the_fields_of_its_kind():
     ({"ovn-remote-probe-interval": "soon"}, "not an integer"),
     ({"ovn-remote": "ssl:192.0.2.1:6642"}, "SSL table"),
 ])
-def test_bad_new_values_never_reach_plan(ids, match):
+def test_bad_new_values_never_reach_config_changes(ids, match):
     """An invalid config is refused whole (ConfigError) before any diff: the daemon keeps
     the last good one (reconfig.Reconfig.run)."""
     with pytest.raises(ConfigError, match=match):
@@ -98,7 +98,7 @@ def test_vifs_survive_an_invalid_config():
     """What the step keeps using while the rest of the config is refused."""
     from controller.db.local_ovs import vifs_from_rows
     assert vifs_from_rows([("b", "lsp-b"), ("br-int", None), ("a", "lsp-a")]) == \
-        (Vif("a", "lsp-a"), Vif("b", "lsp-b"))
+        (VifInterface("a", "lsp-a"), VifInterface("b", "lsp-b"))
 
 
 def test_ctl_shows_the_config_in_effect_and_what_was_not_applied():
@@ -133,7 +133,7 @@ class FakeOvs:
         return config_from_rows(self.ids, self.ssl, [("vm1-p", "lsp-vm1")])
 
     def vifs(self):
-        return (Vif("vm1-p", "lsp-vm1"),)
+        return (VifInterface("vm1-p", "lsp-vm1"),)
 
 
 class FakeSb:
@@ -181,7 +181,7 @@ def test_invalid_values_keep_the_last_good_config(caplog):
     assert r.run() is False
     assert "only geneve" in r.problem and r.active.encap_ip == "192.0.2.11"
     assert "the last good config stays in effect" in caplog.text
-    assert ctl.sb.calls == [] and r.current().vifs == (Vif("vm1-p", "lsp-vm1"),)
+    assert ctl.sb.calls == [] and r.current().vifs == (VifInterface("vm1-p", "lsp-vm1"),)
     ctl.ovs.set(ovn_encap_type="geneve")                 # fixed: the new IP applies now
     assert r.run() is True
     assert r.problem is None and r.active.encap_ip == "192.0.2.99"
@@ -222,7 +222,7 @@ def test_while_disconnected_a_new_remote_applies_at_once_and_chassis_changes_wai
 def test_current_is_read_again_only_when_the_local_db_or_the_config_changed():
     ctl, r = reconfig_for()
     reads = []
-    ctl.ovs.vifs = lambda: reads.append(1) or (Vif("vm1-p", "lsp-vm1"),)
+    ctl.ovs.vifs = lambda: reads.append(1) or (VifInterface("vm1-p", "lsp-vm1"),)
     first = r.current()
     assert r.current() is first and len(reads) == 1
     ctl.ovs.set(hostname="other")

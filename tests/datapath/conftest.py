@@ -30,7 +30,7 @@ LO = 1   # test-run needs a real ingress device: lo
 
 @dataclass
 class Env:
-    dp: object          # datapath.loader.Datapath
+    dp: object          # datapath.loader.BpfModule
     maps: dict          # name -> MapHandle
 
     def counters(self, name: str, n: int) -> list[int]:
@@ -51,10 +51,10 @@ def env():
     if not HAVE_BCC or os.geteuid() != 0:
         pytest.skip("needs root and bcc")
     from datapath import maps as M
-    from datapath.loader import BuildSpec, Datapath
+    from datapath.loader import BuildSpec, BpfModule
     pin = f"/sys/fs/bpf/obt-{secrets.token_hex(4)}"
     from datapath.standin import l2_handle, standin
-    dp = Datapath.build(BuildSpec(pin_dir=pin, pipeline=standin("l2_pipeline.h")))
+    dp = BpfModule.build(BuildSpec(pin_dir=pin, pipeline=standin("l2_pipeline.h")))
     try:
         # every write bumps the flow cache's epoch, as ChassisDatapath's handles do
         fc = M.FcacheControl(dp.map_fd("ovnbpf_fc_ctl"))

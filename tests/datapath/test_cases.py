@@ -153,12 +153,12 @@ TUNNEL_CASES = [
 
 def check(env, prog: str, pkt: bytes, verdict: int, reason: str | None) -> None:
     from datapath import testrun
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     before = env.drops()
     r = testrun.run(env.dp.fd(prog), pkt, ingress_ifindex=LO)
     after = env.drops()
     delta = {i: after[i] - before[i] for i in range(len(after)) if after[i] != before[i]}
-    got_reasons = {Drop(-i).name if i else "?": n for i, n in delta.items()}
+    got_reasons = {DropReason(-i).name if i else "?": n for i, n in delta.items()}
     ctx = f"\ninput:\n{show(pkt)}\noutput:\n{show(r.packet)}\ndrops: {got_reasons}"
     assert r.verdict == verdict, f"verdict {r.verdict_name}, want {verdict}{ctx}"
     if reason is None:
@@ -213,5 +213,5 @@ def test_underlay_arp_is_the_hosts(hv2):
 
 
 def test_drop_enum_mirrors_header():
-    from datapath.drops import Drop, parse_header
-    assert parse_header() == {d.name: d.value for d in Drop}
+    from datapath.drops import DropReason, parse_header
+    assert parse_header() == {d.name: d.value for d in DropReason}

@@ -100,11 +100,11 @@ def test_decap_reads_dp_inport_outport(env):
     """Which (dp, outport) decap looked up is visible through the lport map: only
     (1, 3) is bound, so any other reading of the option would drop UNKNOWN_OUTPORT."""
     from datapath import maps as M, testrun
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     env.reset()
     env.maps["ovnbpf_tunnel_srcs"].apply({HV1_IP: 1})
     env.maps["ovnbpf_lports"].apply({M.LPortKey(DP_LS1, 4): M.LPort(M.LPORT_LOCAL, LO, 0, mac=0)})
     before = env.drops()
     r = testrun.run(env.dp.fd("ovnbpf_xdp_tunnel"), capture_frame(), ingress_ifindex=LO)
     assert r.verdict == testrun.XDP_DROP
-    assert env.drops()[-Drop.UNKNOWN_OUTPORT] - before[-Drop.UNKNOWN_OUTPORT] == 1
+    assert env.drops()[-DropReason.UNKNOWN_OUTPORT] - before[-DropReason.UNKNOWN_OUTPORT] == 1

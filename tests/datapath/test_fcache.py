@@ -134,7 +134,7 @@ def test_lport_moved_invalidates(env, cpu):
 def test_mac_removed_invalidates(env, cpu):
     """vm2's MAC leaves the pipeline's L2 table: the next packet is dropped by the pipeline."""
     from datapath import maps as M
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     env.reset()
     canonical_topology(env)
     rn = Runner(env.dp, cpu)
@@ -143,7 +143,7 @@ def test_mac_removed_invalidates(env, cpu):
     env.maps["ovnbpf_pl_l2"].apply({L2Key(DP_LS1, VM3_MAC): VM3,
                                     L2Key(DP_LS1, VM1_MAC): 1})
     r, last, d = rn.run(frame)
-    assert r.verdict == XDP_DROP and last[0] == 4 and last[6] == Drop.POLICY, last
+    assert r.verdict == XDP_DROP and last[0] == 4 and last[6] == DropReason.POLICY, last
     assert d == {"hit": 0, "miss": 1, "fill": 0}, d
 
 
@@ -227,8 +227,8 @@ def test_bypass_turns_the_cache_off(env, cpu):
 # ---- pipelines of their own ----------------------------------------------------------------
 
 def build(header: str):
-    from datapath.loader import BuildSpec, Datapath
-    return Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel",
+    from datapath.loader import BuildSpec, BpfModule
+    return BpfModule.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel",
                                                "ovnbpf_pl_ingress", "ovnbpf_pl_egress"),
                                     pipeline=PIPELINES / header), reuse=False)
 
@@ -243,7 +243,7 @@ def test_punts_and_learning_runs_are_not_cached(cpu):
     """A CONTROLLER verdict, and a forwarded run that made a learning copy, never fill."""
     from scapy.layers.l2 import ARP, Ether
     from datapath import maps as M
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     dp = build("fcache_pipeline.h")
     try:
         h = handles(dp, ("ovnbpf_vifs", "ovnbpf_lports"))
@@ -259,7 +259,7 @@ def test_punts_and_learning_runs_are_not_cached(cpu):
                                 hwdst=mac(VM2_MAC), pdst="10.0.1.12"))
         for _ in range(2):
             r, last, d = rn.run(udp(VM1_MAC, VM2_MAC, dport=67))
-            assert r.verdict == XDP_DROP and last[6] == Drop.NEED_CONTROLLER, last
+            assert r.verdict == XDP_DROP and last[6] == DropReason.NEED_CONTROLLER, last
             assert d == {"hit": 0, "miss": 1, "fill": 0}, d
             r, last, d = rn.run(arp_reply)
             assert r.verdict == XDP_REDIRECT and last[0] == 1, (r.verdict_name, last)
@@ -421,7 +421,7 @@ def test_tunnel_and_vif_keys_differ(env, cpu):
 def test_tunnel_lport_change_invalidates(env, cpu):
     """vm3 leaves hv2: the next Geneve packet follows the lport map and is dropped."""
     from datapath import maps as M
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     env.reset()
     hv2_view(env.maps)
     rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
@@ -430,13 +430,13 @@ def test_tunnel_lport_change_invalidates(env, cpu):
     env.maps["ovnbpf_lports"].update({M.LPortKey(DP_LS1, VM3): M.LPort(M.LPORT_REMOTE, 0, 3)})
     for _ in range(2):
         r, last, d = rn.run(frame)
-        assert r.verdict == XDP_DROP and last[6] == Drop.OUTPORT_NOT_LOCAL, last
+        assert r.verdict == XDP_DROP and last[6] == DropReason.OUTPORT_NOT_LOCAL, last
         assert d == {"hit": 0, "miss": 1, "fill": 0}, d
 
 
 def test_tunnel_source_removed_invalidates(env, cpu):
     """hv1 is no longer a known chassis: its cached flow is not replayed."""
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     env.reset()
     hv2_view(env.maps)
     rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
@@ -444,7 +444,7 @@ def test_tunnel_source_removed_invalidates(env, cpu):
     miss_then_hit(rn, frame)
     env.maps["ovnbpf_tunnel_srcs"].apply({})
     r, last, d = rn.run(frame)
-    assert r.verdict == XDP_DROP and last[6] == Drop.TUNNEL_UNKNOWN_SRC, last
+    assert r.verdict == XDP_DROP and last[6] == DropReason.TUNNEL_UNKNOWN_SRC, last
     assert d["hit"] == 0 and d["fill"] == 0, d
 
 
@@ -522,14 +522,14 @@ def test_tunnel_hit_replays_an_egress_rewrite(egress):
 def test_tunnel_port_security_drop_is_not_cached(egress):
     """Egress port security drops a frame for vm3 with another eth.dst: every packet runs
     egress and is dropped, nothing is filled; the allowed MAC still flows and is cached."""
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     egress.set(VM3, mac=VM3_MAC)
     egress.rn.fc.bump()
     bad = geneve(udp(VM1_MAC, 0x0A00000001EE, "10.0.1.13"))
     for i in range(3):
         before = egress.egress_runs()
         r, last, d = egress.rn.run(bad)
-        assert r.verdict == XDP_DROP and last[6] == Drop.POLICY, (r.verdict_name, last)
+        assert r.verdict == XDP_DROP and last[6] == DropReason.POLICY, (r.verdict_name, last)
         assert d == {"hit": 0, "miss": 1, "fill": 0}, d
         assert egress.egress_runs() - before == 1
     miss_then_hit(egress.rn, geneve(udp(VM1_MAC, VM3_MAC, "10.0.1.13")))
@@ -537,12 +537,12 @@ def test_tunnel_port_security_drop_is_not_cached(egress):
 
 def test_tunnel_port_security_added_invalidates(egress):
     """A cached delivery stops at the next packet once egress port security forbids it."""
-    from datapath.drops import Drop
+    from datapath.drops import DropReason
     frame = geneve(udp(VM1_MAC, 0x0A00000001EE, "10.0.1.13"))
     miss_then_hit(egress.rn, frame)
     egress.set(VM3, mac=VM3_MAC)                                  # a map write: new epoch
     r, last, d = egress.rn.run(frame)
-    assert r.verdict == XDP_DROP and last[6] == Drop.POLICY, last
+    assert r.verdict == XDP_DROP and last[6] == DropReason.POLICY, last
     assert d == {"hit": 0, "miss": 1, "fill": 0}, d
 
 

@@ -82,7 +82,7 @@ def _constants():
         "RX_EGRESS_DONE_UNTRUSTED", "RX_DONE_UNTRUSTED")) for i, n in enumerate(C.STATS)]
     out += [(f"chassis.FCACHE_STATS[{n}]", i, f"OVNBPF_FC_STAT_{n.split('_', 1)[1].upper()}")
             for i, n in enumerate(C.FCACHE_STATS)]
-    out += [(f"drops.Drop.{d.name}", d.value, f"OVNBPF_DROP_{d.name}") for d in drops.Drop]
+    out += [(f"drops.DropReason.{d.name}", d.value, f"OVNBPF_DROP_{d.name}") for d in drops.DropReason]
     return out
 
 
@@ -206,9 +206,9 @@ def test_constants_mirror_the_c(probe):
 
 def test_drop_reasons_are_all_mirrored():
     """Every reason drop.h declares has its Python name (values: the test above)."""
-    from datapath.drops import Drop, parse_header
-    missing = sorted(set(parse_header()) - {d.name for d in Drop})
-    extra = sorted({d.name for d in Drop} - set(parse_header()))
+    from datapath.drops import DropReason, parse_header
+    missing = sorted(set(parse_header()) - {d.name for d in DropReason})
+    extra = sorted({d.name for d in DropReason} - set(parse_header()))
     assert not missing and not extra, f"drop.h only: {missing}; drops.py only: {extra}"
 
 

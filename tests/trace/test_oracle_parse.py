@@ -8,7 +8,7 @@ import pytest
 from controller.db import rows
 from controller.trace.compare import compare
 from controller.trace.microflow import parse_microflow
-from controller.trace.model import Drop, Output, TraceResult
+from controller.trace.model import Delivered, Dropped, TraceResult
 from controller.trace.oracle import OracleError, oracle_result, parse_detailed, parse_minimal
 from controller.trace.render import render_detailed, render_minimal, to_json
 
@@ -70,7 +70,7 @@ def test_broadcast_one_geneve_copy_per_remote_chassis_with_the_group_key():
     assert [(t.dst, t.vni, t.inport, t.outport) for t in r.tunnels] == [("hv2", 1, 1, 32768)]
     # the router's copy is dropped by lr_in_ip_input (uuid completed from the SB), the
     # sender's own copy by the loopback rule
-    assert r.drops[0] == Drop("hv1", "dropped by a logical flow",
+    assert r.drops[0] == Dropped("hv1", "dropped by a logical flow",
                               "1b12fe37-d855-47e3-bc40-d1908df0629f", "lr_in_ip_input")
     assert r.drops[1].reason.startswith("omitting output because inport == outport")
 
@@ -134,14 +134,14 @@ def test_compare_agrees_on_the_same_copies_in_any_order():
 def test_compare_names_missing_extra_and_rewritten_differences():
     r = _result("vm1-vm5", ROUTED)
     wrong_ttl = dict(r.outputs[0].field_map, **{"ip.ttl": 64})
-    diffs = compare(r, _ours([Output("lsp-vm5", "hv2", tuple(wrong_ttl.items()))]))
+    diffs = compare(r, _ours([Delivered("lsp-vm5", "hv2", tuple(wrong_ttl.items()))]))
     assert diffs == ['lsp-vm5: ovn-trace delivers `ip.ttl--; eth.src = 02:00:00:00:02:01; '
                      'eth.dst = 0a:00:00:00:02:05; output("lsp-vm5");`, ovnbpf `eth.src = '
                      '02:00:00:00:02:01; eth.dst = 0a:00:00:00:02:05; output("lsp-vm5");`']
-    diffs = compare(r, _ours([], [Drop("hv1", "NO_PIPELINE")]))
+    diffs = compare(r, _ours([], [Dropped("hv1", "NO_PIPELINE")]))
     assert diffs == ['lsp-vm5: ovn-trace delivers `ip.ttl--; eth.src = 02:00:00:00:02:01; eth.dst = '
                      '0a:00:00:00:02:05; output("lsp-vm5");`, ovnbpf does not (its drops: NO_PIPELINE on hv1)']
-    extra = _ours(list(r.outputs) + [Output("lsp-vm6", "hv1", tuple(ROUTED.items()))])
+    extra = _ours(list(r.outputs) + [Delivered("lsp-vm6", "hv1", tuple(ROUTED.items()))])
     assert compare(r, extra) == ['lsp-vm6: ovnbpf delivers `output("lsp-vm6");`, ovn-trace does not']
 
 

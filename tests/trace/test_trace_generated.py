@@ -18,8 +18,8 @@ from controller.trace.frame import build_frame
 from controller.trace.matrix import lab_matrix
 from controller.trace.microflow import parse_microflow
 from controller.trace.oracle import oracle_result, run_ovn_trace
-from controller.trace.sb import snapshot
-from controller.trace.walk import Walker, require
+from controller.db.oneshot import snapshot
+from controller.trace.walk import Walker
 from tests.trace.test_trace_lab import KNOWN_GAPS
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
@@ -81,7 +81,6 @@ def _deploy(central, text):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=topologies())
 def test_generated_topologies_agree_with_ovn_trace(ovn_central, text):
-    require()
     state = _deploy(ovn_central, text)
     cases = lab_matrix(state)
     assert cases, "every generated topology has VMs, so a matrix"

@@ -8,11 +8,10 @@ import sys
 
 import pytest
 
-from controller.trace.sb import snapshot
+from controller.db.oneshot import snapshot
 from controller.trace.compare import compare
 from controller.trace.matrix import lab_matrix
 from controller.trace.oracle import oracle_result, run_ovn_trace
-from controller.trace.walk import require
 from controller.trace.microflow import parse_microflow
 from controller.trace.ofline import openflow_line
 
@@ -122,7 +121,6 @@ def test_compare_over_the_matrix(lab, capsys):
     from controller.trace.walk import Walker
     state, sb = lab["state"], lab["sb"]
     cases = lab_matrix(state)
-    require()
     differences, unexpected = {}, {}
     with Walker(state, stages=False) as walker:     # the comparison needs no stages
         for case in cases:

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.compile import allocators, compile_state, snapshot
+from controller.compile import allocators, compile_state
+from controller.db.oneshot import snapshot
 from controller.lflow.plan import AnalysisCache
 from .topo_gen import populate_one_switch, replicate_ports
 from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"

@@ -15,7 +15,7 @@ from controller.lflow.classify import classify_flow
 from controller.lflow.emit_c import _Entry, _Lowering, _Writer
 from datapath.bpfsrc import lib_header
 from controller.lflow.evaluator import new_packet, run_actions
-from controller.lflow.flows import LogicalFlow
+from controller.lflow.flows import DpFlow
 from controller.lflow.parser import parse_actions
 from controller.lflow.symbols import default_symtab
 from controller.punt import packets as P
@@ -170,7 +170,7 @@ def test_parts_agree(cls):
     act = _one(text)
     assert type(act) is cls
     assert act.format() == text
-    flow = LogicalFlow("ls1", "ingress", 0, "ls_in_x", 10, "1", text, "0" * 32)
+    flow = DpFlow("ls1", "ingress", 0, "ls_in_x", 10, "1", text, "0" * 32)
     if cls is A.ACTIONS["clone"]:   # a clone that is not northd's clone-then-flood
         expected = A.UNSUPPORTED
     else:
@@ -295,6 +295,6 @@ def test_actions_in_the_installed_northds_output(ovn_central):
 def test_bare_ct_commit_is_compiled_not_a_parse_error():
     # northd 23.03 writes `ct_commit; next;` for stateful ACLs (found by the test above);
     # it was a parse error ("expected '{' after ct_commit"); conntrack compiles (ct.h)
-    flow = LogicalFlow("ls1", "egress", 4, "ls_out_acl", 1001, "ip", "ct_commit; next;", "1" * 32)
+    flow = DpFlow("ls1", "egress", 4, "ls_out_acl", 1001, "ip", "ct_commit; next;", "1" * 32)
     assert classify_flow(flow).category == A.COMPILED
     assert _one("ct_commit;").format() == "ct_commit;"

@@ -2,13 +2,13 @@ import pytest
 
 from controller.lflow import actions as A
 from controller.lflow.classify import classify_flow, summarize
-from controller.lflow.flows import LogicalFlow
+from controller.lflow.flows import DpFlow
 
 from .helpers import ENV
 
 
 def flow(match, actions, pipeline="ingress"):
-    return LogicalFlow("ls1", pipeline, 0, "ls_in_x", 100, match, actions, "0" * 32)
+    return DpFlow("ls1", pipeline, 0, "ls_in_x", 100, match, actions, "0" * 32)
 
 
 @pytest.mark.parametrize("match, actions, category, reason", [

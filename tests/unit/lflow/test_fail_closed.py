@@ -6,7 +6,7 @@ import pytest
 
 from controller import compile as C
 from controller.lflow import plan as P
-from controller.lflow.flows import LogicalFlow, read_lflow_list
+from controller.lflow.flows import DpFlow, read_lflow_list
 from controller.lflow.parser import ParseError, parse_actions, parse_match
 from controller.lflow.passes import Env, compile_match
 from controller.lflow.plan import NotCompiled, build_plan, lookup
@@ -39,7 +39,7 @@ BAD = {
 
 def bad_flow(i, reason, priority=200):
     match, actions = BAD[reason]
-    return LogicalFlow("ls1", "ingress", L2.table, L2.stage, priority, match, actions,
+    return DpFlow("ls1", "ingress", L2.table, L2.stage, priority, match, actions,
                        f"bad{i:05d}-0000-0000-0000-000000000000")
 
 
@@ -109,7 +109,7 @@ def test_every_reason_at_once():
 def test_an_unknown_match_drops_only_what_it_could_match():
     """Leaves that cannot be compiled are read as 'could be true': the drop covers a
     superset of the flow's packets, not more than the known part allows."""
-    bad = LogicalFlow("ls1", "ingress", L2.table, L2.stage, 200, "ip6 && inport == @nope",
+    bad = DpFlow("ls1", "ingress", L2.table, L2.stage, 200, "ip6 && inport == @nope",
                       "next;", "bad00099-0000-0000-0000-000000000000")
     plan = build_plan(CAPTURE + [bad], env=ENV)
     hit = lookup(plan, "ingress", L2.table, "ls1", _ip4_to_vm2(), port_key, SYMTAB)
@@ -139,10 +139,10 @@ def test_port_group_resolves_per_datapath():
     """northd names SB port groups <datapath tunnel key>_<name>; a flow says @name."""
     env = Env(port_groups={"1_pg1": ("lsp-vm1",), "2_pg1": ("lsp-vm6",), "old": ("lsp-vm2",)},
               datapath_keys={"ls1": 1, "ls2": 2})
-    flows = [LogicalFlow(dp, "ingress", L2.table, L2.stage, 200, "inport == @pg1 && ip4", "drop;",
+    flows = [DpFlow(dp, "ingress", L2.table, L2.stage, 200, "inport == @pg1 && ip4", "drop;",
                          f"pg{i}00000-0000-0000-0000-000000000000")
              for i, dp in enumerate(("ls1", "ls2"))]
-    flows.append(LogicalFlow("ls1", "ingress", L2.table, L2.stage, 300, "inport == @old", "drop;",
+    flows.append(DpFlow("ls1", "ingress", L2.table, L2.stage, 300, "inport == @old", "drop;",
                              "pg900000-0000-0000-0000-000000000000"))
     plan = build_plan(flows, env=env, cache=P.AnalysisCache())
     got = {(e.datapath, e.key) for e in plan.entries}

@@ -1,7 +1,7 @@
 import pytest
 
 from controller.lflow import actions as A
-from controller.lflow.ast import And, BoolLit, Call, Compare, Const, FieldRef, Not, Or, StrConst, Symbol
+from controller.lflow.ast import And, BoolLit, MatchCall, Compare, Const, FieldRef, Not, Or, StrConst, Symbol
 from controller.lflow.formatter import format_actions, format_match
 from controller.lflow.parser import ParseError, parse_actions, parse_match
 
@@ -47,7 +47,7 @@ def test_match_trees():
     assert parse_match("ip4.dst == 10.0.1.0/24") == Compare(
         FieldRef("ip4.dst"), "==", (Const(0x0a000100, "ipv4", 0xffffff00, "cidr"),))
     assert parse_match("!reg0[15] || 0") == Or((Not(Symbol(FieldRef("reg0", 15, 15))), BoolLit(False)))
-    assert parse_match('is_chassis_resident("p1")') == Call("is_chassis_resident", (StrConst("p1"),))
+    assert parse_match('is_chassis_resident("p1")') == MatchCall("is_chassis_resident", (StrConst("p1"),))
 
 
 # Golden table: actions text -> canonical formatted text (and action classes).

@@ -1,6 +1,6 @@
 import pytest
 
-from controller.lflow.expr import And, Bool, Cmp, CompileError, Cond, Or, Term, UnsupportedError
+from controller.lflow.expr import And, Bool, Cmp, FlowError, Cond, Or, Term, UnsupportedError
 from controller.lflow.parser import parse_match
 from controller.lflow.passes import annotate, compile_match, evaluate_conditions, normalize, simplify
 
@@ -79,7 +79,7 @@ def test_annotate_sets_and_groups():
     ("ip4[1]", "predicate"),
 ])
 def test_annotate_errors(text, error):
-    with pytest.raises(CompileError, match=error):
+    with pytest.raises(FlowError, match=error):
         ann(text)
 
 
@@ -120,7 +120,7 @@ def test_simplify_folds_constants():
 
 
 def test_simplify_rejects_string_inequality():
-    with pytest.raises(CompileError, match="string fields only support =="):
+    with pytest.raises(FlowError, match="string fields only support =="):
         simplify(ann('inport != "a"'))
 
 
@@ -135,7 +135,7 @@ def test_evaluate_conditions():
 
 
 def test_normalize_requires_conditions_evaluated():
-    with pytest.raises(CompileError, match="evaluate_conditions"):
+    with pytest.raises(FlowError, match="evaluate_conditions"):
         normalize(simplify(ann('is_chassis_resident("x")')))
 
 
@@ -183,7 +183,7 @@ def test_normalize_is_deterministic_and_order_independent():
 
 def test_normalize_caps_explosion():
     text = " && ".join(f"xxreg{i} != 0" for i in range(3))  # 128^3 conjunctions
-    with pytest.raises(CompileError, match="more than"):
+    with pytest.raises(FlowError, match="more than"):
         compile_match(text)
 
 

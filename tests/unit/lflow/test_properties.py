@@ -115,7 +115,7 @@ leaves = st.one_of(
     st.sampled_from(["lsp-vm1", "lsp-vm2", "ls1-lr1"]).map(
         lambda p: ast.Compare(ast.FieldRef("inport"), "==", (ast.StrConst(p),))),
     st.sampled_from(["lsp-vm1", "lsp-vm9"]).map(
-        lambda p: ast.Call("is_chassis_resident", (ast.StrConst(p),))),
+        lambda p: ast.MatchCall("is_chassis_resident", (ast.StrConst(p),))),
     st.booleans().map(ast.BoolLit),
 )
 expressions = st.recursive(leaves, lambda inner: st.one_of(

@@ -159,10 +159,10 @@ def test_the_datapath_punts_put_dhcp_opts_rather_than_dropping_it():
     """Failed before: the flow became OVNBPF_NOT_COMPILED (a drop), and the classifier
     called the `next;` after it unsupported."""
     from controller.lflow.emit_c import emit_c
-    from controller.lflow.flows import LogicalFlow
+    from controller.lflow.flows import DpFlow
     from controller.lflow.plan import Punt, build_plan
     from controller.lflow.classify import classify_flow
-    flow = LogicalFlow("ls1", "ingress", 21, "ls_in_dhcp_options", 100,
+    flow = DpFlow("ls1", "ingress", 21, "ls_in_dhcp_options", 100,
                        'inport == "lsp-vm1" && eth.src == 0a:00:00:00:01:01 && ip4.src == 0.0.0.0 '
                        '&& ip4.dst == 255.255.255.255 && udp.src == 68 && udp.dst == 67',
                        OPTS_FLOW, "f-opts")

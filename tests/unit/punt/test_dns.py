@@ -95,11 +95,11 @@ def test_the_two_dns_response_flows_are_told_apart_by_their_actions_prerequisite
     """northd writes both with the match `udp.dst == 53 && reg0[4]`; ovn-controller ANDs
     each with its actions' prerequisites (ip4 / ip6). Failed before: the planner saw one
     match in two shapes of one priority and the first (IPv4) took IPv6 queries too."""
-    from controller.lflow.flows import LogicalFlow
+    from controller.lflow.flows import DpFlow
     from controller.lflow.plan import build_plan
     acts = ("eth.dst <-> eth.src; {0}.src <-> {0}.dst; udp.dst = udp.src; udp.src = 53; "
             "outport = inport; flags.loopback = 1; output;")
-    flows = [LogicalFlow("ls1", "ingress", 23, "ls_in_dns_response", 100, "udp.dst == 53 && reg0[4]",
+    flows = [DpFlow("ls1", "ingress", 23, "ls_in_dns_response", 100, "udp.dst == 53 && reg0[4]",
                          acts.format(v), f"u-{v}") for v in ("ip4", "ip6")]
     plan = build_plan(flows)
     from controller.lflow.plan import lookup

@@ -1,5 +1,7 @@
-"""One Southbound snapshot for a trace (full monitor: a one-shot reader)."""
-from ..db.southbound import Southbound
+"""A one-shot Southbound reader: connect with a full (unconditional) monitor, take one
+snapshot (rows.SBState), disconnect. For tools (`ovnbpf compile`, `ovnbpf trace`), benches
+and tests; the controller keeps its session instead."""
+from .southbound import Southbound
 
 __all__ = ["snapshot"]
 
