@@ -216,7 +216,7 @@ class Lab:
         logical.create(central, topo)
         # --wait=hv alone can return before a chassis has seen another chassis' claim:
         # wait for every VM port to be up, then once more for every chassis to catch up
-        central.wait_ports_up([vm.port for vm in topo.vms], timeout=60)
+        central.wait_ports_up([vm.port for vm in topo.vms], timeout=180)
         central.nbctl("--wait=hv", "--timeout=30", "sync", timeout=40)
 
     def _print_logs(self, plan, log):
