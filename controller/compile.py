@@ -32,7 +32,9 @@ from .lflow.layout import pipeline_layout
 from .lflow.flows import LogicalFlow
 from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
-from .lflow.plan import AnalysisCache, build_plan
+from .lflow.plan import AnalysisCache, build_plan, failed
+from .lflow.expr import Dnf
+from .ctl import not_compiled_lines
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
@@ -143,9 +145,10 @@ def sb_env(state):
 
 def _through_punt(a) -> bool:
     """A needs-punt flow whose every punted action the controller's punt handler carries
-    out (controller/punt): it runs, through the punt path, so it counts as compiled."""
-    from .punt.handler import HANDLED
-    return a.category == A.PUNT and all(act.keyword in HANDLED for act in A.walk_actions(a.acts)
+    out (its class's `punt` says so): it runs, through the punt path, so it counts as
+    compiled."""
+    return a.category == A.PUNT and all(act.punt is not None and act.punt.handled
+                                        for act in A.walk_actions(a.acts)
                                         if act.category == A.PUNT)
 
 
@@ -223,9 +226,6 @@ def _port_failer(reasons, known, symtab, env, is_resident):
     packet's port: a conjunction comparing a port with it matches nothing and goes (as
     in OVN, where an unknown name in a match never matches). A flow whose *actions* name
     such a port cannot be encoded: it fails closed, on what its match can still match."""
-    from .lflow.expr import Dnf
-    from .lflow.plan import failed
-
     def satisfiable(dnf):
         return Dnf(tuple(conj for conj in dnf.conjs
                          if all(t[2] is not None or known(t[1]) for t in conj)))
@@ -367,28 +367,11 @@ def compile_state(state, chassis_name: str, *,
 def verify(pipeline_c: Path) -> dict:
     """Build the datapath's pipeline programs around `pipeline_c` and load them (the kernel
     verifier's verdict). -> {"insns": {program: n}, "compile_s": s}; CompileError if refused."""
-    try:
-        from datapath.chassis import PipelineLoadError, verify_pipeline
-    except ImportError:   # the datapath's API has not landed: build the entry programs
-        return _verify_with_loader(pipeline_c)
+    from datapath.chassis import PipelineLoadError, verify_pipeline   # lazy: bcc
     try:
         return verify_pipeline(Path(pipeline_c))
     except PipelineLoadError as e:
         raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
-
-
-def _verify_with_loader(pipeline_c: Path) -> dict:
-    from datapath.loader import BuildSpec, Datapath
-    t0 = time.monotonic()
-    try:
-        dp = Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel"),
-                                      pipeline=Path(pipeline_c)))
-    except Exception as e:   # bcc raises plain Exception for compile and load failures
-        raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
-    try:
-        return {"insns": dp.verified_insns(), "compile_s": round(time.monotonic() - t0, 3)}
-    finally:
-        dp.close()
 
 
 def write_outputs(result: CompileResult, out: Path, report: dict) -> Path:
@@ -435,7 +418,6 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
-    from .ctl import not_compiled_lines
     lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
         if ": not compiled, dropped: " not in w:      # listed just above

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from .rundir import STATUS_FILE, lab_chassis_dir
+
 
 def add_arguments(p):
     where = p.add_mutually_exclusive_group(required=True)
@@ -28,20 +30,22 @@ def add_arguments(p):
 def _status_path(args):
     if args.status_file:
         return Path(args.status_file)
-    from .lab.lab import Lab
-    node = next((n for n in Lab(args.lab).nodes() if n.name == args.chassis), None)
-    if node is None:
-        raise SystemExit(f"ovnbpf ctl: lab {args.lab!r} has no chassis {args.chassis!r}")
-    if node.kind != "ovnbpf":
-        raise SystemExit(f"ovnbpf ctl: chassis {args.chassis} is kind {node.kind!r}: "
+    # a lab chassis' run directory, by the convention the testbed follows (controller.rundir)
+    rundir = lab_chassis_dir(args.lab, args.chassis)
+    if not rundir.is_dir():
+        raise SystemExit(f"ovnbpf ctl: lab {args.lab!r} has no chassis {args.chassis!r} "
+                         f"(no {rundir})")
+    status = rundir / STATUS_FILE
+    if not status.exists() and not (rundir / "ovnbpf-controller.pid").exists():
+        raise SystemExit(f"ovnbpf ctl: chassis {args.chassis} runs no ovnbpf controller: "
                          "ctl inspects ovnbpf chassis (use ovs-appctl/ovn-appctl for ovs ones)")
-    return node.rundir / "ovnbpf-controller.status.json"
+    return status
 
 
 def live_counters(pin_dir, cookies=()):
     """The datapath's counters, read from the pinned maps (no controller needed)."""
     import os
-    from datapath.chassis import read_counters
+    from datapath.chassis import read_counters   # lazy: loads bcc, which `ctl --help` needs not
     from datapath.libbpf import obj_get
     fds = {}
     try:

@@ -1,4 +1,4 @@
-"""Drop reasons, mirrored from bpf/lib/drop.h (tests/datapath/test_drops.py checks that the
+"""Drop reasons, mirrored from bpf/lib/drop.h (tests/datapath/test_cases.py checks that the
 two agree), and a reader for the per-CPU drop counters."""
 from __future__ import annotations
 

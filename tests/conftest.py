@@ -52,7 +52,7 @@ def unique_netns():
 def private_central(prefix="obc-", **options):
     """Real NB + SB ovsdb-servers and ovn-northd in a temp dir (no namespaces needed),
     stopped by PID and removed at the end; options go to Central (sb_cluster, ...)."""
-    from controller.lab.central import Central
+    from topologies.lab.central import Central
 
     rundir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))   # short: unix socket paths
     central = Central(rundir, **options)
@@ -74,7 +74,7 @@ def ovn_central():
 def running_lab(name, topology):
     """Lab `name` brought up from `topology` (a name or a file) and taken down at the end,
     also when bringing it up failed half way."""
-    from controller.lab.lab import Lab
+    from topologies.lab.lab import Lab
 
     lab = Lab(name)
     try:

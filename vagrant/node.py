@@ -1,6 +1,6 @@
 """One machine of a Vagrant lab: the OVN central, or one chassis with its VMs as namespaces.
 
-The same pieces as `ovnbpf lab` (controller/lab: Central, ChassisNode, logical, the
+The same pieces as `ovnbpf lab` (topologies/lab: Central, ChassisNode, logical, the
 write-ahead State and Lab.down), but each role runs directly on its own machine and the
 underlay is a real network: the machine's NIC that holds the address Vagrant gave it.
 
@@ -9,7 +9,7 @@ underlay is a real network: the machine's NIC that holds the address Vagrant gav
     node.py down
 
 Addresses on NET: the central is .10, chassis i (in topology order) is .11+i, as the lab's
-encap IPs. OVNBPF_RUNDIR (read by controller.lab.lab) holds this machine's state; provision.sh
+encap IPs. OVNBPF_RUNDIR (read by topologies.lab.lab) holds this machine's state; provision.sh
 sets it.
 """
 import argparse
@@ -17,12 +17,12 @@ import contextlib
 import ipaddress
 import sys
 
-from controller.lab import logical, netns, topology
-from controller.lab.central import SB_PORT, Central
-from controller.lab.chassis import (BPFFS, UPLINK, ChassisKindNotReady, ChassisNode, ensure_bpffs,
+from topologies.lab import logical, netns, topology
+from topologies.lab.central import SB_PORT, Central
+from topologies.lab.chassis import (BPFFS, UPLINK, ChassisNode, ensure_bpffs,
                                     uplink_mac)
-from controller.lab.lab import Lab, LabError, Plan, State, _configure_vm, lab_dir
-from controller.lab.proc import CommandError, run, wait_for
+from topologies.lab.lab import Lab, LabError, Plan, State, _configure_vm, lab_dir
+from topologies.lab.proc import CommandError, run, wait_for
 
 PREFIX = "vg"              # the State's lab name, and the prefix of VM namespaces (vg-vm1)
 NB_PORT = 6641
@@ -224,9 +224,6 @@ def main(argv=None):
             up_central(topo, subnet)
         else:
             up_chassis(args.name, topo, subnet)
-    except ChassisKindNotReady as e:
-        print(f"node.py {args.role}: {e}", file=sys.stderr)
-        return 2
     except (LabError, topology.TopologyError, CommandError, TimeoutError) as e:
         print(f"node.py {args.role}: error: {e}", file=sys.stderr)
         return 1

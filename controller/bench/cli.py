@@ -1,38 +1,37 @@
 """`ovnbpf bench WHAT [--json]`: each benchmark lives beside the code it measures and
-exposes `bench(args) -> dict` (the figures) plus optionally `add_arguments(parser)`.
-A benchmark whose module has not landed says "not implemented yet" (exit 2)."""
+exposes `bench(args) -> dict` (the figures) plus optionally `add_arguments(parser)` and
+`ERRORS` (exception types reported as "error: message", exit 1).
+
+The product's benchmarks are listed here; those that need a lab or a real northd (compile,
+control, lab, soak) live in the testbed (topologies/bench) and are found through the
+`ovnbpf.benches` entry-point group, so the product never imports them."""
 import importlib
 import json
 import sys
 
+from ..plugins import BENCHES as PLUGIN_BENCHES, plugins
+
 BENCHES = {
     "datapath": ("datapath.bench", "ns/packet through BPF_PROG_TEST_RUN, floors vs pipeline"),
-    "compile": ("controller.lflow.bench", "compile time and map-update time vs port count"),
-    "control": ("controller.chassisd.bench", "VIF bind -> first forwarded packet, SB bytes"),
-    "lab": ("controller.bench.lab", "pps and TCP throughput, ovnbpf vs ovs vs kernel"),
     "split": ("datapath.splitbench", "egress on the receiver vs the sender: underlay, maps, ns"),
-    "soak": ("controller.bench.soak", "NB churn + faults under traffic: loss per fault, RSS, fds"),
 }
 
 
-def _module(name):
-    module = BENCHES[name][0]
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name and module.startswith(e.name):
-            return None
-        raise
-    return mod if hasattr(mod, "bench") else None
+def _modules():
+    """{name: (module, help)}: the product's benchmarks, then the installed plugins'."""
+    mods = {name: (importlib.import_module(m), what) for name, (m, what) in BENCHES.items()}
+    for name, ep in plugins(PLUGIN_BENCHES).items():
+        mod = ep.load()
+        mods.setdefault(name, (mod, mod.HELP))
+    return mods
 
 
 def add_arguments(parser):
     sub = parser.add_subparsers(dest="bench", required=True, metavar="WHAT")
-    for name, (_, what) in BENCHES.items():
-        mod = _module(name)
-        p = sub.add_parser(name, help=what if mod else f"{what} (not implemented yet)")
+    for name, (mod, what) in _modules().items():
+        p = sub.add_parser(name, help=what)
         p.add_argument("--json", action="store_true", help="print the figures as JSON")
-        if mod and hasattr(mod, "add_arguments"):
+        if hasattr(mod, "add_arguments"):
             mod.add_arguments(p)
 
 
@@ -50,11 +49,12 @@ def _plain(figures, indent=""):
 
 
 def run(args):
-    mod = _module(args.bench)
-    if mod is None:
-        print(f"ovnbpf bench {args.bench}: not implemented yet", file=sys.stderr)
-        return 2
-    figures = mod.bench(args)
+    mod = _modules()[args.bench][0]
+    try:
+        figures = mod.bench(args)
+    except tuple(getattr(mod, "ERRORS", ())) as e:
+        print(f"ovnbpf bench {args.bench}: error: {e}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(figures, indent=1))
     else:

@@ -76,7 +76,7 @@ def _detach():
 
 
 def run(args):
-    from ..lab.proc import alive, read_pidfile
+    from .pidfile import alive, read_pidfile
     from .daemon import Controller
     pid = read_pidfile(Path(args.pidfile)) if args.pidfile else None
     if pid and alive(pid):

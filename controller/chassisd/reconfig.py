@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 
 from ..db.local_ovs import ConfigError
 from ..db.southbound import ssl_diagnose
+from .netdev import device_holding
 
 log = logging.getLogger("ovnbpf.controller")
 
@@ -340,7 +341,6 @@ class Reconfig:
     def _uplink_for(self, encap_ip):
         if self.pinned_uplink:
             return self.uplink
-        from .daemon import device_holding
         device = device_holding(encap_ip)
         if device is None:
             raise Refused(f"no device here carries the encap IP {encap_ip}")

@@ -18,13 +18,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import actions as A
-from . import ast
 from .expr import CompileError, UnsupportedError
 from .flows import LogicalFlow, read_lflow_list
 from .lower import lower_clone
 from .parser import ParseError, parse_actions, parse_match
 from .passes import Env, annotate, simplify
-from .symbols import NEEDS_CONNTRACK, Predicate, SymbolError, SymbolTable, default_symtab
+from .symbols import NEEDS_CONNTRACK, SymbolTable, default_symtab
 
 __all__ = ["Classification", "classify_flow", "summarize", "SEVERITY"]
 
@@ -54,67 +53,20 @@ class _Findings:
         return Classification(self.category, tuple(self.reasons.get(self.category, ())))
 
 
-def _field_problem(symtab: SymbolTable, ref: ast.FieldRef, writing: bool):
-    """(category, reason) if a field reference cannot be compiled, else None."""
-    try:
-        sym = symtab.lookup(ref.name)
-        if isinstance(sym, Predicate):
-            return A.UNSUPPORTED, f"{ref.name} is a predicate, not a field"
-        base, _, _ = symtab.resolve(ref.name)
-    except SymbolError as e:
-        return A.UNSUPPORTED, str(e)
-    if base.unsupported:
-        category = A.CONNTRACK if base.unsupported == NEEDS_CONNTRACK else A.UNSUPPORTED
-        return category, f"{ref.name}: {base.unsupported}"
-    if writing and not base.writable:
-        return A.UNSUPPORTED, f"{ref.name} is read-only"
-    return None
-
-
-def _constant_problem(symtab: SymbolTable, dst: ast.FieldRef, src: ast.Const):
-    """Why a constant cannot be assigned to dst (too wide for it), else None; OVN refuses
-    such an action, so do we (it would be cut to the field's bits)."""
-    try:
-        base, lo, hi = symtab.resolve(dst.name)
-    except SymbolError:
-        return None      # reported by _field_problem
-    if base.is_string:
-        return None
-    width = (dst.hi - dst.lo + 1) if dst.sliced else hi - lo + 1
-    if src.value >> width or (src.mask is not None and src.mask >> width):
-        return f"{dst.name}: constant {src.value:#x} does not fit in {width} bits"
-    return None
-
-
 def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str, top: bool):
+    """Each action's category and reason, and whatever its check() finds (fields it
+    cannot read or write, ...); the registry's classes say it, this only collects."""
     terminated = None
     for act in acts:
         if terminated and top:
             findings.add(A.UNSUPPORTED, f"actions after '{terminated}' are not lowered yet")
         findings.add(act.category, f"{act.keyword}: {act.reason}" if act.reason else "")
-        if isinstance(act, A.Next) and (act.table is not None or act.pipeline is not None):
-            findings.add(A.UNSUPPORTED, "next() to a given table is not lowered yet")
-        refs = []
-        if isinstance(act, A.Assign):
-            refs = [(act.dst, True)] + ([(act.src, False)] if isinstance(act.src, ast.FieldRef) else [])
-        elif isinstance(act, A.Exchange):
-            refs = [(act.a, True), (act.b, True)]
-        elif isinstance(act, A.ResultCall):
-            refs = [(act.dst, True)]
-        for ref, writing in refs:
-            problem = _field_problem(symtab, ref, writing)
-            if problem:
-                findings.add(*problem)
-        if isinstance(act, A.Assign) and isinstance(act.src, ast.Const):
-            problem = _constant_problem(symtab, act.dst, act.src)
-            if problem:
-                findings.add(A.UNSUPPORTED, problem)
-        if isinstance(act, A.Assign) and act.dst.name == "outport" and pipeline == "egress":
-            findings.add(A.UNSUPPORTED, "outport is read-only in the egress pipeline")
+        for problem in act.check(symtab, pipeline):
+            findings.add(*problem)
         # Actions inside a punted block run in the controller; inside clone they run here.
-        if isinstance(act, A.Nested) and act.category not in (A.PUNT, A.CONNTRACK):
+        if act.category not in (A.PUNT, A.CONNTRACK):
             _check_actions(act.nested(), symtab, findings, pipeline, False)
-        if isinstance(act, (A.Next, A.Output, A.Drop)) or act.consumes_packet:
+        if act.terminal or act.consumes_packet:
             terminated = terminated or act.keyword
 
 

@@ -26,7 +26,7 @@ from . import actions as A
 from . import ast
 from .encode import encode_entries  # noqa: F401  (re-exported: older callers import it here)
 from .layout import KEY_WORDS, VAL_WORDS, PipelineLayout, ShapeLayout, Slot, pipeline_layout
-from .plan import NotCompiled, Plan, Punt, Shape, PIPELINES
+from .plan import Plan, Shape, PIPELINES
 from .symbols import FLOW_MEMBERS, SymbolTable, default_symtab
 
 __all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "HEADER"]
@@ -36,8 +36,7 @@ HEADER = Path(__file__).with_name("ovnbpf_pipeline.h")
 _CTYPE = {8: "__u8", 16: "__u16", 32: "__u32", 64: "__u64"}
 
 
-class NotLowered(Exception):
-    pass
+NotLowered = A.NotLowered     # re-exported: raised by the action classes' lower_c
 
 
 # ---- field access as C ------------------------------------------------------------------
@@ -145,64 +144,37 @@ class _Entry:
         return [expr]
 
 
-def _arg_words(w, symtab, args) -> list[str]:
-    out = []
-    for arg in args:
-        if not isinstance(arg, ast.FieldRef):
-            raise NotLowered("helper argument is not a field")
-        words = _read(w, symtab, arg)
-        out += list(reversed(words))  # hi word first, as the helpers take them
-    return out
+class _Lowering:
+    """What an action's lower_c(c) works with: lines, temporaries, field reads and
+    writes, the hit entry's constants and cookie (see actions/base.py)."""
 
+    def __init__(self, w: _Writer, entry: _Entry, symtab):
+        self.w, self.entry, self.symtab = w, entry, symtab
+        self.cookie = entry.cookie
 
-_COPY = {"put_arp": "OVNBPF_COPY_PUT_ARP", "put_nd": "OVNBPF_COPY_PUT_ND",
-         "put_fdb": "OVNBPF_COPY_PUT_FDB"}
+    def line(self, text: str) -> None:
+        self.w.line(text)
 
+    def fresh(self, stem: str) -> str:
+        return self.w.fresh(stem)
 
-def _lower_action(w: _Writer, entry: _Entry, act, symtab) -> None:
-    if isinstance(act, A.Assign):
-        if isinstance(act.src, ast.Param):
-            words = entry.param(act.src.index)
-        elif isinstance(act.src, ast.FieldRef):
-            words = _read(w, symtab, act.src)
-        else:
-            raise NotLowered("masked constant assignment")
-        _write(w, symtab, act.dst, words)
-    elif isinstance(act, A.Exchange):
-        a, b = _read(w, symtab, act.a), _read(w, symtab, act.b)
-        _write(w, symtab, act.a, b)
-        _write(w, symtab, act.b, a)
-    elif isinstance(act, A.DecTtl):
-        w.line("if (f->ip_ttl <= 1)")
-        w.line("    return OVNBPF_PL_DROP;  /* TTL would reach 0: processing stops */")
-        w.line("f->ip_ttl--;")
-    elif isinstance(act, A.Next):
-        w.line("return OVNBPF_PL_NEXT;")
-    elif isinstance(act, A.Output):
-        w.line("return OVNBPF_PL_OUTPUT;")
-    elif isinstance(act, A.Drop):
-        w.line("return OVNBPF_PL_DROP;")
-    elif isinstance(act, A.ResultCall) and act.category == A.COMPILED:
-        args = ", ".join(["f"] + _arg_words(w, symtab, act.args))
-        result = w.fresh("r")
-        w.line(f"__u64 {result} = ovnbpf_{act.keyword}({args});")
-        _write(w, symtab, act.dst, [result])
-    elif isinstance(act, A.Call) and act.keyword in ("get_arp", "get_nd"):
-        args = ", ".join(["f"] + _arg_words(w, symtab, act.args))
-        w.line(f"ovnbpf_{act.keyword}({args});")
-    elif isinstance(act, A.Call) and act.keyword in _COPY:
-        w.line("OVNBPF_FC_NOCACHE(f);")
-        w.line(f"OVNBPF_PUNT_COPY(f, {_COPY[act.keyword]}, {entry.cookie});")
-    elif isinstance(act, A.CtClear):
-        w.line("/* ct_clear: the datapath keeps no conntrack state */")
-    elif isinstance(act, Punt):
-        w.line(f"OVNBPF_PUNT(f, {entry.cookie});")
-        w.line("return OVNBPF_PL_CONTROLLER;")
-    elif isinstance(act, NotCompiled):
-        w.line(f"OVNBPF_NOT_COMPILED(f, {entry.cookie});")
-        w.line("return OVNBPF_PL_NOT_COMPILED;")
-    else:
-        raise NotLowered(f"no lowering for {act.format()}")
+    def read(self, ref) -> list[str]:
+        return _read(self.w, self.symtab, ref)
+
+    def write(self, ref, words: list[str]) -> None:
+        _write(self.w, self.symtab, ref, words)
+
+    def param(self, index: int) -> list[str]:
+        return self.entry.param(index)
+
+    def arg_words(self, args) -> list[str]:
+        """Helper arguments (fields only), each read into temporaries, hi word first."""
+        out = []
+        for arg in args:
+            if not isinstance(arg, ast.FieldRef):
+                raise NotLowered("helper argument is not a field")
+            out += list(reversed(self.read(arg)))
+        return out
 
 
 def _comment(text: str) -> str:
@@ -256,10 +228,10 @@ def _emit_shape_probe(w: _Writer, index: int, shape: Shape, pl: PipelineLayout, 
     mark = (len(w.lines), w.tmp)
     w.line(f"OVNBPF_PL_HIT({entry.cookie});")
     try:
+        lowering = _Lowering(w, entry, symtab)
         for act in shape.template:
-            _lower_action(w, entry, act, symtab)
-        if not any(isinstance(a, (A.Next, A.Output, A.Drop, Punt, NotCompiled))
-                   for a in shape.template):
+            act.lower_c(lowering)
+        if not any(a.terminal for a in shape.template):
             w.line("return OVNBPF_PL_DROP;  /* actions end without next/output */")
     except NotLowered as e:
         del w.lines[mark[0]:]

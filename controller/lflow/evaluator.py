@@ -21,7 +21,7 @@ from .passes import Env
 from .symbols import FLOW_MEMBERS, Field, Predicate, SymbolTable, default_symtab
 
 __all__ = ["new_packet", "read_field", "write_field", "eval_match", "eval_ir", "eval_dnf",
-           "run_actions", "Verdict"]
+           "run_actions", "operand_value", "Verdict"]
 
 PortKey = Callable[[str], int]
 
@@ -183,11 +183,11 @@ def eval_dnf(dnf: Dnf, pkt: dict, port_key: PortKey, symtab: SymbolTable | None 
 
 # ---- actions --------------------------------------------------------------------------
 
-class Verdict(tuple):
-    """("next", pipeline|None, table|None) | ("output",) | ("drop",) | ("punt", keyword)."""
+Verdict = A.Verdict
 
 
-def _operand_value(pkt, symtab, operand, port_key):
+def operand_value(pkt, symtab, operand, port_key):
+    """(value, mask or None) of an action operand: a constant, a port name, a field."""
     if isinstance(operand, ast.Const):
         return operand.value, operand.mask
     if isinstance(operand, ast.StrConst):
@@ -200,6 +200,9 @@ def _operand_value(pkt, symtab, operand, port_key):
     return (read_field(pkt, base) >> lo) & ((1 << (hi - lo + 1)) - 1), None
 
 
+_operand_value = operand_value     # the older private name
+
+
 def _store(pkt, symtab, ref, value, mask=None):
     base, lo, hi = symtab.resolve(ref.name)
     if ref.sliced:
@@ -209,42 +212,28 @@ def _store(pkt, symtab, ref, value, mask=None):
     write_field(pkt, base, value << lo, field_mask << lo)
 
 
+class _Run:
+    """What an action's evaluate(run) works with (see actions/base.py)."""
+
+    def __init__(self, pkt, symtab, port_key, helpers):
+        self.pkt, self.symtab, self.port_key, self.helpers = pkt, symtab, port_key, helpers
+
+    def value(self, operand):
+        return operand_value(self.pkt, self.symtab, operand, self.port_key)
+
+    def store(self, ref, value, mask=None):
+        _store(self.pkt, self.symtab, ref, value, mask)
+
+
 def run_actions(actions, pkt: dict, port_key: PortKey, symtab: SymbolTable | None = None,
                 helpers: dict | None = None) -> Verdict:
     """Execute actions on pkt (in place) up to the first next/output/drop or punt.
 
     `helpers` maps function-like action keywords (check_in_port_sec, get_fdb, get_arp, ...)
     to callables (pkt, args) -> value; missing ones return 0. An empty list drops."""
-    symtab = symtab or default_symtab()
-    helpers = helpers or {}
+    run = _Run(pkt, symtab or default_symtab(), port_key, helpers or {})
     for act in actions:
-        if isinstance(act, A.Assign):
-            value, mask = _operand_value(pkt, symtab, act.src, port_key)
-            _store(pkt, symtab, act.dst, value, mask)
-        elif isinstance(act, A.Exchange):
-            a, _ = _operand_value(pkt, symtab, act.a, port_key)
-            b, _ = _operand_value(pkt, symtab, act.b, port_key)
-            _store(pkt, symtab, act.a, b)
-            _store(pkt, symtab, act.b, a)
-        elif isinstance(act, A.DecTtl):
-            if pkt["ip_ttl"] <= 1:
-                return Verdict(("drop",))
-            pkt["ip_ttl"] -= 1
-        elif isinstance(act, A.Next):
-            return Verdict(("next", act.pipeline, act.table))
-        elif isinstance(act, A.Output):
-            return Verdict(("output",))
-        elif isinstance(act, A.Drop):
-            return Verdict(("drop",))
-        elif isinstance(act, A.ResultCall):
-            fn = helpers.get(act.keyword, lambda p, args: 0)
-            _store(pkt, symtab, act.dst, fn(pkt, act.args))
-        elif act.category == A.COMPILED and isinstance(act, (A.Call, A.Keyword)):
-            fn = helpers.get(act.keyword)
-            if fn:
-                fn(pkt, act.args)
-        elif act.category == A.PUNT:
-            return Verdict(("punt", act.keyword))
-        else:
-            raise NotImplementedError(f"no reference semantics for {act.format()}")
+        verdict = act.evaluate(run)
+        if verdict is not None:
+            return verdict
     return Verdict(("drop",))

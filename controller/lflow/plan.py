@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import actions as A
-from . import ast
 from .classify import classify_flow, classify_parsed
 from .evaluator import read_field
 from .expr import CompileError, Dnf
@@ -68,18 +67,40 @@ class Punt:
     """Template action: give the packet to the controller, which runs the flow's actions."""
     keyword: str
     category = A.PUNT
+    terminal = True
 
     def format(self) -> str:
         return f"<controller {self.keyword}: lflow cookie>"
+
+    def lower_c(self, c) -> None:
+        c.line(f"OVNBPF_PUNT(f, {c.cookie});")
+        c.line("return OVNBPF_PL_CONTROLLER;")
+
+    def evaluate(self, run):
+        return A.Verdict(("punt", self.keyword))
+
+    def instantiate(self, params):
+        return self
 
 
 @dataclass(frozen=True)
 class NotCompiled:
     """Template action: the flow needs something the datapath lacks (conntrack, ...)."""
     category: str
+    terminal = True
 
     def format(self) -> str:
         return f"<not compiled: {self.category}: lflow cookie>"
+
+    def lower_c(self, c) -> None:
+        c.line(f"OVNBPF_NOT_COMPILED(f, {c.cookie});")
+        c.line("return OVNBPF_PL_NOT_COMPILED;")
+
+    def evaluate(self, run):
+        raise NotImplementedError(f"no reference semantics for {self.format()}")
+
+    def instantiate(self, params):
+        return self
 
 
 @dataclass(frozen=True)
@@ -125,18 +146,9 @@ class Plan:
 
 def _templatize(acts) -> tuple[tuple, tuple, tuple]:
     """Cut assignment constants out of the actions: (template, params, param fields)."""
-    template, params, fields = [], [], []
-    for act in acts:
-        if isinstance(act, A.Assign) and (
-                isinstance(act.src, ast.StrConst)
-                or isinstance(act.src, ast.Const) and act.src.mask is None):
-            template.append(A.Assign(act.dst, ast.Param(len(params))))
-            params.append(act.src)
-            fields.append(act.dst.name if not act.dst.sliced else
-                          f"{act.dst.name}[{act.dst.lo}..{act.dst.hi}]")
-        else:
-            template.append(act)
-    return tuple(template), tuple(params), tuple(fields)
+    params, fields = [], []
+    template = tuple(act.template(params, fields) for act in acts)
+    return template, tuple(params), tuple(fields)
 
 
 def _flow_template(flow: LogicalFlow, category: str, acts):
@@ -421,13 +433,7 @@ def _shape_id(flow, key_fields, template, param_fields, memo: AnalysisCache) -> 
 
 def instantiate(shape: Shape, params: tuple) -> tuple:
     """The template with an entry's constants put back: the flow's own actions."""
-    out = []
-    for act in shape.template:
-        if isinstance(act, A.Assign) and isinstance(act.src, ast.Param):
-            out.append(A.Assign(act.dst, params[act.src.index]))
-        else:
-            out.append(act)
-    return tuple(out)
+    return tuple(act.instantiate(params) for act in shape.template)
 
 
 def describe_key(plan: Plan, entry: Entry) -> str:

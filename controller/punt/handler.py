@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..lflow import actions as A
 from ..lflow import ast
-from ..lflow.evaluator import _operand_value, read_field, run_actions
+from ..lflow.evaluator import operand_value, read_field, run_actions
 from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab
@@ -34,13 +34,10 @@ __all__ = ["Injection", "MacBinding", "PuntHandler", "Result", "HANDLED"]
 
 log = logging.getLogger("ovnbpf.punt")
 
-# Punted actions this handler carries out (the compiler counts their flows as compiled)
-GENERATING = tuple(P.BUILDERS)
-LEARNING = ("put_arp", "put_nd")
-# Consumed on purpose, as ovn-controller does when the feature is not configured
-IGNORED = {"handle_svc_check": "no Service_Monitor rows are monitored: reply ignored",
-           "handle_dhcpv6_reply": "no DHCPv6 prefix delegation configured: reply ignored"}
-HANDLED = frozenset(GENERATING + LEARNING + tuple(IGNORED))
+# Punted actions this handler carries out: each action class says how (its `punt`,
+# controller/lflow/actions/punt.py); the compiler counts their flows as compiled.
+HANDLED = frozenset(kw for kw, cls in A.ACTIONS.items()
+                    if cls.category == A.PUNT and cls.punt is not None and cls.punt.handled)
 # A generated packet may punt again (an ICMP error to a neighbour nobody resolved yet makes
 # an ARP request); a chain longer than this is a loop, dropped and counted (punt_loop).
 MAX_DEPTH = 4
@@ -159,7 +156,7 @@ class PuntHandler:
         base, _, _ = self.symtab.resolve(ref.name)
         if base.is_string:                    # inport/outport: the whole port key
             return read_field(pkt, base)
-        return _operand_value(pkt, self.symtab, ref, port_key)[0]
+        return operand_value(pkt, self.symtab, ref, port_key)[0]
 
     def _run(self, acts, pkt, port_key):
         return run_actions(acts, pkt, port_key, self.symtab)
@@ -173,7 +170,7 @@ class PuntHandler:
         for act in acts:
             if act.category == A.PUNT and act.consumes_packet:
                 return self._generate(ev, flow, dp, act, frame, pkt, port_key)
-            if isinstance(act, (A.Next, A.Output, A.Drop)) or act.category != A.COMPILED:
+            if act.terminal or act.category != A.COMPILED:
                 break
             verdict = self._run([act, A.Next()], pkt, port_key)
             if verdict[0] != "next":
@@ -187,13 +184,14 @@ class PuntHandler:
         if pkt.get("punt_depth", 0) >= MAX_DEPTH:
             return self._fail("punt_loop", f"lflow {flow.uuid}: {kw} on a packet generated "
                               f"{pkt['punt_depth']} times already")
-        if kw in IGNORED:
+        handling = act.punt
+        if handling is not None and handling.kind == "ignore":
             self.counters[f"ignored_{kw}"] += 1
             if ("ignored", kw) not in self.warned:
                 self.warned.add(("ignored", kw))
-                log.info("%s (lflow %s): %s", kw, flow.uuid, IGNORED[kw])
+                log.info("%s (lflow %s): %s", kw, flow.uuid, handling.reason)
             return Result([], [], f"ignored_{kw}")
-        if kw not in P.BUILDERS:
+        if handling is None or handling.kind != "generate" or kw not in P.BUILDERS:
             return self._fail(f"not_implemented_{kw}", f"lflow {flow.uuid}: {kw} is not implemented "
                               "by the punt handler")
         new_frame = P.build(kw, frame, pkt)
@@ -225,7 +223,7 @@ class PuntHandler:
         call = next((a for a in A.walk_actions(acts) if a.keyword == kw), None)
         if call is None:
             return self._fail("copy_without_action", f"lflow {flow.uuid}: no {kw} in {flow.actions}")
-        if kw not in LEARNING:
+        if call.punt is None or call.punt.kind != "learn":
             return self._fail(f"not_implemented_{kw}", f"lflow {flow.uuid}: {kw} is not implemented")
         port_key = self._port_key(dp)
         if len(call.args) != 3 or not all(isinstance(a, ast.FieldRef) for a in call.args):

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from controller.lab import topology
-from controller.lab.topology import VM
+from topologies.lab import topology
+from topologies.lab.topology import VM
 
 from tests.conftest import running_lab
 

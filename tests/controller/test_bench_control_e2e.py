@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from controller.lab.lab import lab_dir
+from topologies.lab.lab import lab_dir
 from tests.conftest import system_snapshot
 
 NAME = "bct"

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from controller.bench import lab as benchlab
-from controller.lab import topology
-from controller.lab.lab import lab_dir
+from topologies.bench import lab as benchlab
+from topologies.lab import topology
+from topologies.lab.lab import lab_dir
 from tests.conftest import system_snapshot
 
 KEYS = {"ovnbpf_cross", "ovnbpf_local", "ovs_cross", "ovs_local", "kernel_cross"}

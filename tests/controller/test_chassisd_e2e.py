@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from controller.lab import topology
+from topologies.lab import topology
 
 from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from controller.lab.topology import VM
+from topologies.lab.topology import VM
 
 pytestmark = [pytest.mark.root, pytest.mark.e2e, pytest.mark.bpf]
 

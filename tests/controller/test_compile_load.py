@@ -3,7 +3,7 @@ number of ports: a switch of 10 and of 1,000 ports (real northd) give the same p
 import pytest
 
 from controller.compile import CompileError, compile_state, snapshot, verify, write_outputs
-from controller.lflow.topo_gen import populate_one_switch, replicate_ports
+from topologies.bench.topo_gen import populate_one_switch, replicate_ports
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf]
 
@@ -20,7 +20,7 @@ def one_switch_states():
     import shutil
     import tempfile
     from pathlib import Path
-    from controller.lab.central import Central
+    from topologies.lab.central import Central
     states = {}
     for n in (10, 1000):
         rundir = Path(tempfile.mkdtemp(prefix="obc-", dir="/tmp"))

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from controller.lab import netns
-from controller.lab.chassis import ChassisNode
-from controller.lab.proc import read_pidfile, stop_pids, wait_for
+from topologies.lab import netns
+from topologies.lab.chassis import ChassisNode
+from topologies.lab.proc import read_pidfile, stop_pids, wait_for
 from tests.conftest import running_lab
 from tests.controller.traffic import ctl
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from controller.lab.demo import broadcast_copies, run_demo
+from topologies.lab.demo import broadcast_copies, run_demo
 from tests.conftest import running_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.db.local_ovs import ConfigError, LocalOvs, Vif, config_from_rows
-from controller.lab.proc import read_pidfile, stop_pids
+from topologies.lab.proc import read_pidfile, stop_pids
 
 IDS = {"system-id": "hv1", "ovn-remote": "tcp:192.0.2.1:6642", "ovn-encap-type": "geneve",
        "ovn-encap-ip": "192.0.2.11"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.lab import topology
-from controller.lab.proc import run, stop_pids, wait_for
+from topologies.lab import topology
+from topologies.lab.proc import run, stop_pids, wait_for
 
 from tests.conftest import running_lab
 from tests.controller.traffic import status

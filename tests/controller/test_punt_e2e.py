@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from controller.lab import topology
+from topologies.lab import topology
 
 from tests.conftest import running_lab
 

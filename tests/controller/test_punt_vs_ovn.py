@@ -68,7 +68,7 @@ def test_icmp4_time_exceeded_matches_ovn_byte_for_byte(make_lab):
 def test_icmp6_time_exceeded_matches_ovn_byte_for_byte(make_lab, tmp_path):
     """The same for `icmp6 {}` in a dual-stack reference lab, with a request too big to
     quote whole (pinctrl cuts the error to 1280 bytes, Ethernet included)."""
-    from controller.lab import topology
+    from topologies.lab import topology
     from controller.punt import packets as P
     from controller.punt.event import CONSUME, STAGE_INGRESS, encode_event
     from controller.punt.handler import PuntHandler

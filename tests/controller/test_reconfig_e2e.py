@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.lab import netns
-from controller.lab.chassis import UPLINK
-from controller.lab.proc import run, wait_for
+from topologies.lab import netns
+from topologies.lab.chassis import UPLINK
+from topologies.lab.proc import run, wait_for
 
 from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status

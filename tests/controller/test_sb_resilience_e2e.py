@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.lab import topology
-from controller.lab.central import SB_PORT
-from controller.lab.proc import run, wait_for
+from topologies.lab import topology
+from topologies.lab.central import SB_PORT
+from topologies.lab.proc import run, wait_for
 
 from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from controller.db import viewcheck
-from controller.lab import topology
+from topologies.lab import topology
 
 from tests.conftest import running_lab
 from tests.controller.traffic import background_ping, loss, status

@@ -5,7 +5,7 @@ SB member restart, the whole SB frozen for 14-16 s, northd stop/start, Raft lead
 a lab with a 3-member Raft SB.
 Real ovn-nbctl, ovsdb-servers, northd and chassis.
 
-Asserted for ovnbpf chassis (controller/lab/soakrun.judge): no packet lost outside the
+Asserted for ovnbpf chassis (topologies/lab/soakrun.judge): no packet lost outside the
 fault windows, none inside them either (the stated bound: 0, what these faults cost
 before the churn; the OVS reference's own figures are printed beside), every fault
 recovered (every chassis caught up with the NB within 30 s), each chassis' status file
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.bench.soak import keep_logs, run_soak, soak_lab
+from topologies.bench.soak import keep_logs, run_soak, soak_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 

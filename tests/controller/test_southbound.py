@@ -150,7 +150,7 @@ def test_conditional_monitoring_bytes_50_switches_one_local(ovn_central, capsys)
 def test_set_remote_reconnects_to_another_address_keeping_the_replica(ovn_central):
     """ovn-remote changed at run time (controller/chassisd/reconfig.py): the same server
     at another address; a single ovsdb-server keeps no history, so a counted full resync."""
-    from controller.lab.proc import run
+    from topologies.lab.proc import run
     _topology(ovn_central)
     sb = _connect(ovn_central)
     try:

@@ -8,8 +8,8 @@ import time
 import pytest
 import yaml
 
-from controller.lab import topology
-from controller.lab.demo import _capture, _count, broadcast_copies
+from topologies.lab import topology
+from topologies.lab.demo import _capture, _count, broadcast_copies
 from tests.conftest import running_lab
 from tests.controller.traffic import ctl
 

@@ -18,7 +18,8 @@ except Exception:   # pragma: no cover - depends on the machine
 needs_bpf = pytest.mark.skipif(not HAVE_BCC or os.geteuid() != 0,
                                reason="needs root and bcc (python3-bpfcc)")
 
-# The topology of the reference lab's canonical capture (NOTES.md, "Geneve on the wire").
+# The topology of the reference lab's canonical capture (tests/trace/data/canonical-geneve.pcap,
+# real OVS between two ovs chassis; bpf/README.md "Geneve on the wire").
 HV1_IP, HV2_IP = 0xAC1FFA0B, 0xAC1FFA0C          # 172.31.250.11 / .12
 HV1_MAC, HV2_MAC = 0x0200AC1FFA11, 0x0200AC1FFA12
 VM1_MAC, VM3_MAC = 0x0A0000000101, 0x0A0000000103

@@ -63,8 +63,9 @@ class Lab:
 # ---- helpers for ChassisDatapath tests ---------------------------------------------------
 
 def gro_on(ns: str, ifname: str) -> None:
-    """XDP-redirected frames reach a veth only when its peer has NAPI (MACHINE.md): GRO on
-    the VM side of a VIF gives it that."""
+    """XDP-redirected frames reach a veth only when its peer has NAPI (the kernel drops them
+    otherwise; controller/chassisd/napi.py reports such VIFs): GRO on the VM side of a VIF
+    gives it that."""
     sh("ethtool", "-K", ifname, "gro", "on", ns=ns)
 
 

@@ -1,4 +1,5 @@
-"""Encap/decap against the reference capture of real OVS (NOTES.md "Geneve on the wire")."""
+"""Encap/decap against the reference capture of real OVS (tests/trace/data/canonical-geneve.pcap;
+the format: bpf/README.md "Geneve on the wire")."""
 from __future__ import annotations
 
 import struct

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.lab.proc import run
+from topologies.lab.proc import run
 from tests.conftest import running_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.lab.chassis import ping
-from controller.lab.proc import run
+from topologies.lab.chassis import ping
+from topologies.lab.proc import run
 from tests.conftest import running_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from controller.lab import netns, topology
-from controller.lab.lab import Lab, LabError
-from controller.lab.proc import alive
-from controller.lab.topology import VM
+from topologies.lab import netns, topology
+from topologies.lab.lab import Lab, LabError
+from topologies.lab.proc import alive
+from topologies.lab.topology import VM
 from tests.conftest import system_snapshot
 
 pytestmark = [pytest.mark.root, pytest.mark.e2e]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.lab.proc import wait_for
+from topologies.lab.proc import wait_for
 from tests.conftest import running_lab
 from tests.lab import tap_guest
 

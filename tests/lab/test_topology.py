@@ -1,9 +1,9 @@
 """Topology files: the shipped ones parse; malformed ones are rejected with file:line: key."""
 import pytest
 
-from controller.lab import topology
-from controller.lab.logical import nbctl_commands
-from controller.lab.topology import TopologyError
+from topologies.lab import topology
+from topologies.lab.logical import nbctl_commands
+from topologies.lab.topology import TopologyError
 
 GOOD = """\
 chassis:

@@ -6,11 +6,10 @@ import uuid
 
 import pytest
 
-from controller.lab.chassis import ChassisKindNotReady
-from controller.lab.lab import Lab, lab_dir
-from controller.lab.proc import alive, read_pidfile
+from topologies.lab.lab import Lab, lab_dir
+from topologies.lab.proc import alive, read_pidfile
 from tests.conftest import system_snapshot
-from topologies.mininet import mixed_kinds, net, two_chassis
+from topologies.mininet import mixed_kinds, two_chassis
 from topologies.mininet.net import MininetLab
 
 pytestmark = [pytest.mark.root, pytest.mark.e2e]
@@ -80,32 +79,8 @@ def test_two_chassis_pingall_and_down_leaves_nothing(mininet_lab):
     assert not lab_dir(name).exists()
 
 
-def test_ovnbpf_kind_refused_before_anything_exists(monkeypatch):
-    monkeypatch.setattr(net, "ovnbpf_controller_ready", lambda: False)
-    before = system_snapshot()
-    lab = MininetLab(mixed_kinds.TOPOLOGY, _lab_name(), log=lambda *_: None)
-    with pytest.raises(ChassisKindNotReady, match="hv1: kind 'ovnbpf' is not implemented yet"):
-        lab.up()
-    after = system_snapshot()
-    assert not _ours(after["netns"] - before["netns"], lab.name)
-    assert not _ours(after["links"] - before["links"], lab.name)
-    assert not lab_dir(lab.name).exists(), "refused before its record was written"
-
-
-def test_runner_exit_status_for_a_kind_not_ready(monkeypatch, tmp_path):
-    """The runner reports a chassis kind that is not implemented yet with exit status 2."""
-    from topologies.mininet import run
-    monkeypatch.setattr(net, "ovnbpf_controller_ready", lambda: False)
-    assert run.main(["mixed_kinds", "--name", _lab_name()]) == 2
-
-
 def test_mixed_kinds_pingall(mininet_lab):
-    """hv1 + hv3 ovnbpf, hv2 ovs: all pairs, both ways across eBPF and OVS Geneve. Until the
-    ovnbpf controller answers `--help`, the lab must refuse instead."""
-    if not net.ovnbpf_controller_ready():
-        with pytest.raises(ChassisKindNotReady):
-            mininet_lab(mixed_kinds.TOPOLOGY)
-        return
+    """hv1 + hv3 ovnbpf, hv2 ovs: all pairs, both ways across eBPF and OVS Geneve."""
     lab = mininet_lab(mixed_kinds.TOPOLOGY)
     assert lab.pingall() == 0
 

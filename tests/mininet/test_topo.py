@@ -3,8 +3,8 @@ import ipaddress
 
 import pytest
 
-from controller.lab import topology
-from controller.lab.lab import Plan
+from topologies.lab import topology
+from topologies.lab.lab import Plan
 from topologies.mininet.topo import Names, OvnTopo
 
 

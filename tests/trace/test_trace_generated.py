@@ -11,7 +11,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from controller.lab import logical, topology
+from topologies.lab import logical, topology
 from controller.trace.bind import bind
 from controller.trace.compare import compare
 from controller.trace.frame import build_frame

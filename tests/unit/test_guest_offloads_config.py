@@ -2,8 +2,8 @@
 `offloads: false`; anything but a boolean is refused with its location; the VM MTU rule."""
 import pytest
 
-from controller.lab import netns, topology
-from controller.lab.topology import TopologyError
+from topologies.lab import netns, topology
+from topologies.lab.topology import TopologyError
 
 BASE = """\
 chassis:

@@ -1,12 +1,12 @@
-"""The soak's pure logic (controller/lab/soak.py): the seeded plan, ping parsing, loss
+"""The soak's pure logic (topologies/lab/soak.py): the seeded plan, ping parsing, loss
 attribution to fault windows, the log check and the flatness bounds. No root."""
 import random
 import re
 
 import pytest
 
-from controller.lab import soak, topology
-from controller.lab.soakrun import judge, traffic_flows
+from topologies.lab import soak, topology
+from topologies.lab.soakrun import judge, traffic_flows
 
 CHASSIS = ["hv1", "hv2"]
 
@@ -253,7 +253,7 @@ def test_churn_and_faults_can_be_left_out_without_moving_the_other():
 
 
 def _runner(samples, windows=(), freezes=()):
-    from controller.lab.soakrun import Soak
+    from topologies.lab.soakrun import Soak
     r = object.__new__(Soak)          # only the figures' logic: no lab
     r.samples, r.windows, r.freezes, r.t0 = list(samples), list(windows), list(freezes), 0.0
     return r

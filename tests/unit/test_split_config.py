@@ -5,8 +5,8 @@ import pytest
 
 from controller.chassisd import desired as D
 from controller.db import rows as R
-from controller.lab import topology
-from controller.lab.topology import TopologyError
+from topologies.lab import topology
+from topologies.lab.topology import TopologyError
 
 BASE = """\
 chassis:
@@ -38,7 +38,7 @@ def test_shipped_split_topology_and_lab_plan():
     assert {c.name: (c.kind, c.options.get("egress_on")) for c in t.chassis} == {
         "hv1": ("ovnbpf", "ingress"), "hv2": ("ovnbpf", "ingress"), "hv3": ("ovnbpf", "ingress")}
     import ipaddress
-    from controller.lab.lab import Plan
+    from topologies.lab.lab import Plan
     plan = Plan("sp0", t, ipaddress.IPv4Network("172.31.254.0/24"))
     assert {n.name: n.egress_on for n in plan.chassis_nodes("tcp:x")} == \
         {"hv1": "ingress", "hv2": "ingress", "hv3": "ingress"}

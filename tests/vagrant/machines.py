@@ -9,8 +9,8 @@ import glob
 import signal
 import subprocess
 
-from controller.lab import netns
-from controller.lab.proc import read_pidfile, run, stop_pids, wait_for
+from topologies.lab import netns
+from topologies.lab.proc import read_pidfile, run, stop_pids, wait_for
 
 BOOT = ("mount -t tmpfs tmpfs /run && mount -t sysfs sysfs /sys && ip link set lo up "
         "&& echo booted && exec sleep infinity")

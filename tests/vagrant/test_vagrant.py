@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.lab import topology
-from controller.lab.lab import _pick_subnet
-from controller.lab.proc import alive
+from topologies.lab import topology
+from topologies.lab.lab import _pick_subnet
+from topologies.lab.proc import alive
 from tests.conftest import system_snapshot
 from tests.vagrant.machines import Machine
 

@@ -1,13 +1,13 @@
-"""The per-link steps of controller/lab/chassis.py, for links that Mininet made.
+"""The per-link steps of topologies/lab/chassis.py, for links that Mininet made.
 
 ChassisNode.create_namespace and ChassisNode.add_vif create their veths themselves and then
 prepare them for the chassis kind; here Mininet has created the veths, so only the
 preparation is repeated. Keep this in step with chassis.py (or, better, have chassis.py
 expose these steps; see the report of the Mininet work).
 """
-from controller.lab import netns
-from controller.lab.chassis import UPLINK
-from controller.lab.proc import run
+from topologies.lab import netns
+from topologies.lab.chassis import UPLINK
+from topologies.lab.proc import run
 
 from .topo import VM_DEV
 

@@ -2,8 +2,6 @@
 routed and broadcast traffic crosses between eBPF and OVS Geneve both ways (mixed.yaml).
 
     .venv/bin/python -m topologies.mininet.mixed_kinds [--name N] [--cli]
-
-Until `ovnbpf controller` lands, bring-up stops with "not implemented yet" (exit 2).
 """
 import sys
 from pathlib import Path

@@ -1,23 +1,21 @@
 """A lab on Mininet: the same topology files, OVN central and chassis daemons as
 `ovnbpf lab`, with Mininet making the hosts, links and underlay bridge.
 
-The lab's write-ahead record (controller.lab.lab.State) is reused: every root-namespace
+The lab's write-ahead record (topologies.lab.lab.State) is reused: every root-namespace
 link, namespace name and daemon pidfile is recorded before it exists, so `down()` (or
 `ovnbpf lab down --name NAME` after a crash) removes exactly what this lab made. Each
 Mininet host's namespace is given a name with `ip netns attach`, which lets the chassis
 code run its daemons there unchanged and makes `ovnbpf lab status/exec --name NAME` work.
 """
-import subprocess
-import sys
 import time
 
 from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 
-from controller.lab import logical, netns, topology
-from controller.lab.chassis import ensure_bpffs, kind_not_ready, uplink_mac
-from controller.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
-from controller.lab.proc import alive, run
+from topologies.lab import logical, netns, topology
+from topologies.lab.chassis import ensure_bpffs, uplink_mac
+from topologies.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
+from topologies.lab.proc import alive, run
 
 from .chassis_host import plug_vif, prepare_uplink
 from .topo import VM_DEV, Names, OvnTopo
@@ -30,15 +28,8 @@ VM_MTU = 1442              # Geneve + the OVN option take 58 bytes of a 1500-byt
 Mininet.inited = True
 
 
-def ovnbpf_controller_ready():
-    """True once `ovnbpf controller --help` works and takes --ovs-db."""
-    proc = subprocess.run([sys.executable, "-m", "controller.cli", "controller", "--help"],
-                          capture_output=True, text=True)
-    return proc.returncode == 0 and "--ovs-db" in proc.stdout
-
-
 def _host_setup(host):
-    # as controller.lab.netns.netns_add: no IPv6 noise (router solicitations, DAD)
+    # as topologies.lab.netns.netns_add: no IPv6 noise (router solicitations, DAD)
     host.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
 
 
@@ -64,11 +55,6 @@ class MininetLab:
 
     def up(self):
         topo = topology.load(self.topology_ref)
-        kinds = {c.kind for c in topo.chassis}
-        if "ovnbpf" in kinds and not ovnbpf_controller_ready():
-            # checked before anything is created: nothing to clean up
-            raise kind_not_ready(next(c.name for c in topo.chassis if c.kind == "ovnbpf"),
-                                 topo.source)
         rundir = lab_dir(self.name)
         if State.load(rundir / "state.json"):
             raise LabError(f"lab {self.name!r} exists already: run "

@@ -3,8 +3,7 @@
     .venv/bin/python -m topologies.mininet.run two_chassis            # or three_chassis, mixed_kinds
     .venv/bin/python -m topologies.mininet.run topologies/two-chassis.yaml --name mn2 --cli
 
-Exit status: 0 when pingall loses nothing, 1 when it loses packets or bring-up fails,
-2 when a chassis kind is not implemented yet.
+Exit status: 0 when pingall loses nothing, 1 when it loses packets or bring-up fails.
 """
 import argparse
 import importlib
@@ -13,10 +12,9 @@ import sys
 
 from mininet.log import setLogLevel
 
-from controller.lab.chassis import ChassisKindNotReady
-from controller.lab.lab import LabError
-from controller.lab.proc import CommandError
-from controller.lab.topology import TopologyError
+from topologies.lab.lab import LabError
+from topologies.lab.proc import CommandError
+from topologies.lab.topology import TopologyError
 
 from .net import DEFAULT_NAME, MininetLab
 
@@ -47,9 +45,6 @@ def main(argv=None):
             loss = lab.pingall()
             if args.cli:
                 lab.cli()
-    except ChassisKindNotReady as e:
-        print(f"topologies.mininet.run: {e}", file=sys.stderr)
-        return 2
     except (LabError, TopologyError, CommandError, TimeoutError) as e:
         print(f"topologies.mininet.run: error: {e}", file=sys.stderr)
         return 1

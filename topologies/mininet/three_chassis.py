@@ -5,7 +5,7 @@ topologies/three-chassis.yaml on Mininet.
 """
 import sys
 
-from controller.lab.topology import TOPOLOGY_DIR
+from topologies.lab.topology import TOPOLOGY_DIR
 
 TOPOLOGY = str(TOPOLOGY_DIR / "three-chassis.yaml")
 

@@ -1,4 +1,4 @@
-"""A lab topology (controller/lab/topology.py) as a Mininet Topo: a pure graph of hosts,
+"""A lab topology (topologies/lab/topology.py) as a Mininet Topo: a pure graph of hosts,
 one switch and links, with every kernel-visible name chosen here.
 
 Mininet makes a veth pair inside the namespace of its first node and puts the peer
@@ -8,13 +8,13 @@ in the root namespace are the underlay bridge and its ports.
 from mininet.nodelib import LinuxBridge
 from mininet.topo import Topo
 
-from controller.lab.chassis import UPLINK, uplink_mac
+from topologies.lab.chassis import UPLINK, uplink_mac
 
 VM_DEV = "eth0"            # the VM's side of its veth, as in the namespace lab
 
 
 class Names:
-    """Names and addresses of one Mininet lab; the rest comes from controller.lab.lab.Plan."""
+    """Names and addresses of one Mininet lab; the rest comes from topologies.lab.lab.Plan."""
 
     def __init__(self, plan):
         self.plan = plan

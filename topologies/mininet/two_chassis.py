@@ -4,7 +4,7 @@
 """
 import sys
 
-from controller.lab.topology import TOPOLOGY_DIR
+from topologies.lab.topology import TOPOLOGY_DIR
 
 TOPOLOGY = str(TOPOLOGY_DIR / "two-chassis.yaml")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
+TOPOLOGY_DIR = Path(__file__).resolve().parents[1]   # the topologies/ package: its YAML files are package data
 DEFAULT_TOPOLOGY = "ebpf"       # two ovnbpf chassis; "two-chassis" is the OVS reference
 
 CHASSIS_KINDS = ("ovnbpf", "ovs")

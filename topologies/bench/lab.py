@@ -10,7 +10,7 @@ One mixed lab (hv1, hv2 ovnbpf; hv3, hv4 ovs; one logical switch) plus a plain-k
                              (nf_call_iptables/ip6tables/arptables off on that bridge)
 
 pps: 64-byte UDP frames. The sender is an XDP program run by BPF_PROG_TEST_RUN with live
-frames inside the sending VM (controller/bench/xdpgen.py), redirecting each frame out of
+frames inside the sending VM (topologies/bench/xdpgen.py), redirecting each frame out of
 the VM's eth0 (~4 Mpps from an idle core; `generator_pps` says what it reached in this run,
 always several times what any path here forwards). The receiver is
 an XDP program on the receiving VM's eth0 that counts the benchmark's frames and drops
@@ -56,6 +56,8 @@ Noisy machine: compare figures only within one run.
 import contextlib
 import ipaddress
 import json
+import os
+import re
 import socket
 import statistics
 import struct
@@ -66,6 +68,16 @@ import time
 from pathlib import Path
 
 import yaml
+from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
+from datapath.libbpf import obj_get
+from datapath.maps import percpu_u64_all
+from topologies.lab import netns
+from topologies.lab.chassis import ping, uplink_mac
+from topologies.lab.lab import Lab
+from topologies.lab.netns import run
+from topologies.lab.proc import stop_pids, wait_for
+
+HELP = "pps and TCP throughput, ovnbpf vs ovs vs kernel"   # `ovnbpf bench lab` (entry point ovnbpf.benches)
 
 BPF_SOURCE = Path(__file__).resolve().parents[2] / "bpf" / "bench" / "lab_traffic.c"
 UDP_PORT = 9            # obl_count counts (and drops) UDP to this port only
@@ -139,7 +151,6 @@ class Endpoint:
 
 def add_kernel_ip6(ends):
     """IPv6 on the kernel pair (tcp6_gbps): fd00:0:0:9::N, no DAD."""
-    from controller.lab.netns import run
     for i, (end, _, _) in enumerate(ends.values(), start=1):
         end.ip6 = f"fd00:0:0:9::{i}"
         run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
@@ -150,7 +161,6 @@ def add_kernel_ip6(ends):
 def make_kernel_pair(lab):
     """k1 and k2: two namespaces on a Linux bridge in a third, br_netfilter calls off.
     Recorded in the lab's state before creation, so lab down removes them."""
-    from controller.lab import netns
     run = netns.run
     state = lab.state()
     ns = {k: f"{lab.name}-{k}" for k in ("k1", "k2", "kbr")}
@@ -177,7 +187,6 @@ def make_kernel_pair(lab):
 def make_wire_pair(lab):
     """g1 <-> g2: one veth pair, nothing between. The sender's ceiling (it outruns the
     paths measured only if this is well above them)."""
-    from controller.lab import netns
     state = lab.state()
     ns = {k: f"{lab.name}-{k}" for k in ("g1", "g2")}
     for name in ns.values():
@@ -195,7 +204,6 @@ def make_wire_pair(lab):
 # ---- the measurements --------------------------------------------------------------------
 
 def ifindex(dev, ns=None):
-    from controller.lab.netns import run
     if ns is None:
         return socket.if_nametoindex(dev)
     return int(run(["ip", "-o", "link", "show", "dev", dev], netns=ns).split(":", 1)[0])
@@ -206,8 +214,8 @@ class Traffic:
     is detached by close() (and goes with the namespaces anyway)."""
 
     def __init__(self):
-        from bcc import BPF
-        from datapath.loader import Attachments
+        from bcc import BPF   # lazy: bcc is heavy, and only the XDP sender needs it here
+        from datapath.loader import Attachments   # (loads bcc too)
         self.bpf = BPF(src_file=str(BPF_SOURCE))
         self.fds = {fn: self.bpf.load_func(fn, BPF.XDP).fd
                     for fn in ("obl_gen", "obl_count", "obl_fwd")}
@@ -252,7 +260,7 @@ class Traffic:
             cpu_before = _cpu_seconds(forwarders)
             fd = self.fds["obl_gen"]
             argv = ["ip", "netns", "exec", src.netns, sys.executable, "-m",
-                    "controller.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds),
+                    "topologies.bench.xdpgen", "--prog-fd", str(fd), "--seconds", str(seconds),
                     "--rate", str(rate)]
             proc = subprocess.Popen(argv, pass_fds=(fd,), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
@@ -279,7 +287,6 @@ class Traffic:
 
 def _cpu_seconds(pids):
     """utime + stime of processes (all their threads), in seconds."""
-    import os
     total = 0
     for pid in pids:
         try:
@@ -292,13 +299,11 @@ def _cpu_seconds(pids):
 
 
 def _listening(ns, port):
-    from controller.lab.netns import run
     return f":{port} " in run(["ss", "-ltnH"], netns=ns)
 
 
 def _busy_cpu_seconds():
     """Busy CPU time of the whole machine so far (every CPU, softirqs included)."""
-    import os
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")   # minus idle, iowait
@@ -307,7 +312,6 @@ def _busy_cpu_seconds():
 def tcp_gbps(src, dst, seconds, cpu=None):
     """iperf3, one TCP stream src -> dst for `seconds` (whole seconds, at least 1). `cpu`, a
     list, gets the machine's busy CPU seconds per gigabit delivered."""
-    from controller.lab.proc import stop_pids, wait_for
     t = max(1, round(seconds))
     server = subprocess.Popen(["ip", "netns", "exec", dst.netns, "iperf3", "-s", "-1",
                                "-p", str(IPERF_PORT)],
@@ -339,8 +343,6 @@ def pipeline_ns(lab, src, dst, repeat=100_000):
     """ns per packet of the chassis' own attached xdp_vif program (entry + the generated
     ingress and egress pipelines + redirect) on the src -> dst frame, by BPF_PROG_TEST_RUN
     (bpftool) inside the chassis namespace: where an ovnbpf chassis spends its time."""
-    import re
-    from controller.lab.netns import run
     plan = lab.plan()
     vm = next(v for v in plan.topo.vms if v.name == src)
     ns = plan.chassis_netns(vm.chassis)
@@ -375,7 +377,6 @@ def napi(ns, dev):
     peer (`dev` in `ns`) has NAPI: ovnbpf's VIF ends have their XDP program; other peers
     get GRO for the pps measurement only. (GRO stays off otherwise: an OVS netdev port
     reading GRO-merged TCP over AF_PACKET cannot send it on.)"""
-    from controller.lab.netns import run
     was_on = "generic-receive-offload: on" in run(["ethtool", "-k", dev], netns=ns)
     if not was_on:
         run(["ethtool", "-K", dev, "gro", "on"], netns=ns)
@@ -388,9 +389,6 @@ def napi(ns, dev):
 
 def fcache_counts(lab):
     """{ovnbpf chassis: {hit, miss, fill}} from its pinned flow cache counters."""
-    import os
-    from datapath.libbpf import obj_get
-    from datapath.maps import percpu_u64_all
     out = {}
     for node in lab.nodes():
         if node.kind != "ovnbpf":
@@ -411,7 +409,6 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     """Every figure `rounds` times, rounds interleaved (each round measures every path once,
     ovnbpf and ovs back to back), so a burst of load elsewhere on the machine hits all
     paths alike; the figures are the medians, the rounds are reported too."""
-    from controller.lab.chassis import ping, uplink_mac
     ends, plan = _endpoints(lab)
     peer = {}                                # sender -> (netns, its chassis-side peer)
     nodes = {n.name: n for n in lab.nodes()}
@@ -447,7 +444,6 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     bridge, generator, tcp = [], [], {key: [] for key in PATHS}
     tcp6 = {key: [] for key in PATHS}
     tcp_cpu = {key: [] for key in PATHS}
-    import os
     load = {"before": os.getloadavg()[0]}
     traffic = Traffic()
     try:
@@ -514,7 +510,6 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
 
 
 def bench(args):
-    from controller.lab.lab import Lab
     seconds = getattr(args, "seconds", 2.0) or 2.0
     name = getattr(args, "name", "blab") or "blab"
     rounds = max(1, getattr(args, "rounds", 3) or 3)

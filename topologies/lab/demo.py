@@ -5,6 +5,8 @@ import signal
 import subprocess
 import time
 
+from controller.ctl import format_text, gather
+
 from .lab import Lab
 
 # (label, source VM, destination VM): one of each kind of path through OVN
@@ -111,7 +113,5 @@ def run_demo(topology="ebpf", name="demo", log=print):
 
 
 def _ctl(lab_name, chassis):
-    from ..ctl import format_text, gather
-    from .lab import Lab
     node = next(n for n in Lab(lab_name).nodes() if n.name == chassis)
     return format_text(gather(node.status_file, top=5))

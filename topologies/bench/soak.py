@@ -1,7 +1,7 @@
 """`ovnbpf bench soak`: hours of a live deployment compressed into minutes, with figures.
 
 Brings up a lab (two chassis of --kind, a 3-member Raft SB), runs the seeded soak of
-controller/lab/soak.py against it (NB churn that never touches the traffic VMs' switches,
+topologies/lab/soak.py against it (NB churn that never touches the traffic VMs' switches,
 pings between running VMs, controller kill -9, SB restart, SB freeze, northd stop, Raft
 leader kill)
 and prints: changes applied, faults with their windows and packets sent/lost in each,
@@ -16,8 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.lab import soak, soakrun
-from controller.lab.lab import Lab
+from topologies.lab import soak, soakrun
+from topologies.lab.lab import Lab
+from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
+
+HELP = "NB churn + faults under traffic: loss per fault, RSS, fds"   # `ovnbpf bench soak` (entry point ovnbpf.benches)
 
 
 def add_arguments(parser):

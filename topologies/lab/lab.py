@@ -20,7 +20,7 @@ from .central import Central
 from .chassis import ChassisNode, ensure_bpffs, ping, release_bpffs, uplink_mac
 from .proc import CommandError, read_pidfile, stop_pids, wait_for
 
-RUN_ROOT = Path(os.environ.get("OVNBPF_RUNDIR", "/run/ovnbpf"))
+from controller.rundir import RUN_ROOT  # the layout `ovnbpf ctl --lab` relies on
 LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,4}$")   # it prefixes interface names (15 chars max)
 DEFAULT_LAB = "lab"
 

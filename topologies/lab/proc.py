@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+from controller.chassisd.pidfile import alive, read_pidfile  # noqa: F401 (the lab's callers import them from here)
+
 
 class CommandError(RuntimeError):
     """A command we ran failed; carries its output so the caller can report it."""
@@ -32,24 +34,6 @@ def run(argv, netns=None, env=None, check=True, timeout=60, input=None):
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, proc.stdout + proc.stderr)
     return proc.stdout
-
-
-def alive(pid):
-    """True if pid runs and is not a zombie (the init here reaps detached daemons slowly)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def read_pidfile(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def wait_for(predicate, timeout, interval=0.02, what="condition"):

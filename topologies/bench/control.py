@@ -29,6 +29,15 @@ import sys
 import tempfile
 import time
 
+from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
+from controller.db.southbound import Southbound
+from controller.local_datapaths import related_datapaths
+from topologies.lab import topology
+from topologies.lab.lab import Lab
+from topologies.lab.netns import run
+
+HELP = "VIF bind -> first forwarded packet, SB bytes"   # `ovnbpf bench control` (entry point ovnbpf.benches)
+
 
 # One echo request a millisecond until the first reply; it sleeps in select() between
 # them (a busy loop would take one of our two cores from the daemons being measured).
@@ -106,7 +115,6 @@ class SbWatch:
 def _one_trial(lab, chassis, target, index, watch=None):
     """Plug a VIF, then create its logical port; (ms until it gets an echo reply, ms of
     that after its Port_Binding reached the SB watch), or None."""
-    from controller.lab import topology
     name = f"b{chassis[-1]}{index}"
     key = 200 + index * 2 + (chassis == "hv2")
     ip = ipaddress.IPv4Interface(f"10.0.1.{key}/24")
@@ -129,7 +137,6 @@ def _bind_trial(lab, chassis, target, index):
     """The logical port exists (lsp-add, SB synced) and its VM's veth exists; plug it into
     the local OVS DB with its iface-id, as a hypervisor does when the VM starts: ms until
     the VM gets an echo reply. No northd on this path: the chassis alone."""
-    from controller.lab import topology
     name = f"c{chassis[-1]}{index}"
     key = 100 + index * 2 + (chassis == "hv2")
     ip = ipaddress.IPv4Interface(f"10.0.1.{key}/24")
@@ -150,7 +157,6 @@ def _bind_trial(lab, chassis, target, index):
 def _probe(lab, vm, target):
     """Static neighbours both ways (the figures are port programming, not ARP), then the
     echo sender in the VM, given a moment to be running."""
-    from controller.lab.netns import run
     plan = lab.plan()
     ns = plan.vm_netns(vm.name)
     tgt = next(v for v in plan.topo.vms if v.name == target)
@@ -190,8 +196,6 @@ def _other_tenants(central):
 
 def _sb_bytes(lab):
     """Bytes one chassis' session receives with and without conditions, and on a resync."""
-    from controller.db.southbound import Southbound
-    from controller.local_datapaths import related_datapaths
     _other_tenants(lab.central())
     remote = lab.central().sb_remote
     full = Southbound(remote, "", conditional=False)
@@ -215,8 +219,6 @@ def _sb_bytes(lab):
 
 
 def bench(args):
-    from controller.lab import topology
-    from controller.lab.lab import Lab
     trials = getattr(args, "trials", 10)
     lab = Lab(getattr(args, "name", None) or "bctl")
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,5 +1,5 @@
 """The soak's pure logic: a seeded plan of NB churn and faults, and the judgement of what a
-run measured. No I/O here: `controller/lab/soakrun.py` carries a plan out against a lab.
+run measured. No I/O here: `topologies/lab/soakrun.py` carries a plan out against a lab.
 
 The churn creates and removes switches, routers, router ports, logical ports, ACLs, load
 balancers, address sets and port groups, all named with PREFIX and never attached to the

@@ -18,9 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..compile import SYNTHETIC_KEY_MIN, StableIds, compile_state, snapshot
-from .plan import AnalysisCache
+from controller.compile import SYNTHETIC_KEY_MIN, StableIds, compile_state, snapshot
+from controller.lflow.plan import AnalysisCache
 from .topo_gen import populate_one_switch, replicate_ports
+from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
+
+HELP = "compile time and map-update time vs port count"   # `ovnbpf bench compile` (entry point ovnbpf.benches)
 
 __all__ = ["bench", "add_arguments", "diff_entries"]
 
@@ -44,7 +47,7 @@ def diff_entries(old: dict, new: dict) -> dict:
 
 
 def _base_state():
-    from ..lab.central import Central
+    from topologies.lab.central import Central
     rundir = Path(tempfile.mkdtemp(prefix="obb-", dir="/tmp"))
     central = Central(rundir)
     try:
@@ -90,7 +93,7 @@ def bench(args) -> dict:
     counts = [int(x) for x in str(getattr(args, "ports", "10,1000,10000")).split(",") if x]
     t0 = time.monotonic()
     base = _base_state()
-    out = {"source": "real ovn-northd for 3 ports, grown to N by controller/lflow/topo_gen.py",
+    out = {"source": "real ovn-northd for 3 ports, grown to N by topologies/bench/topo_gen.py",
            "northd_s": round(time.monotonic() - t0, 2)}
     for n in counts:
         out[f"ports_{n}"] = _one(base, n)

@@ -1,4 +1,4 @@
-"""Carries a soak plan (controller/lab/soak.py) out against a running lab and measures it.
+"""Carries a soak plan (topologies/lab/soak.py) out against a running lab and measures it.
 
 Three threads beside the pings: the churn (each change one real ovn-nbctl transaction, at
 its planned time), the faults (one at a time: inject, hold, recover, then wait for every

@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.rundir import STATUS_FILE
+
 from . import csumfill, netns
 from .proc import CommandError, alive, read_pidfile, run, stop_pids
 
@@ -36,18 +38,6 @@ def release_bpffs():
     except FileNotFoundError:
         return
     run(["umount", str(BPFFS)], check=False)
-
-
-class ChassisKindNotReady(RuntimeError):
-    pass
-
-
-def kind_not_ready(chassis_name, where=""):
-    """The refusal for a chassis of kind ovnbpf until the ovnbpf controller lands."""
-    prefix = f"{where}: " if where else ""
-    return ChassisKindNotReady(
-        f"{prefix}chassis {chassis_name}: kind 'ovnbpf' is not implemented yet (the ovnbpf "
-        "controller has not landed); set 'kind: ovs' for this chassis for now")
 
 
 def uplink_mac(encap_ip):
@@ -165,7 +155,7 @@ class ChassisNode:
 
     @property
     def status_file(self):
-        return self.rundir / "ovnbpf-controller.status.json"
+        return self.rundir / STATUS_FILE
 
     def start_controller(self):
         """(Re)start `ovnbpf controller` here; it adopts maps left pinned by a predecessor."""
