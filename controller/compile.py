@@ -34,7 +34,7 @@ from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
 from .lflow.plan import AnalysisCache, build_plan, failed
 from .lflow.expr import Dnf
-from .ctl import not_compiled_lines
+from .ctl import blackhole_lines, not_compiled_lines
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
@@ -152,6 +152,16 @@ def _through_punt(a) -> bool:
                                         if act.category == A.PUNT)
 
 
+def _unhandled_punts(a) -> tuple:
+    """Why a needs-punt flow does not run: the punted actions the handler lacks (their
+    packets are counted drops, or counted and ignored copies)."""
+    return tuple(dict.fromkeys(
+        f"{act.keyword}: not carried out by the punt handler"
+        f" ({act.punt.reason if act.punt is not None and act.punt.reason else act.reason})"
+        for act in A.walk_actions(a.acts)
+        if act.category == A.PUNT and not (act.punt is not None and act.punt.handled)))
+
+
 def flow_coverage(f, a) -> tuple:
     """One compiler flow's part of the coverage report: (stage, category, missing record
     or None, through the punt path)."""
@@ -160,6 +170,8 @@ def flow_coverage(f, a) -> tuple:
     via = a.error is None and _through_punt(a)
     if via:
         category = A.COMPILED
+    if category == A.PUNT and a.error is None:
+        reasons = _unhandled_punts(a)
     missing = None
     if category != A.COMPILED:
         missing = {"uuid": f.uuid, "datapath": f.datapath, "stage": f.stage,
@@ -418,6 +430,7 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
+    lines += blackhole_lines(r["unsupported"])
     lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
         if ": not compiled, dropped: " not in w:      # listed just above

@@ -183,6 +183,7 @@ def format_text(s):
         lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
         lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h['stage']} prio {h['priority']}: {h['match']}"
                   for h in live["lflows"]]
+    lines += blackhole_lines(p.get("not_compiled") or [])
     lines += not_compiled_lines(p.get("not_compiled") or [])
     for f in s.get("step_failures") or []:
         lines.append(f"STEP FAILING ({f['count']} times): {f['error']}")
@@ -190,6 +191,12 @@ def format_text(s):
         lines.append(f"rows not used ({len(s['problems'])}):")
         lines += [f"  {p['uuid']}: {p['reason']}" for p in s["problems"][:20]]
     return "\n".join(lines)
+
+
+def blackhole_lines(missing) -> list:
+    """Per datapath, what its flows that are not compiled may drop (blackholes.py)."""
+    from .blackholes import datapath_lines
+    return [f"WARNING {line}" for line in datapath_lines(missing)]
 
 
 def not_compiled_lines(missing, limit=50) -> list:

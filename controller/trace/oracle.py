@@ -14,6 +14,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from ..punt.dhcp import DhcpError, parse_options
 from .fields import PACKET_FIELDS, canonical_name, parse_value
 from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
 
@@ -27,6 +28,11 @@ GENERATING_ACTIONS = ("icmp4", "icmp4_error", "icmp6", "icmp6_error", "arp", "nd
                       "put_dhcpv6_opts", "dns_lookup")
 
 
+CT_NEXTS = 16
+
+_CT_NEXT_END = re.compile(r"ct_next\(ct_state=[^)]*\);$")   # the last ct_next of a dropped packet
+
+
 class OracleError(RuntimeError):
     pass
 
@@ -34,7 +40,10 @@ class OracleError(RuntimeError):
 def run_ovn_trace(sb_remote: str, datapath: str | None, microflow: str, fmt: str,
                   timeout: float = 30.0) -> str:
     """ovn-trace's stdout for one format ("minimal", "detailed", "summary")."""
-    cmd = ["ovn-trace", f"--db={sb_remote}", f"--{fmt}"]
+    # The walk runs each chassis with an empty conntrack table: every ct_next finds a new
+    # connection. ovn-trace's default is est|trk: ask it for new|trk on each ct_next (a
+    # packet meets at most a few: one per stateful switch pipeline it crosses).
+    cmd = ["ovn-trace", f"--db={sb_remote}", f"--{fmt}"] + ["--ct=new"] * CT_NEXTS
     if "," in sb_remote:
         cmd.append("--no-leader-only")
     cmd += ([datapath] if datapath else []) + [microflow]
@@ -55,6 +64,8 @@ def run_ovn_trace(sb_remote: str, datapath: str | None, microflow: str, fmt: str
 _OUTPUT = re.compile(r'output\("([^"]*)"\);$')
 _DECREMENT = re.compile(r"([\w.]+)--;$")
 _ASSIGN = re.compile(r"([\w.]+) = (.+);$")
+# pause-and-resume actions: ovn-trace prints the call with its arguments and sets the result
+_PUT_OPTS = re.compile(r"(put_dhcp_opts|put_dhcpv6_opts|put_nd_ra_opts)\((.*)\);$")
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,12 @@ def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
         elif line == "};":
             if len(stack) > 1:
                 stack.pop()
+        elif _CT_NEXT_END.match(line):
+            continue                      # conntrack state is not packet data; nothing after
+        elif line.startswith(("/*", "***")):
+            continue                      # ovn-trace's notes ("We assume that this packet ...")
+        elif m := _PUT_OPTS.match(line):
+            _put_opts(m.group(1), m.group(2), fields)
         elif m := _OUTPUT.match(line):
             copies.append(MinimalCopy(m.group(1), tuple(fields.items()), generated))
         elif m := _DECREMENT.match(line):
@@ -148,6 +165,19 @@ def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
         else:
             raise OracleError(f"unexpected line in ovn-trace --minimal output: {line!r}")
     return flow_line, copies
+
+
+def _put_opts(name: str, args: str, fields: dict) -> None:
+    """What the controller does to the packet that ovn-trace leaves implicit: pinctrl's
+    DHCPv4 reply goes to the offered address (the trace's frame is a DHCPDISCOVER without
+    the broadcast flag, as ovn-trace assumes). The others are not modelled."""
+    if name != "put_dhcp_opts":
+        return
+    try:
+        offer = next(o for o in parse_options(args) if o.code == 0).values[0]
+    except DhcpError as e:
+        raise OracleError(f"cannot read ovn-trace's put_dhcp_opts({args}): {e}") from None
+    fields["ip4.dst"] = offer
 
 
 # ---- --detailed -------------------------------------------------------------------
