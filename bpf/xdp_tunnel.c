@@ -17,6 +17,7 @@
 #include "lib/output.h"
 #include "lib/dispatch.h"
 #include "lib/fcache.h"
+#include "lib/l4csum.h"
 
 /* Outer Ethernet/IPv4/UDP. Returns the Geneve offset (> 0), 0 for "not ours", or a drop. */
 OVNBPF_INLINE int ovnbpf_tunnel_outer(void *data, void *end, __u32 *src_ip)
@@ -85,12 +86,18 @@ OVNBPF_INLINE int ovnbpf_tunnel_decap(struct xdp_md *ctx, int off,
 
 /* The decapsulated frame -> f: parsed fields + the logical metadata of the Geneve header. */
 OVNBPF_INLINE int ovnbpf_tunnel_inner(struct xdp_md *ctx, struct ovnbpf_flow *f,
-                                      const struct ovnbpf_geneve_info *info)
+                                      const struct ovnbpf_geneve_info *info, int outer_csum0)
 {
     int rc = ovnbpf_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
 
     if (rc < 0)
         return rc;
+    /* Without an outer UDP checksum the inner one may be a partial seed: a GSO frame an
+     * skb-mode VIF sent (lib/tcout.h) and the underlay cut into segments keeps its
+     * CHECKSUM_PARTIAL state only as skb metadata, which XDP does not see and a redirect
+     * drops. Complete it (the same bytes when it was whole already). */
+    if (outer_csum0)
+        ovnbpf_l4_csum_complete((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
     f->dp = info->vni;
     f->inport = info->inport;
     f->outport = info->outport;
@@ -104,7 +111,7 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
     void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     struct ovnbpf_geneve_info info = {};
     __u32 src_ip = 0, *src;
-    int off, decap, inner, rc;
+    int off, decap, inner, rc, csum0 = 0;
 
     __builtin_memset(f, 0, sizeof(*f));
     off = ovnbpf_tunnel_outer(data, end, &src_ip);
@@ -115,8 +122,13 @@ OVNBPF_INLINE int ovnbpf_from_tunnel(struct xdp_md *ctx, struct ovnbpf_flow *f,
         }
         return off == 0 ? XDP_PASS : off;
     }
+    {
+        struct ovnbpf_udp *u = data + ((off - sizeof(struct ovnbpf_udp)) & 0xff);
+        if ((void *)(u + 1) <= end)
+            csum0 = u->csum == 0;
+    }
     decap = ovnbpf_tunnel_decap(ctx, off, &info);
-    inner = decap < 0 ? decap : ovnbpf_tunnel_inner(ctx, f, &info);
+    inner = decap < 0 ? decap : ovnbpf_tunnel_inner(ctx, f, &info, csum0);
 
     /* A unicast packet for the egress stage: the flow cache may know its outcome. Its key
      * holds the outer source, and only a run that passed the source check below filled

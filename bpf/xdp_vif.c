@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Entry: a frame sent by a VM, seen by XDP on the chassis-side veth of its VIF.
- * parse -> complete a partial L4 checksum -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
+ * parse -> complete a partial L4 checksum (native mode) -> set dp/inport -> flow cache hit: replay (lib/fcache.h), else tail call into
  * the active pipeline's ingress stage. */
 #include "lib/common.h"
 #include "lib/flow.h"
@@ -36,14 +36,21 @@ OVNBPF_INLINE int ovnbpf_from_vif(struct xdp_md *ctx, struct ovnbpf_flow *f)
     if (rc < 0)
         return rc;
     ovnbpf_stat(OVNBPF_STAT_RX_VIF);
-    /* Longer than any frame the underlay carries: a GSO super-frame a tap hands to
-     * generic XDP (virtio-net TSO/USO). XDP cannot segment it: counted, not lost. */
-    if (f->frame_len > OVNBPF_VIF_MAX_FRAME)
-        return OVNBPF_DROP_GSO_UNSUPPORTED;
-    /* before the cache and the pipeline: every way out (redirect, Geneve) loses the
-     * skb's CHECKSUM_PARTIAL state (lib/l4csum.h) */
-    if (OVNBPF_L4CSUM)
-        ovnbpf_l4_csum_complete(data, end, f);
+    if (vif->flags & OVNBPF_VIF_SKB) {
+        /* skb (generic) mode: the guest keeps TSO/GSO, the frame may be a super-frame
+         * with a partial checksum, and TC sends it with that state intact (lib/tcout.h):
+         * no checksum to complete here, no size limit but the kernel's */
+        f->skb_out = 1;
+    } else {
+        /* Longer than any frame the underlay carries: a GSO super-frame a tap hands to
+         * generic XDP (virtio-net TSO/USO). XDP cannot segment it: counted, not lost. */
+        if ((__u32)(end - data) > OVNBPF_VIF_MAX_FRAME)
+            return OVNBPF_DROP_GSO_UNSUPPORTED;
+        /* before the cache and the pipeline: every way out (redirect, Geneve) loses the
+         * skb's CHECKSUM_PARTIAL state (lib/l4csum.h) */
+        if (OVNBPF_L4CSUM)
+            ovnbpf_l4_csum_complete(data, end, f);
+    }
     f->dp = vif->dp;
     f->inport = vif->port;
     f->origin = OVNBPF_ORIGIN_VIF;

@@ -214,6 +214,9 @@ class ChassisDatapath:
         self.punts_lost = 0          # events the perf ring had no room for (userspace side)
         self.config = M.Config(0, 0, M.CFG_CHECK_OUTER_DST, 0)
         self.uplink: tuple[int, int] | None = None      # (ifindex, MAC)
+        # VIFs in skb (generic) mode keep the guest's TSO/GSO (bpf/README.md, "Guests'
+        # offloads"); set before attaching them (set_vif_mode)
+        self.vif_skb = False
         tag = hashlib.sha1(pin_dir.encode()).hexdigest()[:6]
         self.loop_names = (f"ovl{tag}a", f"ovl{tag}b")
         try:
@@ -246,7 +249,15 @@ class ChassisDatapath:
         prog = {ATTACH_VIF: "ovnbpf_xdp_vif", ATTACH_UPLINK: "ovnbpf_xdp_tunnel",
                 ATTACH_LOOP: "ovnbpf_xdp_loop"}[kind]
         self.attached.update({ifindex: kind})      # recorded first: a restart finds it
-        self.att.xdp(ifindex, self.entries.fd(prog), netns=self.netns)
+        native = not (kind == ATTACH_VIF and self.vif_skb)
+        try:
+            self.att.xdp(ifindex, self.entries.fd(prog), netns=self.netns, native=native)
+        except Exception:
+            # attached in the other mode before (a restart with another --vif-xdp): the
+            # kernel refuses both at once, so this one swap is not atomic
+            self.att.adopt(ifindex, self.netns, tc=False)
+            self.att.detach_xdp(ifindex, self.netns)
+            self.att.xdp(ifindex, self.entries.fd(prog), netns=self.netns, native=native)
         self.att.tc_ingress(ifindex, self.entries.fd("ovnbpf_tc_mcast"), netns=self.netns)
 
     def _ensure_loop(self) -> None:
@@ -343,9 +354,18 @@ class ChassisDatapath:
         self.att.detach(ifindex, self.netns)
         self.attached.apply({k: v for k, v in self.attached.installed.items() if k != ifindex})
 
+    def set_vif_mode(self, mode: str) -> None:
+        """'native' (XDP in the driver: fastest per packet, but the kernel turns TSO/GSO off
+        in a veth guest) or 'skb' (generic XDP + TC output: the guest keeps GSO and its
+        super-frames cross the datapath whole). Applies to VIFs attached afterwards."""
+        if mode not in ("native", "skb"):
+            raise ValueError(f"VIF XDP mode {mode!r}: native or skb")
+        self.vif_skb = mode == "skb"
+
     def set_vifs(self, vifs: dict[int, tuple[int, int]]) -> tuple[int, int, int]:
+        flags = M.VIF_SKB if self.vif_skb else 0
         return self.maps["ovnbpf_vifs"].apply(
-            {ifx: M.Vif(dp, port, 0) for ifx, (dp, port) in vifs.items()})
+            {ifx: M.Vif(dp, port, flags) for ifx, (dp, port) in vifs.items()})
 
     def set_lports(self, lports: dict[tuple[int, int], Local | Remote | Patch]) -> tuple[int, int, int]:
         desired = {}

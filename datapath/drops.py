@@ -60,6 +60,8 @@ class DropReason(IntEnum):
     INJECT_BAD_HEADER = -47
     PUNT_RATE = -48
     GSO_UNSUPPORTED = -49
+    SKB_L4_REWRITE = -50
+    SKB_OUT_FAILED = -51
 
 
 _ENUM_LINE = re.compile(r"^\s*OVNBPF_DROP_([A-Z0-9_]+)\s*=\s*(-\d+)\s*,")

@@ -245,6 +245,16 @@ class Attachments:
             if (netns, ifindex) in lst:
                 lst.remove((netns, ifindex))
 
+    def detach_xdp(self, ifindex: int, netns: str | None = None) -> None:
+        """Remove whatever XDP program an interface has, in either mode."""
+        with self._ipr(netns) as ipr:
+            for flags in (XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE):
+                try:
+                    ipr.link("set", index=ifindex,
+                             xdp={"attrs": [("IFLA_XDP_FD", -1), ("IFLA_XDP_FLAGS", flags)]})
+                except Exception:
+                    pass
+
     def adopt(self, ifindex: int, netns: str | None = None, tc: bool = True) -> None:
         """Remember an interface attached by an earlier process (controller restart)."""
         if (netns, ifindex) not in self._xdp:

@@ -31,6 +31,7 @@ TSRC_TRUST_DONE = 1 << 31  # ovnbpf_tunnel_srcs: its egress-done bit is honoured
 
 Config = namedtuple("Config", "chassis encap_ip flags loop_ifindex", defaults=(0,))
 Vif = namedtuple("Vif", "dp port flags")
+VIF_SKB = 1   # bpf/lib/maps.h OVNBPF_VIF_SKB
 LPortKey = namedtuple("LPortKey", "dp port")
 LPort = namedtuple("LPort", "type ifindex chassis peer_dp peer_port mac", defaults=(0, 0, 0))
 Tunnel = namedtuple("Tunnel", "remote_ip local_ip ifindex smac dmac flags", defaults=(0,))

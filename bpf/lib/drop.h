@@ -58,6 +58,8 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_INJECT_BAD_HEADER = -47,  /* xdp_inject: no/short resume header */
     OVNBPF_DROP_PUNT_RATE = -48,          /* over the punt meter (lib/maps.h): controller protected */
     OVNBPF_DROP_GSO_UNSUPPORTED = -49,    /* a guest's GSO super-frame (tap VIF): not segmented here */
+    OVNBPF_DROP_SKB_L4_REWRITE = -50,     /* skb-mode VIF: an address/port rewrite on a frame whose checksum may be partial */
+    OVNBPF_DROP_SKB_OUT_FAILED = -51,     /* skb-mode VIF: TC could not encapsulate or redirect */
 };
 
 #define OVNBPF_DROP_MAX 64   /* size of the counter array; reasons are 1..63 */

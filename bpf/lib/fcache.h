@@ -277,7 +277,7 @@ OVNBPF_INLINE int ovnbpf_fc_lookup(struct xdp_md *ctx, struct ovnbpf_flow *f,
         f->outport = v->outport;
         f->hops = (__u8)v->hops;
         ovnbpf_fc_count(OVNBPF_FC_STAT_HIT);
-        if (type == OVNBPF_FC_LOCAL && !v->rewrites)
+        if (type == OVNBPF_FC_LOCAL && !v->rewrites && !f->skb_out)
             /* ovnbpf_xdp_to_local() minus its write-back, which would compare every field
              * with the packet and find nothing to write (~10 ns of a ~95 ns hit) */
             return ovnbpf_xdp_to_local_as_is(ctx, f, target);
@@ -326,7 +326,12 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
     if (!s || !s->armed)
         return;
     s->armed = 0;
-    if (rc != XDP_REDIRECT || !s->cacheable || f->origin != s->origin ||
+    /* an skb-mode VIF's output is a hand-off to TC: XDP_PASS with lib/meta.h's record */
+    struct ovnbpf_meta_out *mo = (void *)(long)ctx->data_meta;
+    int handoff = rc == XDP_PASS && f->skb_out && (void *)(mo + 1) <= (void *)(long)ctx->data &&
+                  mo->magic == OVNBPF_META_OUT_MAGIC;
+
+    if ((rc != XDP_REDIRECT && !handoff) || !s->cacheable || f->origin != s->origin ||
         ctx->ingress_ifindex != s->ingress || f->frame_len != s->frame_len)
         return;
     if (f->origin != OVNBPF_ORIGIN_VIF && f->origin != OVNBPF_ORIGIN_TUNNEL)
@@ -342,7 +347,9 @@ OVNBPF_INLINE void ovnbpf_fc_end(struct xdp_md *ctx, const struct ovnbpf_flow *f
         return;   /* the frame changed size on its way out: not a rewrite we replay */
     if ((__u16)f->present != s->key.present || !ovnbpf_fc_lossless(f))
         return;
-    if (o->type == OVNBPF_OUT_REMOTE) {
+    if (o->type == OVNBPF_OUT_REMOTE && handoff) {
+        done = !!(mo->md & OVNBPF_GENEVE_EGRESS_DONE);
+    } else if (o->type == OVNBPF_OUT_REMOTE) {
         /* replay the egress-done bit (lib/split.h) as the packet left: read it back */
         struct ovnbpf_encap_hdr *h = (void *)(long)ctx->data;
         if ((void *)(h + 1) <= (void *)(long)ctx->data_end &&

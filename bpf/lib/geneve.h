@@ -39,16 +39,19 @@ OVNBPF_INLINE __u32 ovnbpf_udp_pseudo(__u32 saddr, __u32 daddr, __u16 udp_len_be
 }
 
 /* Fill the 58 encap bytes at `data` (already reserved in front of the inner frame);
- * `md` is the option's data word (ovnbpf_geneve_md()). */
-OVNBPF_INLINE int ovnbpf_geneve_write_md(void *data, void *end, const struct ovnbpf_tunnel *t,
-                                         __u32 vni, __u32 md, __u16 sport)
+ * `md` is the option's data word (ovnbpf_geneve_md()). `total`: the frame's length with
+ * them (an skb's may run past `end`: TC, lib/tcout.h); `csum`: compute the outer UDP
+ * checksum over [data, end), which must then be the whole frame, or leave it 0. */
+OVNBPF_INLINE int ovnbpf_geneve_write_hdr(void *data, void *end, const struct ovnbpf_tunnel *t,
+                                          __u32 vni, __u32 md, __u16 sport, __u32 total,
+                                          int csum)
 {
     struct ovnbpf_encap_hdr *h = data;
-    __u32 total;
 
     if ((void *)(h + 1) + sizeof(struct ovnbpf_eth) > end)
         return OVNBPF_DROP_ENCAP_FAILED;
-    total = (__u32)(end - data);
+    if (total - sizeof(struct ovnbpf_eth) > 0xffff)
+        return OVNBPF_DROP_ENCAP_TOO_BIG;   /* no IPv4 length for it (a 64 KiB GSO frame) */
 
     ovnbpf_mac_store(h->eth.dst, t->dmac);
     ovnbpf_mac_store(h->eth.src, t->smac);
@@ -84,14 +87,19 @@ OVNBPF_INLINE int ovnbpf_geneve_write_md(void *data, void *end, const struct ovn
     h->opt.len = OVNBPF_OVN_OPT_LEN_WORDS;
     h->opt.data = ovnbpf_htonl(md);
 
-#if OVNBPF_GENEVE_UDP_CSUM
-    {
+    if (csum) {
         __u32 sum = ovnbpf_udp_pseudo(h->ip.saddr, h->ip.daddr, h->udp.len);
         __u16 c = ~(__u16)ovnbpf_csum_packet(&h->udp, end, sum);
         h->udp.csum = c ? c : 0xffff;
     }
-#endif
     return 0;
+}
+
+OVNBPF_INLINE int ovnbpf_geneve_write_md(void *data, void *end, const struct ovnbpf_tunnel *t,
+                                         __u32 vni, __u32 md, __u16 sport)
+{
+    return ovnbpf_geneve_write_hdr(data, end, t, vni, md, sport, (__u32)(end - data),
+                                   OVNBPF_GENEVE_UDP_CSUM);
 }
 
 OVNBPF_INLINE int ovnbpf_geneve_write(void *data, void *end, const struct ovnbpf_tunnel *t,

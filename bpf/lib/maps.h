@@ -60,9 +60,11 @@ OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_punt_tat, 1, 0);
 struct ovnbpf_vif {
     __u32 dp;          /* datapath tunnel key */
     __u32 port;        /* logical port tunnel key; 0 = not bound */
-    __u32 flags;
+    __u32 flags;       /* OVNBPF_VIF_* */
     __u32 _pad;
 };
+/* attached in skb (generic) mode so the guest keeps TSO/GSO: outputs through TC (tcout.h) */
+#define OVNBPF_VIF_SKB (1u << 0)
 OVNBPF_MAP("array", __u32, struct ovnbpf_vif, ovnbpf_vifs, OVNBPF_MAX_IFINDEX, 0);
 
 /* ---- (datapath, logical port) -> where it is: a local VIF, a remote chassis, or a patch

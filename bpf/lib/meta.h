@@ -27,4 +27,20 @@ struct ovnbpf_meta {        /* XDP metadata must be a multiple of 4 bytes, <= 32
     __u32 hops;             /* patch hops so far (bounded across recirculation too) */
 };
 
+/* Unicast hand-off (lib/tcout.h): a frame from a VIF attached in skb mode keeps its skb
+ * (GSO super-frame, CHECKSUM_PARTIAL), so XDP only decides and TC sends it. */
+#define OVNBPF_META_OUT_MAGIC 0x0b9fca58
+#define OVNBPF_MO_LOCAL  1      /* target = a local VIF's ifindex */
+#define OVNBPF_MO_REMOTE 2      /* target = chassis id: Geneve with vni/md/sport */
+
+struct ovnbpf_meta_out {
+    __u32 magic;
+    __u32 type;             /* OVNBPF_MO_* */
+    __u32 target;
+    __u32 vni;
+    __u32 md;               /* the OVN option's data word (ovnbpf_geneve_md) */
+    __u16 sport;
+    __u16 l4_end;           /* inner headers' length (Ethernet..L4 header): MTU check */
+};
+
 #endif /* OVNBPF_META_H */

@@ -19,6 +19,7 @@
 #include "split.h"
 #include "rewrite.h"
 #include "last.h"
+#include "l4csum.h"
 
 /* Benchmarks run encap under BPF_PROG_TEST_RUN, which does not reset the frame between
  * repeats: their build defines this to give the 58 bytes back before returning. */
@@ -48,6 +49,10 @@ OVNBPF_INLINE int ovnbpf_xdp_to_mcast(struct xdp_md *ctx, struct ovnbpf_flow *f)
     struct ovnbpf_meta *m;
 
     ovnbpf_rewrite(data, end, f);
+    /* copies of an skb-mode VIF's frame go out with whole checksums, as a native VIF's
+     * (their outer UDP checksum covers the inner frame) */
+    if (f->skb_out)
+        ovnbpf_l4_csum_complete((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
     if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct ovnbpf_meta)))
         return OVNBPF_DROP_META_FAILED;
     m = (void *)(long)ctx->data_meta;
@@ -73,6 +78,54 @@ OVNBPF_INLINE int ovnbpf_loopback_check(const struct ovnbpf_flow *f)
     return 0;
 }
 
+/* A frame from a VIF attached in skb mode (f->skb_out): XDP runs on the guest's skb
+ * (a GSO super-frame, a CHECKSUM_PARTIAL one), and an XDP redirect or encap would lose
+ * that state. So XDP only decides: it writes back and hands the output to TC in the
+ * metadata (lib/tcout.h sends the skb). The L4 checksum may be a partial seed, which an
+ * incremental fix for an address or port rewrite would corrupt: such a frame is a counted
+ * drop (OVN needs conntrack for those rewrites, which this datapath does not compile). */
+OVNBPF_INLINE int ovnbpf_xdp_handoff(struct xdp_md *ctx, struct ovnbpf_flow *f, __u32 type,
+                                     __u32 target, __u32 md)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    struct ovnbpf_meta_out *m;
+    __u16 *csum, before = 0;
+    __u32 l4_end = 0;
+    int is_udp = 0;
+
+    csum = ovnbpf_l4_csum(data, end, f, &is_udp);
+    if (csum)
+        before = *csum;
+    ovnbpf_rewrite(data, end, f);
+    if (csum) {
+        data = (void *)(long)ctx->data;
+        end = (void *)(long)ctx->data_end;
+        csum = ovnbpf_l4_csum(data, end, f, &is_udp);
+        if (csum && *csum != before)
+            return OVNBPF_DROP_SKB_L4_REWRITE;
+        l4_end = (f->l4_off & 0x3fff) + 8;
+        if (!is_udp) {
+            struct ovnbpf_tcp *tcp = data + (f->l4_off & 0x3fff);
+            if ((void *)(tcp + 1) > end)
+                return OVNBPF_DROP_SKB_OUT_FAILED;
+            l4_end = (f->l4_off & 0x3fff) + ((((__u8 *)tcp)[12] >> 4) << 2);
+        }
+    }
+    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct ovnbpf_meta_out)))
+        return OVNBPF_DROP_META_FAILED;
+    m = (void *)(long)ctx->data_meta;
+    if ((void *)(m + 1) > (void *)(long)ctx->data)
+        return OVNBPF_DROP_META_FAILED;
+    m->magic = OVNBPF_META_OUT_MAGIC;
+    m->type = type;
+    m->target = target;
+    m->vni = f->dp;
+    m->md = md;
+    m->sport = type == OVNBPF_MO_REMOTE ? ovnbpf_sport(ovnbpf_flow_hash(f)) : 0;
+    m->l4_end = l4_end;
+    return XDP_PASS;
+}
+
 /* A local VIF gets the frame as it is (f's fields already in it). */
 OVNBPF_INLINE int ovnbpf_xdp_to_local_as_is(struct xdp_md *ctx, const struct ovnbpf_flow *f,
                                             __u32 ifindex)
@@ -86,6 +139,14 @@ OVNBPF_INLINE int ovnbpf_xdp_to_local_as_is(struct xdp_md *ctx, const struct ovn
 OVNBPF_INLINE int ovnbpf_xdp_to_local(struct xdp_md *ctx, struct ovnbpf_flow *f,
                                       __u32 ifindex)
 {
+    if (f->skb_out) {
+        int rc = ovnbpf_xdp_handoff(ctx, f, OVNBPF_MO_LOCAL, ifindex, 0);
+        if (rc < 0)
+            return rc;
+        ovnbpf_stat(OVNBPF_STAT_TX_LOCAL);
+        ovnbpf_last(OVNBPF_OUT_LOCAL, ifindex, 0, f, 0);
+        return rc;
+    }
     ovnbpf_rewrite((void *)(long)ctx->data, (void *)(long)ctx->data_end, f);
     return ovnbpf_xdp_to_local_as_is(ctx, f, ifindex);
 }
@@ -155,6 +216,17 @@ OVNBPF_INLINE int ovnbpf_xdp_to_remote(struct xdp_md *ctx, struct ovnbpf_flow *f
 
     if (!t || !t->ifindex)
         return OVNBPF_DROP_UNKNOWN_CHASSIS;
+    if (f->skb_out) {   /* TC encapsulates the skb (lib/tcout.h): the MTU is checked there */
+        rc = ovnbpf_xdp_handoff(ctx, f, OVNBPF_MO_REMOTE, chassis,
+                                ovnbpf_geneve_md(f->inport, f->outport, done));
+        if (rc < 0)
+            return rc;
+        ovnbpf_stat(OVNBPF_STAT_TX_TUNNEL);
+        if (done)
+            ovnbpf_stat(OVNBPF_STAT_TX_EGRESS_DONE);
+        ovnbpf_last(OVNBPF_OUT_REMOTE, t->ifindex, chassis, f, 0);
+        return rc;
+    }
     outer_len = (__u32)f->frame_len - sizeof(struct ovnbpf_eth) + OVNBPF_ENCAP_LEN;
     if (outer_len > OVNBPF_UNDERLAY_MTU)
         return OVNBPF_DROP_ENCAP_TOO_BIG;

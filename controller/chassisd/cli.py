@@ -11,6 +11,9 @@ from . import log as L
 DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
 
 
+DEFAULT_VIF_XDP = "skb"
+
+
 def add_arguments(p):
     p.add_argument("--ovs-db", default=DEFAULT_DB,
                    help=f"the local Open_vSwitch DB (default {DEFAULT_DB})")
@@ -22,6 +25,11 @@ def add_arguments(p):
                    "(the one hosting the egress port, as OVN; the default) or ingress (the "
                    "sender, before encap, marking the Geneve option; only toward chassis that "
                    "advertise they accept the mark, i.e. other ovnbpf chassis)")
+    p.add_argument("--vif-xdp", choices=("native", "skb"), default=DEFAULT_VIF_XDP,
+                   help="how VIFs get their XDP program: skb (generic XDP, outputs sent by TC: "
+                   "a guest keeps TSO/GSO and its 64 KiB frames cross the datapath whole; "
+                   f"the default) or native (driver XDP, the fastest per packet; the kernel then "
+                   "turns TSO/GSO off in a veth guest). See bpf/README.md, \"Guests' offloads\"")
     p.add_argument("--punt-rate", type=int, default=1000, metavar="PPS",
                    help="at most PPS packets per second per CPU go to the controller (ICMP "
                    "errors, ARP/ND, learning); the rest are dropped and counted as PUNT_RATE, "
@@ -79,7 +87,7 @@ def run(args):
     try:   # errors found before detaching reach the terminal
         ctl = Controller(args.ovs_db, pin_dir=args.pin_dir, uplink=args.uplink,
                          status_file=args.status_file, run_dir=args.run_dir,
-                         egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst),
+                         egress_on=args.egress_on, vif_xdp=args.vif_xdp, punt_rate=(args.punt_rate, args.punt_burst),
                          view_check_s=args.view_check_interval,
                          sb_wait_warn_s=args.sb_wait_warn, limits=limits.from_args(args))
     except (RuntimeError, ValueError) as e:

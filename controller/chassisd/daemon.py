@@ -103,7 +103,7 @@ class Counters:
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
                  egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0,
-                 sb_wait_warn_s=30.0, limits=None):
+                 sb_wait_warn_s=30.0, limits=None, vif_xdp="native"):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
@@ -115,6 +115,7 @@ class Controller:
         self.status_file = Path(status_file) if status_file else None
         self.run_dir = run_dir
         self.egress_on = egress_on             # which chassis runs egress (bpf/lib/split.h)
+        self.vif_xdp = vif_xdp                 # native | skb (datapath.set_vif_mode)
         self.punt_rate = punt_rate             # (per second per CPU, burst): the punt meter
         self.status = {}
         self.sb = None
@@ -207,6 +208,7 @@ class Controller:
         def load():      # builds the entry programs (clang: seconds): keep the SB alive
             datapath = ChassisDatapath(pin_dir)
             datapath.set_egress_on(self.egress_on)
+            datapath.set_vif_mode(self.vif_xdp)
             datapath.set_punt_rate(*self.punt_rate)
             datapath.attach_uplink(uplink)
             return datapath
@@ -545,6 +547,7 @@ class Controller:
             "vifs": {dev: list(k) for dev, k in sorted(want.vifs.items())},
             "tunnels": {str(cid): ip for cid, ip in sorted(want.tunnels.items())},
             "egress_on": self.egress_on,
+            "vif_xdp": self.vif_xdp,
             "punt_rate": {"per_second_per_cpu": self.punt_rate[0], "burst": self.punt_rate[1]},
             "egress_done_peers": sorted(want.egress_done),
             "egress_done_trusted": sorted(want.egress_done_trusted),

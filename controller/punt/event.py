@@ -46,7 +46,7 @@ class Flow(ctypes.Structure):
         ("l3_off", u16), ("l4_off", u16), ("frame_len", u16), ("hops", u8), ("origin", u8),
         ("out_type", u32), ("out_a", u32), ("out_b", u32),
         ("punt_cookie", u32), ("copy_cookie", u32), ("start_table", u16), ("resume", u8),
-        ("copy_kind", u8), ("punt_depth", u8), ("_pad3", u8 * 3),
+        ("copy_kind", u8), ("punt_depth", u8), ("skb_out", u8), ("_pad3", u8 * 2),
         ("icmp_id", u16), ("_pad4", u16 * 3),
     ]
 

@@ -17,7 +17,11 @@ def _payload(n, seed=7):
 
 def serve(port, lifetime=600):
     def tcp():
-        s = socket.create_server(("0.0.0.0", port), reuse_port=True)
+        try:    # IPv6 too where the guest has it (dual-stack labs)
+            s = socket.create_server(("::", port), family=socket.AF_INET6,
+                                     dualstack_ipv6=True, reuse_port=True)
+        except OSError:
+            s = socket.create_server(("0.0.0.0", port), reuse_port=True)
         while True:
             c, _ = s.accept()
             threading.Thread(target=answer, args=(c,), daemon=True).start()

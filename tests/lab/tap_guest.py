@@ -13,6 +13,7 @@ TUNSETIFF = 0x400454CA
 IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
 NEEDS_CSUM = 1
 GSO_NONE, GSO_TCPV4, GSO_UDP_L4 = 0, 1, 5
+GSO_SIZE = 1000   # the cases' segment size
 
 
 def csum16(data, s=0):

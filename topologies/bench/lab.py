@@ -16,14 +16,16 @@ always several times what any path here forwards). The receiver is
 an XDP program on the receiving VM's eth0 that counts the benchmark's frames and drops
 them: the VM never builds an skb, so the figure is the forwarder's, not the VM's stack's.
 `pps` = frames counted at the receiver / the sender's run time; `sent_pps` = frames the
-sender offered. The redirect needs NAPI on the sender's peer: an ovnbpf VIF's chassis end
-has its XDP program; an ovs VIF's (and the kernel pair's bridge port) gets GRO switched on
-for the pps measurement only (an OVS netdev port cannot send GRO-merged TCP on).
+sender offered. The redirect needs NAPI on the sender's peer: every VIF's chassis end (an
+ovnbpf VIF in skb mode has generic XDP, which gives none; an ovs VIF; the kernel pair's
+bridge port) gets GRO switched on for the pps measurement only (an OVS netdev port cannot
+send GRO-merged TCP on).
 Every measurement runs `--rounds` times, interleaved; the figures are the medians.
 tcp_gbps: iperf3, one stream, the VMs' own stacks at the kernel's default offloads (tx
-checksum, TSO/GSO on; the kernel itself turns GSO off on a veth whose peer has an XDP
-program, i.e. on every ovnbpf and ovs VIF here: those guests send MTU-sized segments,
-while the kernel pair keeps GSO), MTU 1442 (underlay 1500 - 58, as the lab sets every VM).
+checksum, TSO/GSO on; the kernel itself turns GSO off on a veth whose peer has a native
+XDP program, i.e. on every ovs VIF here (the lab's checksum filler) and on ovnbpf VIFs
+with `--vif-xdp native`: those guests send MTU-sized segments, while the kernel pair and
+ovnbpf guests in skb mode, the default, keep GSO), MTU 1442 (underlay 1500 - 58, as the lab sets every VM).
 `tcp_cpu_s_per_gbit`: the whole machine's busy CPU time (/proc/stat, both CPUs, every
 process and softirq: sender, forwarders, receiver) during the iperf3 run per gigabit
 delivered; the machine is shared, so `load` records the load average around the run.
@@ -412,9 +414,8 @@ def measure(lab, seconds, rounds=3, log=lambda *_: None):
     ends, plan = _endpoints(lab)
     peer = {}                                # sender -> (netns, its chassis-side peer)
     nodes = {n.name: n for n in lab.nodes()}
-    for vm in plan.topo.vms:
-        if nodes[vm.chassis].kind != "ovnbpf":
-            peer[vm.name] = (nodes[vm.chassis].netns, f"{vm.name}-p")
+    for vm in plan.topo.vms:   # an ovnbpf VIF in skb mode has no NAPI of its own either
+        peer[vm.name] = (nodes[vm.chassis].netns, f"{vm.name}-p")
     kernel = make_kernel_pair(lab)
     add_kernel_ip6(kernel)
     for name, (end, bridge_ns, port) in kernel.items():
@@ -538,7 +539,7 @@ def bench(args):
         "underlay": "pps: XDP fast path between the ovnbpf uplinks; pps_bridge_underlay: "
                     "the lab's Linux bridge",
         "tcp": "iperf3, 1 stream, MTU 1442, guests at the kernel's default offloads",
-        "ovs_sender_peer": "GRO on the ovs VIF's chassis end during pps only (NAPI for the "
+        "ovs_sender_peer": "GRO on every VIF's chassis end during pps only (NAPI for the "
                            "redirected frames); off for TCP",
         "machine": "2 vCPUs shared with other jobs: compare within one run only",
     }
