@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import ids
+from .db.reach import check_reachable
 from .db.southbound import Southbound
 from .lflow import actions as A
 from .lflow.emit_c import emit_c, header_text
@@ -109,6 +110,7 @@ class CompileResult:
 # ---- SB -> compiler input -------------------------------------------------------------------
 
 def snapshot(remote, timeout=10.0):
+    check_reachable(remote)     # a missing socket is an error now, not after `timeout`
     sb = Southbound(remote, chassis_name="", conditional=False)
     try:
         sb.run_until(sb.connected, timeout=timeout, what=f"the Southbound at {remote}")

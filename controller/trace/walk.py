@@ -339,7 +339,8 @@ class Walker:
             hits = self._hits(v)
             if out.get("type") != "mcast":     # the live path below counts its own
                 self._stages(result.passes[-1], v, before, hits)
-            result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, {out}")
+            result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, "
+                                           + self._out_text(v, out))
             kind = out.get("type")
             if kind == "local":
                 where = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
@@ -365,8 +366,25 @@ class Walker:
                     result.drops.append(Drop(chassis, "multicast: no copy came out"))
             else:
                 result.drops.append(Drop(chassis, f"program ended with {run.verdict_name}, "
-                                         f"last_output {out}"))
+                                         f"last output: {self._out_text(v, out)}"))
         return result
+
+    def _out_text(self, view, out: dict) -> str:
+        """The datapath's last-output record in OVN's words: ports and chassis by name
+        (never the raw record)."""
+        kind = out.get("type", "none")
+        where = f"datapath {out.get('dp')}, inport {out.get('inport')}, outport {out.get('outport')}"
+        if kind == "local":
+            port = view.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
+            return f"to local port {port} ({where})"
+        if kind == "remote":
+            return (f"to chassis {self.name_of.get(out.get('chassis'), out.get('chassis'))} "
+                    f"through the tunnel ({where})")
+        if kind == "drop":
+            return f"dropped: {out.get('reason', '?')} ({where})"
+        if kind == "punt":
+            return f"to the controller (lflow cookie {out.get('cookie')}, {where})"
+        return f"{kind} ({where})"
 
     def _punted(self, result, view, chassis, queue) -> None:
         """The program handed the packet to the controller: run the controller's own punt
