@@ -247,7 +247,7 @@ class Lab:
         step("waiting for every VM port to be up and every chassis to catch up (--wait=hv)")
         # --wait=hv alone can return before a chassis has seen another chassis' claim:
         # wait for every VM port to be up, then once more for every chassis to catch up
-        central.wait_ports_up([vm.port for vm in topo.vms], timeout=60)
+        central.wait_ports_up([vm.port for vm in topo.vms], timeout=180)   # a loaded host: builds take 30-60 s
         central.nbctl("--wait=hv", "--timeout=30", "sync", timeout=40)
 
     def _print_logs(self, plan, log):
