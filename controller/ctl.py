@@ -138,19 +138,22 @@ def _datapath_kind(stage: str) -> str:
 
 
 def stage_hits(hits, cookies, labels) -> list:
-    """Hits summed per (datapath, pipeline, table, stage), each datapath's stages in pipeline
-    order, switches before routers: how far packets got. A packet counts once per lflow it
-    ran, so a stage's figure is the packets through it."""
-    per = {}
+    """Hits summed per stage, switch stages before router stages, each in pipeline order
+    (ingress then egress, by table), with the datapaths whose flows ran there (a flow
+    northd shares between switches through a datapath group counts for the group: its
+    hits cannot be split per datapath). A packet counts once per lflow it ran, so a
+    stage's figure is the packets through it."""
+    per, dps = {}, {}
     for c, n in hits.items():
         raw = labels.get(cookies.get(str(c), ""))
         if n and raw:
             label = _label(raw)
-            key = (_datapath_kind(label[2]) != "switch", label[5], label[0] != "ingress",
-                   label[1], label[2])
+            key = (_datapath_kind(label[2]) != "switch", label[0] != "ingress", label[1], label[2])
             per[key] = per.get(key, 0) + n
-    return [{"datapath": k[1], "kind": _datapath_kind(k[4]),
-             "pipeline": "egress" if k[2] else "ingress", "table": k[3], "stage": k[4], "hits": n}
+            dps.setdefault(key, set()).update(d for d in str(label[5]).split(",") if d)
+    return [{"kind": _datapath_kind(k[3]), "datapaths": sorted(dps[k]),
+             "datapath": ",".join(sorted(dps[k])),
+             "pipeline": "egress" if k[1] else "ingress", "table": k[2], "stage": k[3], "hits": n}
             for k, n in sorted(per.items(), key=lambda kv: tuple(map(str, kv[0][:2])) + kv[0][2:])]
 
 
@@ -244,14 +247,18 @@ def format_text(s):
                  + (f"; {punt['perf_lost']} events lost in the perf ring" if punt.get("perf_lost") else ""))
     lines += lflow_drop_lines(live.get("drops_by_lflow") or [])
     if live["stages"]:
-        lines.append("hits by datapath and stage, in pipeline order (lflow runs; the flow "
-                     "cache's hits skip the pipeline):")
+        lines.append("hits by stage, switches then routers, in pipeline order (lflow runs; the "
+                     "flow cache's hits skip the pipeline):")
         last = None
         for h in live["stages"]:
-            if (h.get("datapath"), h.get("kind")) != last:
-                last = (h.get("datapath"), h.get("kind"))
-                lines.append(f"  {h.get('kind', '?')} {h.get('datapath', '?')}")
-            lines.append(f"    {h['hits']:10d}  {h['pipeline']:7s} {h['table']:>2} {h['stage']}")
+            if h.get("kind") != last:
+                last = h.get("kind")
+                names = sorted({d for x in live["stages"] if x.get("kind") == last
+                                for d in x.get("datapaths", [])})
+                plural = {"switch": "switches", "router": "routers"}.get(last, "datapaths")
+                lines.append(f"  {plural} {', '.join(names) or '?'}")
+            lines.append(f"    {h['hits']:10d}  {h['pipeline']:7s} {h['table']:>2} {h['stage']:28s} "
+                         f"{h.get('datapath', '')}")
     if live["lflows"]:
         lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
         lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h.get('datapath', '?')} {h['stage']} "

@@ -24,11 +24,14 @@ def test_drops_by_lflow_name_the_flow_and_its_reason():
     assert "u-sw-drop  ls1 ingress 0 ls_in_check_port_sec prio 100  POLICY" in text
 
 
-def test_stages_grouped_by_datapath_in_pipeline_order():
-    got = ctl.stage_hits(HITS, COOKIES, LABELS)
-    assert [(s["datapath"], s["pipeline"], s["stage"]) for s in got] == [
-        ("ls1", "ingress", "ls_in_check_port_sec"), ("ls1", "egress", "ls_out_apply_port_sec"),
-        ("lr1", "ingress", "lr_in_admission"), ("lr1", "ingress", "lr_in_defrag")]
+def test_stages_switches_then_routers_in_pipeline_order():
+    labels = {**LABELS, "u-sw2": ["ingress", 0, "ls_in_check_port_sec", 90, "1", "ls1,ls2", "next;"]}
+    got = ctl.stage_hits({**HITS, 6: 4}, {**COOKIES, "6": "u-sw2"}, labels)
+    assert [(s["kind"], s["datapaths"], s["pipeline"], s["stage"], s["hits"]) for s in got] == [
+        ("switch", ["ls1", "ls2"], "ingress", "ls_in_check_port_sec", 17),
+        ("switch", ["ls1"], "egress", "ls_out_apply_port_sec", 9),
+        ("router", ["lr1"], "ingress", "lr_in_admission", 7),
+        ("router", ["lr1"], "ingress", "lr_in_defrag", 2)]
 
 
 def test_older_labels_without_datapath_still_read():

@@ -89,7 +89,11 @@ def text_tree(p: dict) -> str:
         else:
             kids.append(("tunnels (Geneve, OVN's full mesh): "
                          + (", ".join(n for n in names if n != ch["name"]) or "none"), []))
-        kids += [(line, []) for line in _drop_lines(live)]
+        for line in _drop_lines(live):      # an indented line belongs to the one above
+            if line.startswith("  ") and kids:
+                kids[-1][1].append((line.strip(), []))
+            else:
+                kids.append((line, []))
         items.append((f"chassis {ch['name']}  kind={ch['kind']}  encap {ch['encap_ip']}  "
                       f"[{'healthy' if ch['healthy'] else 'UNHEALTHY'}]", kids))
     for s in p["switches"]:
