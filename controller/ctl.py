@@ -290,6 +290,11 @@ def not_compiled_lines(missing, limit=50) -> list:
     `ovnbpf compile`)."""
     if not missing:
         return []
+    # grouped as a user reads a pipeline: switches before routers, by datapath, ingress
+    # before egress, by stage (the records carry no table number)
+    missing = sorted(missing, key=lambda m: (_datapath_kind(m.get("stage", "")) != "switch",
+                                             str(m.get("datapath")), "_out_" in m.get("stage", ""),
+                                             m.get("stage", ""), m["uuid"]))
     out = [f"lflows not compiled, dropped and counted under their UUID ({len(missing)}):"]
     out += [f"  {m['uuid']}  {m['datapath']} {m['stage']}  {m['category']}: {m['reason']}"
             for m in missing[:limit]]

@@ -43,3 +43,12 @@ def test_older_labels_without_datapath_still_read():
 def test_chassis_by_name():
     name = ctl.chassis_namer({"chassis_ids": {"hv1": 1, "hv2": 2}})
     assert name(2) == name("2") == "hv2" and name(7) == "chassis#7"
+
+
+def test_not_compiled_flows_listed_switches_first_then_by_datapath_and_stage():
+    missing = [{"uuid": "a", "datapath": "lr1", "stage": "lr_in_defrag", "category": "c", "reason": "r"},
+               {"uuid": "b", "datapath": "ls2", "stage": "ls_out_pre_lb", "category": "c", "reason": "r"},
+               {"uuid": "c", "datapath": "ls2", "stage": "ls_in_pre_lb", "category": "c", "reason": "r"},
+               {"uuid": "d", "datapath": "ls1", "stage": "ls_in_pre_lb", "category": "c", "reason": "r"}]
+    lines = ctl.not_compiled_lines(missing)[1:]
+    assert [line.split()[0] for line in lines] == ["d", "c", "b", "a"]
