@@ -214,6 +214,20 @@ class Controller:
         self.datapath.open_punts(self.punt_events.append)
         self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
         self.reconfig = Reconfig(self, uplink)
+        self._writes_in_background()
+
+    def _writes_in_background(self):
+        """From here on nothing waits for the Southbound: our writes are transactions the
+        loop checks on its next turns (db/sbwrites.py). One the server does not take yet
+        ("try again") is retried from fresh state and reported as _sb_unwritten; one it
+        refuses is logged once and forgotten, so the next step writes it anew."""
+        self.sb.wait_writes = False
+        self.sb.writes.on_deferred = self._sb_unwritten
+        self.sb.writes.on_written = lambda what: self.unwritten.pop(what, None)
+
+        def failed(what, reason):
+            self.claims = self.acked = None
+        self.sb.writes.on_failed = failed
 
     def _wait_southbound(self):
         """Wait for the first Southbound connection as long as it takes (ovn-controller
@@ -271,6 +285,8 @@ class Controller:
                 "sync_bytes": list(self.sb.sync_bytes) if self.sb else [],
                 "full_resyncs": self.sb.full_resyncs if self.sb else 0,
                 "reshapes": self.sb.reshapes if self.sb else 0,
+                # our transactions: in flight, waiting, done, retried (db/sbwrites.py)
+                "writes": self.sb.writes.status() if self.sb else None,
                 "view_check": self.viewcheck.status() if self.viewcheck else None,
                 "problem": self.sb_problem,
                 # state, last message, attempts and the last failure's reason (sbhealth.py)
@@ -403,7 +419,8 @@ class Controller:
         self.sb.set_local(want.local_datapaths, set(devices))
         self._lap("desired")
         self._report(want.problems)
-        if owner and not any(c.name == cfg.system_id for c in state.chassis):
+        if (owner and not any(c.name == cfg.system_id for c in state.chassis)
+                and not self.sb.writing("chassis")):
             # our Chassis row is gone (deleted, or the SB came back from an older DB)
             log.warning("our Chassis row is missing from the Southbound: registering again")
             self.sb.register_chassis(cfg.encap_type, cfg.encap_ip,
@@ -581,9 +598,10 @@ class Controller:
         return Tunnel(ip, dmac=mac, egress_mark=egress_mark, trust_egress_done=trust)
 
     def _sb_write(self, what, write) -> bool:
-        """An SB write of ours (claims, nb_cfg ack). One the server does not take now (it
-        is away, frozen or electing a Raft leader: "try again") is no failure of the
-        chassis: said once at INFO, counted, and retried by the next step."""
+        """An SB write of ours (claims, nb_cfg ack), queued: it returns at once
+        (db/sbwrites.py). One the server does not take now (it is away, frozen or electing
+        a Raft leader: "try again") is no failure of the chassis: said once at INFO
+        (_sb_unwritten, from the writes' hook), counted, and retried."""
         try:
             write()
         except SouthboundError as e:

@@ -300,14 +300,15 @@ class Ownership:
             if p is not None:
                 for key, value in keys.items():
                     p.setkey("external_ids", key, value)
-        self.sb._commit(build, "Chassis_Private " + ", ".join(keys))
+        # one kind per key set: the next heartbeat replaces one not yet written
+        self.sb.write("owner " + ",".join(sorted(keys)), "chassis ownership record", build)
 
     def _del_key(self, key):
         def build(txn):
             p = self._private()
             if p is not None:
                 p.delkey("external_ids", key)
-        self.sb._commit(build, f"Chassis_Private {key}")
+        self.sb.write(f"owner-del {key}", "chassis ownership record", build)
 
     def release(self) -> bool:
         """A clean stop: clear our Chassis row's owner-encap record, but only while our
@@ -326,7 +327,9 @@ class Ownership:
             c = self._chassis()
             if c is not None:
                 c.delkey("external_ids", OWNER_ENCAP)
-        self.sb._commit(build, f"Chassis {OWNER_ENCAP}", timeout=2.0)
+        what = f"Chassis {OWNER_ENCAP}"
+        self.sb.write("owner-encap", what, build, timeout=2.0)
+        self.sb.flush(timeout=2.0, what=what)     # stopping: worth a short wait
         return True
 
     # ---- status --------------------------------------------------------------------------

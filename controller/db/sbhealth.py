@@ -3,7 +3,7 @@
 The Python IDL keeps the truth (attempts, why a connection ended, when a message last
 arrived) inside ovs.reconnect.Reconnect and only logs it. SessionHealth hooks the
 machine's `disconnected` (every failed attempt and every lost session go through it, on
-whatever thread runs the IDL: also inside a blocking transaction commit), so a loss is
+whatever thread runs the IDL), so a loss is
 logged the moment it is detected, each new failure reason once with the attempt count,
 and `status()` can say at any time: the state, seconds since the last message, attempts
 since the last good session and the last failure's reason.
@@ -16,6 +16,8 @@ import time
 
 import ovs.reconnect
 import ovs.timeval
+
+from . import idl_private
 
 log = logging.getLogger("ovnbpf.controller")
 
@@ -51,7 +53,7 @@ class SessionHealth:
     def _hook(self):
         """Wrap the session's Reconnect.disconnected (instance attribute: set_remote keeps
         the same session and machine, so this holds for the session's life)."""
-        fsm = self.sb.idl._session.reconnect
+        fsm = idl_private.reconnect_fsm(self.sb.idl)
         original = fsm.disconnected
 
         def disconnected(now, error):
@@ -89,7 +91,7 @@ class SessionHealth:
         self.loss_logged = False
 
     def status(self) -> dict:
-        fsm = self.sb.idl._session.reconnect
+        fsm = idl_private.reconnect_fsm(self.sb.idl)
         now = ovs.timeval.msec()
         state = fsm.state.name if fsm.state else "VOID"
         monitoring = self.sb.connected()

@@ -6,15 +6,14 @@ Port_Binding claims), and hands out frozen snapshots (rows.SBState).
 The IDL uses monitor_cond_since, so a reconnect (server restart, Raft leader change)
 resumes from the last transaction id when the server still has that history.
 """
-import random
 import time
 import uuid as uuidlib
 
 import ovs.db.idl
 import ovs.poller
-import ovs.stream
 
-from . import rows
+from . import idl_private, rows
+from .sbwrites import Writes
 
 SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
 DEFAULT_PROBE_MS = 5000        # ovs.reconnect's default, and ovn-controller's for ovn-remote
@@ -68,24 +67,40 @@ def _opt(value, default=None):
 class _Idl(ovs.db.idl.Idl):
     """The IDL, counting the times a reconnect had to throw the replica away: the server
     answered monitor_cond_since with found=false (no history for our last txn id) and
-    sent everything again, instead of just what we missed."""
+    sent everything again, instead of just what we missed.
+
+    Told through the public notify() hook: the IDL empties its tables before a complete
+    dump without a notice, so a table holding other than the rows notify() created minus
+    those it deleted was emptied (checked after each run(): O(tables))."""
     full_resyncs = 0
 
     def __init__(self, *args, **kw):
         self.dirty = set()          # (table, uuid) of rows changed since the last snapshot
         self.touched = set()        # tables with a changed row since Southbound.run() looked
         self.cleared = False
+        self.counts = {}            # table -> rows by notify()'s creates minus its deletes
         super().__init__(*args, **kw)
 
-    def _Idl__clear(self):      # Idl's private __clear, called before a complete dump
-        if any(t.rows for t in self.tables.values()):
-            self.full_resyncs += 1
-        self.cleared = True
-        ovs.db.idl.Idl._Idl__clear(self)
-
     def notify(self, event, row, updates=None):
-        self.dirty.add((row._table.name, row.uuid))
-        self.touched.add(row._table.name)
+        table = idl_private.row_table_name(row)
+        self.dirty.add((table, row.uuid))
+        self.touched.add(table)
+        if event == ovs.db.idl.ROW_CREATE:
+            self.counts[table] = self.counts.get(table, 0) + 1
+        elif event == ovs.db.idl.ROW_DELETE:
+            self.counts[table] = self.counts.get(table, 0) - 1
+
+    def check_cleared(self):
+        """After run(): were the tables emptied for a complete dump?"""
+        emptied = False
+        for name, t in self.tables.items():
+            have = self.counts.get(name, 0)
+            if have != len(t.rows):
+                emptied = emptied or have > len(t.rows)
+                self.counts[name] = len(t.rows)
+        if emptied:
+            self.full_resyncs += 1
+            self.cleared = True
 
 
 class Southbound:
@@ -98,6 +113,12 @@ class Southbound:
             helper.register_columns(table, cols)
         # leader_only=False: any Raft member serves reads; writes are forwarded by the server
         self.idl = _Idl(remote, helper, probe_interval=probe_interval_ms, leader_only=False)
+        # our writes: non-blocking transactions (sbwrites.py); wait_writes: a write call
+        # returns once the server took it (tools, tests, start-up). The daemon's loop
+        # turns it off: nothing there waits for the Southbound.
+        self.writes = Writes(self.idl)
+        self.wait_writes = True
+        self._macs = {}            # (logical_port, ip) -> learned binding not yet written
         self.chassis_name = chassis_name
         self.conditional = conditional
         self.local_datapaths = frozenset()
@@ -121,6 +142,8 @@ class Southbound:
         """Process what the server sent; True if the replica changed."""
         seqno = self.idl.change_seqno
         self.idl.run()
+        self.idl.check_cleared()
+        self.writes.run()          # the transaction in flight: done? the next one: start
         self._track_connection()
         self._follow_reshapes()
         # a condition queued behind one the server just answered goes now, not on the
@@ -129,7 +152,7 @@ class Southbound:
         return self.idl.change_seqno != seqno
 
     def _track_connection(self):
-        rpc = self.idl._session.rpc   # the IDL exposes no byte count of its own
+        rpc = idl_private.rpc(self.idl)   # the IDL exposes no byte count of its own
         if rpc is not self._rpc:
             if self._rpc is not None:
                 self._banked_bytes += self._rpc.get_received_bytes()
@@ -150,7 +173,7 @@ class Southbound:
 
     def member(self):
         """The remote of the current (or next) connection: which Raft member we talk to."""
-        return self.idl._session.get_name()
+        return self.idl.session_name()
 
     def rx_bytes(self):
         """Bytes received from the Southbound over this session's whole life."""
@@ -160,6 +183,8 @@ class Southbound:
     def wait(self, timeout_ms=100):
         poller = ovs.poller.Poller()
         self.idl.wait(poller)
+        if self.writes.txn is not None:
+            self.writes.txn.wait(poller)
         poller.timer_wait(timeout_ms)
         poller.block()
 
@@ -179,27 +204,18 @@ class Southbound:
         monitor_cond_since from our last transaction id, so a member of the same cluster
         resumes, and a server without that history sends everything (a counted full
         resync). ovn-controller does the same through ovsdb_idl_set_remote()."""
-        s = self.idl._session       # the Python IDL has no set_remote of its own
-        remotes = self.idl._parse_remotes(remote)
-        random.shuffle(remotes)     # as Session.open_multiple: spread chassis over members
-        s.remotes, s.next_remote = remotes, 0
-        s.pick_remote()             # the name of the next connection (also while backing off)
-        s.reset_backoff()           # each new member gets a try without waiting
+        idl_private.set_remotes(self.idl, remote)    # no public set_remote in the Python IDL
         self.set_probe_interval(probe_interval_ms)
         self.idl.force_reconnect()
 
     def set_probe_interval(self, probe_interval_ms):
         """The inactivity probe of the live session (None: the OVS default, 5 s; 0: off).
         unix: remotes never probe, as in OVS."""
-        r = self.idl._session.reconnect
-        if not ovs.stream.stream_or_pstream_needs_probes(r.get_name()):
-            r.set_probe_interval(0)
-        else:
-            r.set_probe_interval(DEFAULT_PROBE_MS if probe_interval_ms is None
-                                 else probe_interval_ms)
+        idl_private.set_probe_interval(
+            self.idl, DEFAULT_PROBE_MS if probe_interval_ms is None else probe_interval_ms)
 
     def probe_interval(self):
-        return self.idl._session.reconnect.get_probe_interval()
+        return idl_private.reconnect_fsm(self.idl).get_probe_interval()
 
     def connected(self):
         """True once the initial contents arrived and updates are flowing."""
@@ -270,6 +286,10 @@ class Southbound:
         away what the chassis forwards now."""
         if not self.conditional:
             return True
+        # the tables' public condition_state, not the seqno cond_change() returns: in
+        # python ovs 3.7.1 that one is cond_seqno + 2 for any new condition (it tests the
+        # bound method `request`, always true), one more than the server ever acks, so
+        # waiting for it would wait until the next change (test_idl_private.py shows it)
         acked = not self.idl.cond_changed and all(
             t.condition_state.new is None and t.condition_state.requested is None
             for t in self.idl.tables.values())
@@ -435,22 +455,34 @@ class Southbound:
 
     # ---- writes (only rows this chassis owns) --------------------------------------------
 
-    def _commit(self, build, what, timeout=10.0):
+    def write(self, kind, what, build, done=None, timeout=10.0):
+        """Queue a write of our rows (sbwrites.py): it goes in the next transaction, merged
+        with the others waiting, and replaces a waiting one of the same kind. With
+        wait_writes (not in the daemon's loop) return once the server took it."""
+        self.writes.want(kind, what, build, done)
+        self.writes.run()
+        if self.wait_writes:
+            self.flush(timeout, what)
+
+    def flush(self, timeout=10.0, what="our Southbound writes"):
+        """Run the session until no write of ours is waiting or in flight: start-up, a
+        clean stop, tools and tests (never the daemon's loop). SouthboundError if one
+        failed, or none went through in `timeout` (the server away: "try again")."""
         deadline = time.monotonic() + timeout
-        while True:
+        while self.writes.busy():
             self.run()
-            txn = ovs.db.idl.Transaction(self.idl)
-            try:
-                build(txn)
-            except Exception:
-                txn.abort()        # an open transaction would make the next idl.run() assert
-                raise
-            status = txn.commit_block()
-            if status in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
-                return
-            if status != ovs.db.idl.Transaction.TRY_AGAIN or time.monotonic() > deadline:
-                raise SouthboundError(f"{what}: transaction {status}: {txn.get_error()}")
+            if not self.writes.busy():
+                break
+            if time.monotonic() > deadline:
+                why = self.writes.failed.get(what) or "no answer from the server"
+                raise SouthboundError(f"{what}: transaction {why}")
             self.wait(50)
+        if what in self.writes.failed:
+            raise SouthboundError(f"{what}: {self.writes.failed[what]}")
+
+    def writing(self, kind) -> bool:
+        """A write of `kind` queued or in flight (not yet taken by the server)."""
+        return self.writes.busy(kind)
 
     def _own_chassis(self):
         return next((c for c in self.idl.tables["Chassis"].rows.values() if c.name == self.chassis_name), None)
@@ -502,10 +534,13 @@ class Southbound:
 
     def register_chassis(self, encap_type, encap_ip, hostname=None):
         """Create or update our Chassis, its Encap and Chassis_Private (never others')."""
+        name = self.chassis_name
+
         def build(txn):
-            self._write_chassis(txn, self.chassis_name, encap_type, encap_ip, hostname)
-        self._commit(build, f"register chassis {self.chassis_name}")
-        self.run_until(lambda: self._own_chassis() is not None, what="our Chassis row")
+            self._write_chassis(txn, name, encap_type, encap_ip, hostname)
+        self.write("chassis", f"register chassis {name}", build)
+        if self.wait_writes:
+            self.run_until(lambda: self._own_chassis() is not None, what="our Chassis row")
 
     def _own_private(self):
         return next((p for p in self.idl.tables["Chassis_Private"].rows.values()
@@ -534,13 +569,14 @@ class Southbound:
                 for e in old.encaps:
                     e.delete()
                 old.delete()
-        self._commit(build, f"rename chassis {old_name} -> {new_name}")
+        self.write("chassis", f"rename chassis {old_name} -> {new_name}", build)
         self.chassis_name = new_name
         # our replica holds our own Chassis_Private only (its old row, deleted above): the
         # new one comes with the condition naming it, and the view is unsettled till then
         if self.conditional and self._apply_conditions():
             self._must_settle = True
-        self.run_until(lambda: self._own_chassis() is not None
+        if self.wait_writes:
+            self.run_until(lambda: self._own_chassis() is not None
                        and (self._own_private() is not None or not self.conditional),
                        what="our new Chassis and Chassis_Private rows")
 
@@ -554,18 +590,22 @@ class Southbound:
                 for e in ch.encaps:
                     e.delete()
                 ch.delete()
-        self._commit(build, f"unregister chassis {self.chassis_name}")
+        self.write("chassis", f"unregister chassis {self.chassis_name}", build)
 
     def set_claims(self, claimed):
         """Bind exactly the logical ports in `claimed` to us (chassis + up); release ports
         bound to us that are no longer claimed. Ports bound elsewhere are taken over, as
         ovn-controller does when a VIF moves."""
+        claimed = frozenset(claimed)
+
         def build(txn):
             ch = self._own_chassis()
             for p in self.idl.tables["Port_Binding"].rows.values():
                 bound = _ref(p.chassis)
                 mine = bound is not None and bound.name == self.chassis_name
                 if p.logical_port in claimed:
+                    if ch is None:
+                        continue         # our Chassis is not there yet: claim it later
                     if not mine:
                         p.chassis = ch
                     if not _opt(p.up, False):
@@ -573,15 +613,21 @@ class Southbound:
                 elif mine:
                     p.chassis = []
                     p.up = [False]
-        self._commit(build, "port claims")
+        self.write("claims", "port claims", build)
 
     def put_mac_bindings(self, bindings):
         """Learned neighbours (put_arp/put_nd through the punt path), as ovn-controller
-        writes them: one MAC_Binding row per (logical_port, ip), its mac updated."""
+        writes them: one MAC_Binding row per (logical_port, ip), its mac updated. Learned
+        ones wait in self._macs until a transaction carrying them succeeded."""
+        for b in bindings:
+            self._macs[(b.logical_port, b.ip)] = b
+        bindings = None
+
         def build(txn):
+            sent = dict(self._macs)
             existing = {(r.logical_port, r.ip): r for r in self.idl.tables["MAC_Binding"].rows.values()}
             dps = {str(d.uuid): d for d in self.idl.tables["Datapath_Binding"].rows.values()}
-            for b in bindings:
+            for b in sent.values():
                 row = existing.get((b.logical_port, b.ip))
                 if row is None:
                     if b.datapath not in dps:
@@ -592,7 +638,13 @@ class Southbound:
                     existing[(b.logical_port, b.ip)] = row
                 elif row.mac != b.mac:
                     row.mac = b.mac
-        self._commit(build, "MAC_Binding (learned neighbours)")
+            return sent
+
+        def done(sent):          # learned again meanwhile (another MAC): that one still waits
+            for key, b in sent.items():
+                if self._macs.get(key) == b:
+                    del self._macs[key]
+        self.write("mac_binding", "MAC_Binding (learned neighbours)", build, done)
 
     def ack_nb_cfg(self, nb_cfg):
         """Tell northd we have applied SB state up to nb_cfg (makes `--wait=hv` return)."""
@@ -601,7 +653,7 @@ class Southbound:
                 if p.name == self.chassis_name and p.nb_cfg != nb_cfg:
                     p.nb_cfg = nb_cfg
                     p.nb_cfg_timestamp = int(time.time() * 1000)
-        self._commit(build, "nb_cfg ack")
+        self.write("nb_cfg", "nb_cfg ack", build)
 
 
 def ssl_diagnose(remote, key, cert, ca, timeout=2.0):
