@@ -27,6 +27,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..ctl import drops_flow
 from .frame import frame_fields
 from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
 
@@ -337,6 +338,7 @@ class Walker:
             if not result.passes or result.passes[-1].chassis != chassis:
                 result.passes.append(Pass(chassis))
             hits = self._hits(v)
+            first_step = len(result.passes[-1].steps)
             if out.get("type") != "mcast":     # the live path below counts its own
                 self._stages(result.passes[-1], v, before, hits)
             result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, "
@@ -349,7 +351,14 @@ class Walker:
             elif kind == "remote":
                 self._tunnelled(result, chassis, run.packet, queue)
             elif kind == "drop":
-                result.drops.append(Drop(chassis, str(out.get("reason", "drop"))))
+                # a POLICY drop names the `drop;` lflow of this run (the last one hit, in
+                # pipeline order), as ovnbpf ctl counts it
+                droppers = [s for s in result.passes[-1].steps[first_step:]
+                            if isinstance(s, Stage) and s.actions and drops_flow(s.actions[0])]
+                lflow = droppers[-1] if droppers and out.get("reason") == "POLICY" else None
+                result.drops.append(Drop(chassis, str(out.get("reason", "drop")),
+                                         lflow.lflow if lflow else None,
+                                         lflow.name if lflow else None))
             elif kind == "punt":
                 self._punted(result, v, chassis, queue)
             elif kind == "mcast":

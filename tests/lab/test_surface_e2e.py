@@ -93,3 +93,16 @@ def test_trace_speaks_ovn(lab):
     print(r.stdout)
     assert "{'" not in r.stdout and "chassis#" not in r.stdout
     assert "to chassis hv2 through the tunnel" in r.stdout
+
+
+def test_trace_names_the_lflow_of_a_policy_drop(lab):
+    """The frame ctl counted above, traced: the drop names its lflow and stage."""
+    env = sh(f"{OVNBPF} lab env --lab {LAB}").stdout.split()
+    sb = next(w.split("=", 1)[1] for w in env if w.startswith("OVN_SB_DB="))
+    flow = 'inport == "lsp-vm1" && eth.src == 01:00:00:00:00:01 && eth.dst == 0a:00:00:00:01:03'
+    r = subprocess.run([OVNBPF, "trace", "--sb", sb, "--json", "ls1", flow], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    drops = json.loads(r.stdout)["drops"]
+    assert [d["reason"] for d in drops] == ["POLICY"] and drops[0]["lflow"], drops
+    assert drops[0]["stage"] == "ls_in_check_port_sec", drops
