@@ -18,7 +18,6 @@
 #include "lib/fcache.h"
 
 #define OVNBPF_INJECT_MAGIC 0x6f766e69u   /* "ovni" */
-#define OVNBPF_MAX_HOPS_INJECT 8          /* lib/output.h OVNBPF_MAX_HOPS */
 
 struct ovnbpf_inject_hdr {
     __u32 magic;       /* OVNBPF_INJECT_MAGIC */
@@ -77,7 +76,7 @@ OVNBPF_INLINE int ovnbpf_from_controller(struct xdp_md *ctx, struct ovnbpf_flow 
 #pragma unroll
     for (i = 0; i < OVNBPF_NREGS; i++)
         f->reg[i] = reg[i];
-    f->hops = hops > OVNBPF_MAX_HOPS_INJECT ? OVNBPF_MAX_HOPS_INJECT : hops;
+    f->hops = hops > OVNBPF_MAX_HOPS ? OVNBPF_MAX_HOPS : hops;
     f->origin = origin == OVNBPF_ORIGIN_TUNNEL ? OVNBPF_ORIGIN_TUNNEL : OVNBPF_ORIGIN_VIF;
     f->punt_depth = depth > 255 ? 255 : depth;
     f->resume = resume;

@@ -77,7 +77,7 @@ class SyntheticGroup:
 @dataclass
 class CompileResult:
     source: str                              # pipeline.c
-    header: str                              # ovnbpf_pipeline.h (copy it next to pipeline.c)
+    header: str                              # bpf/lib/ovnbpf_pipeline.h (copied next to pipeline.c)
     shape_hash: str
     entries: dict[str, list[tuple[bytes, bytes]]]
     groups: dict[str, SyntheticGroup]        # synthetic multicast groups, by name

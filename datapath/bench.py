@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 
 from . import maps as M, testrun
-from .csource import BPF_DIR
+from .bpfsrc import bpf_dir
 from .loader import BuildSpec, Datapath
+from .standin import L2Key, l2_handle, standin
 
 LO = 1
 VM1_MAC, VM2_MAC, VM3_MAC = 0x0A0000000101, 0x0A0000000102, 0x0A0000000103
@@ -65,7 +66,8 @@ def build(fcache: bool = True) -> Datapath:
     return Datapath.build(BuildSpec(
         functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel", "ovnbpf_pl_ingress", "ovnbpf_pl_egress",
                    "obt_floor_redirect", "obt_floor_encap"),
-        sources=(BPF_DIR / "bench" / "floors.c",),
+        pipeline=standin("l2_pipeline.h"),
+        sources=(bpf_dir() / "bench" / "floors.c",),
         defines=(("OVNBPF_BENCH_UNDO_ENCAP(ctx)", "bpf_xdp_adjust_head(ctx, OVNBPF_ENCAP_LEN)"),
                  ("OVNBPF_BENCH_UNDO_DECAP(ctx,f)",
                   "do { if ((f)->origin == OVNBPF_ORIGIN_TUNNEL && (f)->frame_len && "
@@ -85,7 +87,7 @@ def setup(dp: Datapath) -> None:
         M.LPortKey(1, 3): M.LPort(M.LPORT_REMOTE, 0, 2, mac=VM3_MAC)})
     h("ovnbpf_tunnels").apply({2: tun})
     h("ovnbpf_tunnel_srcs").apply({0xAC1FFA0C: 2})
-    h("ovnbpf_pl_l2").apply({M.L2Key(1, VM2_MAC): 2, M.L2Key(1, VM3_MAC): 3})
+    l2_handle(dp).apply({L2Key(1, VM2_MAC): 2, L2Key(1, VM3_MAC): 3})
     fwd = M.MapHandle(dp.map_fd("obt_floor_fwd"), "hash", M.Codec("<Q"), M.U32)
     fwd.apply({VM2_MAC: LO})
     t = M.MapHandle(dp.map_fd("obt_floor_tun"), "hash", M.Codec("<Q"),

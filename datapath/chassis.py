@@ -221,7 +221,7 @@ class ChassisDatapath:
         # pipeline reads bumps its epoch, so no cached outcome outlives the state it came from
         self.fcache = M.FcacheControl(self.entries.map_fd("ovnbpf_fc_ctl"))
         self.maps = {n: M.handle(n, self.entries.map_fd(n), on_write=self.fcache.bump)
-                     for n in M.SPECS if n != "ovnbpf_pl_l2"}
+                     for n in M.SPECS}
         self.attached = M.MapHandle(self.entries.map_fd("ovnbpf_attached"), "hash", M.U32,
                                     M.U32)
         self.pipeline: _Pipeline | None = None

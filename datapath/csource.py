@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
+from .bpfsrc import bpf_dir
+
 _INCLUDE = re.compile(r'^\s*#\s*include\s+(?:"([^"]+)"|(OVNBPF_PIPELINE))\s*$')
 
 
@@ -48,7 +49,7 @@ def expand(entries: list[Path], pipeline: Path | None) -> tuple[str, list[Path]]
 
 
 def _resolve(name: str, including: Path) -> Path:
-    for base in (including.parent, BPF_DIR, BPF_DIR / "lib"):
+    for base in (including.parent, bpf_dir(), bpf_dir() / "lib"):
         p = (base / name)
         if p.exists():
             return p

@@ -1,14 +1,12 @@
-"""Drop reasons, mirrored from bpf/lib/drop.h (tests/datapath/test_cases.py checks that the
-two agree), and a reader for the per-CPU drop counters."""
+"""Drop reasons, mirrored from bpf/lib/drop.h (tests/datapath/test_mirrors.py checks names
+and values against the compiled C), and a reader for the per-CPU drop counters."""
 from __future__ import annotations
 
 import re
 from enum import IntEnum
 from pathlib import Path
 
-from .csource import BPF_DIR
-
-HEADER = BPF_DIR / "lib" / "drop.h"
+from .bpfsrc import lib_header
 DROP_MAX = 64
 
 
@@ -67,10 +65,10 @@ class Drop(IntEnum):
 _ENUM_LINE = re.compile(r"^\s*OVNBPF_DROP_([A-Z0-9_]+)\s*=\s*(-\d+)\s*,")
 
 
-def parse_header(path: Path = HEADER) -> dict[str, int]:
+def parse_header(path: Path | None = None) -> dict[str, int]:
     """The enum as written in C: {name: code}."""
     out = {}
-    for line in path.read_text().splitlines():
+    for line in (path or lib_header("drop.h")).read_text().splitlines():
         m = _ENUM_LINE.match(line)
         if m:
             out[m.group(1)] = int(m.group(2))

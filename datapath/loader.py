@@ -27,12 +27,12 @@ from pathlib import Path
 
 from bcc import BPF
 
-from .csource import BPF_DIR, expand
+from .bpfsrc import bpf_dir
+from .csource import expand
 from .libbpf import verified_insns
 
 CODEGEN_VERSION = 1
 CACHE_DIR = Path(os.environ.get("OVNBPF_CACHE", "~/.cache/ovnbpf")).expanduser()
-STANDIN_PIPELINE = BPF_DIR / "test" / "l2_pipeline.h"
 
 # entry function -> (source file, bcc program type)
 ENTRIES = {
@@ -56,7 +56,7 @@ TAIL_MCAST_CONT = 0   # OVNBPF_TAIL_MCAST_CONT in bpf/lib/maps.h
 @dataclass(frozen=True)
 class BuildSpec:
     functions: tuple[str, ...] = tuple(ENTRIES)
-    pipeline: Path | None = STANDIN_PIPELINE
+    pipeline: Path | None = None      # the pipeline header (pipeline.c needs one)
     defines: tuple[tuple[str, str], ...] = ()
     pin_dir: str | None = None
     sources: tuple[Path, ...] = field(default=())   # extra/other entry files (benchmarks)
@@ -66,7 +66,7 @@ class BuildSpec:
         files = []
         for fn in self.functions:
             if fn in ENTRIES:
-                p = BPF_DIR / ENTRIES[fn][0]
+                p = bpf_dir() / ENTRIES[fn][0]
                 if p not in files:
                     files.append(p)
         return files + [p for p in self.sources if p not in files]

@@ -5,6 +5,8 @@ and `apply(desired)` writes only the difference: new and changed entries in one
 BPF_MAP_UPDATE_BATCH, removed ones in one BPF_MAP_DELETE_BATCH (array maps cannot delete:
 their removed slots are overwritten with zeroes). Keys and values are namedtuples packed
 with `struct` in the exact layout of the C structs, explicit padding included and zeroed.
+The codecs and constants here are checked against the compiled C, field by field, by
+tests/datapath/test_mirrors.py.
 Handles work on raw map fds (bcc's, or bpf_obj_get() of a pinned path).
 """
 from __future__ import annotations
@@ -36,7 +38,6 @@ McastKey = namedtuple("McastKey", "dp group")
 McastGroup = namedtuple("McastGroup", "n_local n_remote wire_key", defaults=(0,))
 ChunkKey = namedtuple("ChunkKey", "dp group chunk")
 PuntRate = namedtuple("PuntRate", "interval_ns burst")
-L2Key = namedtuple("L2Key", "dp mac")     # the stand-in pipeline's map
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,6 @@ SPECS: dict[str, tuple[str, Codec, Codec]] = {
     "ovnbpf_tunnel_srcs": ("hash", U32, U32),
     "ovnbpf_mcast": ("hash", Codec("<II", McastKey), Codec("<III4x", McastGroup)),
     "ovnbpf_mcast_chunks": ("hash", Codec("<III4x", ChunkKey), Codec(f"<{MCAST_CHUNK}I")),
-    "ovnbpf_pl_l2": ("hash", Codec("<I4xQ", L2Key), U32),
     "ovnbpf_punt_rate": ("array", U32, Codec("<QI4x", PuntRate)),
 }
 

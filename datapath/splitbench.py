@@ -3,7 +3,7 @@
 Three chassis namespaces on a bridged underlay (static forwarding entries, no flooding,
 so every underlay frame reaches exactly the chassis it is addressed to), one logical
 switch (datapath 1) with vm1, vm2 on hv1, vm3 on hv2, vm4 on hv3, each chassis a real
-ChassisDatapath running the hand-written pipeline bpf/test/router_pipeline.h (its egress
+ChassisDatapath running the hand-written pipeline tests/datapath/pipelines/router_pipeline.h (its egress
 stage is an ACL: drop when (dp, outport) is in its deny map). For each mode
 (`egress`: OVN's split; `ingress`: the sender runs egress and marks the Geneve option)
 and each traffic mix, sent live from vm1:
@@ -37,8 +37,8 @@ from pathlib import Path
 
 from . import testrun
 from .chassis import ChassisDatapath, Group, Local, Remote, Tunnel, current_cpu
+from .standin import standin
 
-HEADER = Path(__file__).resolve().parents[1] / "bpf" / "test" / "router_pipeline.h"
 DP, FLOOD = 1, 32768
 LO = 1
 CHASSIS = (1, 2, 3)
@@ -178,7 +178,7 @@ class SplitLab:
             dp.set_lports(lports)
             dp.set_mcast({(DP, FLOOD): Group(tuple(v for v, vc in VMS.items() if vc == c),
                                              tuple(o for o in CHASSIS if o != c))})
-            dp.install_pipeline(HEADER, self.entries())
+            dp.install_pipeline(standin("router_pipeline.h"), self.entries())
 
     # -- driving ----------------------------------------------------------------------
 

@@ -11,15 +11,15 @@
  *
  *   key    where the packet comes from + every parsed field the pipeline can read (the
  *          fields of struct ovnbpf_flow that parse.h fills; packed by header kind, see
- *          below). From a VIF: its ingress ifindex (the VIF table gives dp and inport),
- *          tun = 0. From the tunnel: the outer IPv4 source, and tun = OVNBPF_FC_TUN | VNI
+ *          struct ovnbpf_fc_key in lib/maps.h). From a VIF: its ingress ifindex (the VIF
+ *          table gives dp and inport), tun = 0. From the tunnel: the outer IPv4 source, and tun = OVNBPF_FC_TUN | VNI
  *          | Geneve ingress port | egress port (what the egress run starts from).
  *   value  the configuration epoch it was made in, the unicast output (local ifindex or
  *          remote chassis), the final logical metadata (dp/inport/outport/hops: the
  *          Geneve header and the last-output record) and the final values of every parsed
  *          field (the run's rewrites; output.h writes back whatever differs)
- *   store  per CPU, direct-mapped by a hash of the key (see ovnbpf_fc_v2 below); VIF and
- *          tunnel entries share it
+ *   store  per CPU, direct-mapped by a hash of the key (ovnbpf_fc_v2 in lib/maps.h);
+ *          VIF and tunnel entries share it
  *
  * A hit calls ovnbpf_xdp_to_local() / ovnbpf_xdp_to_remote() exactly as the pipeline's
  * run did, so whatever those do (write-back, next hop, Geneve, counters, last output)
@@ -68,46 +68,8 @@
 #ifndef OVNBPF_FCACHE
 #define OVNBPF_FCACHE 1
 #endif
-#ifndef OVNBPF_FC_ENTRIES
-#define OVNBPF_FC_ENTRIES 8192   /* per CPU; a power of two */
-#endif
 
-/* ---- control: one entry, key 0 (datapath/maps.py: FcacheControl) ---- */
-struct ovnbpf_fc_ctl {
-    __u32 epoch;       /* bumped by userspace after every map write */
-    __u32 flags;       /* OVNBPF_FC_* */
-};
-#define OVNBPF_FC_BYPASS (1u << 0)   /* no lookups, no fills (ovnbpf trace) */
-OVNBPF_MAP("array", __u32, struct ovnbpf_fc_ctl, ovnbpf_fc_ctl, 1, 0);
-
-/* ---- the key: 80 bytes, zero-filled, explicit padding ----
- * ARP, IPv4 and IPv6 exclude each other, and so do L4 ports and ICMP type/code, so they
- * share words: l3[] is IPv4 (src << 32 | dst), IPv6 (src hi, lo, dst hi, lo) or ARP
- * (sha, tha, spa << 32 | tpa); l4 is sport << 16 | dport, icmp type << 8 | code, or the
- * ARP op. Unused words are 0.
- * `tun` tells the two origins apart: 0 for a packet from a VIF, whose logical metadata
- * follows from its ifindex; for a packet from the tunnel it is OVNBPF_FC_TUN | the
- * Geneve header's VNI and ports (ovnbpf_fc_tun), so no VIF key ever equals a tunnel key. */
-struct ovnbpf_fc_key {
-    __u32 ifindex;     /* VIF: the ingress ifindex (its binding is in ovnbpf_vifs);
-                        * tunnel: the outer IPv4 source (in ovnbpf_tunnel_srcs); both maps
-                        * are epoch-covered */
-    __u16 present;     /* OVNBPF_P_* (all fit in 16 bits) */
-    __u16 eth_type;
-    __u64 eth_src;
-    __u64 eth_dst;
-    __u64 l3[4];
-    __u32 l4;
-    __u16 vlan_tci;
-    __u16 tcp_flags;
-    __u32 ip6_label;
-    __u8  ip_proto;
-    __u8  ip_ttl;
-    __u8  ip_dscp;
-    __u8  ip_ecn;
-    __u64 tun;         /* 0, or OVNBPF_FC_TUN | vni << 32 | inport << 16 | outport */
-};
-#define OVNBPF_FC_TUN (1ULL << 63)
+/* Its maps, their structs and the OVNBPF_FC_* constants are in lib/maps.h (flow cache). */
 
 /* The key word of a packet from the tunnel: what its Geneve header says (VNI 24 bits,
  * ingress port 15 bits, egress port 16 bits), tagged. */
@@ -116,53 +78,6 @@ OVNBPF_INLINE __u64 ovnbpf_fc_tun(const struct ovnbpf_flow *f)
     return OVNBPF_FC_TUN | ((__u64)(f->dp & 0xffffff) << 32) |
            ((__u64)(f->inport & 0x7fff) << 16) | (f->outport & 0xffff);
 }
-
-#define OVNBPF_FC_LOCAL  OVNBPF_OUT_LOCAL    /* target = VIF ifindex */
-#define OVNBPF_FC_REMOTE OVNBPF_OUT_REMOTE   /* target = chassis id */
-struct ovnbpf_fc_entry {
-    struct ovnbpf_fc_key key;   /* all zero in an empty slot (a real key has an ifindex) */
-    __u32 epoch;
-    __u32 type;        /* OVNBPF_FC_LOCAL / _REMOTE */
-    __u32 target;
-    __u32 dp;          /* final logical metadata, as the pipeline's run left it */
-    __u32 inport;
-    __u32 outport;
-    __u32 hops;
-    __u32 rewrites;    /* fin differs from key: the run rewrote the packet */
-    __u32 done;        /* REMOTE: the run sent the egress-done bit (lib/split.h) */
-    __u32 _pad;
-    struct ovnbpf_fc_key fin;   /* the final parsed fields (same ifindex and tun) */
-};
-/* Per CPU and direct-mapped, like OVS's EMC: slot = hash(key) % OVNBPF_FC_ENTRIES, a newer
- * flow overwrites an older one (so it never fills up), the key is compared in full. An
- * array slot costs no helper call (the verifier inlines array lookups); an LRU hash lookup
- * of this 72-byte key measured ~60 ns here, more than the rest of the hit path together.
- * Only the CPU that looks a slot up ever writes it (the fill runs in the same packet's
- * tail calls), so an entry is never read half written. */
-/* Pinned and shared by the entry and pipeline modules: the _v2 names change with the layout
- * of their structs, so a controller of another layout never adopts them (v1: a 72-byte key
- * without `tun`, VIF packets only). */
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v2, OVNBPF_FC_ENTRIES, 0);
-
-/* ---- per-CPU: the run being watched ---- */
-struct ovnbpf_fc_state {
-    struct ovnbpf_fc_key key;
-    __u32 epoch;       /* read at entry, before anything else */
-    __u32 armed;       /* a VIF or tunnel packet's pipeline run is in progress */
-    __u32 cacheable;   /* cleared by any non-OUTPUT verdict or OVNBPF_FC_NOCACHE */
-    __u32 frame_len;   /* as parsed: a run that changed the frame size is not replayable */
-    __u32 slot;        /* where the key lives in ovnbpf_fc_v2 */
-    __u32 ingress;     /* ctx->ingress_ifindex of the entry program that armed */
-    __u32 origin;      /* OVNBPF_ORIGIN_* of the packet that armed */
-};
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v2, 1, 0);
-
-/* ---- counters (per CPU; datapath/chassis.py reports them in stats as fcache_*) ---- */
-#define OVNBPF_FC_STAT_HIT  0
-#define OVNBPF_FC_STAT_MISS 1
-#define OVNBPF_FC_STAT_FILL 2
-#define OVNBPF_FC_STAT_MAX  4
-OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_fc_stats, OVNBPF_FC_STAT_MAX, 0);
 
 #define OVNBPF_FC_MISS 2000   /* ovnbpf_fc_lookup(): not a verdict, run the pipeline */
 

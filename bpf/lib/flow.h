@@ -54,6 +54,9 @@
  * Multicast_Group tunnel keys. */
 #define OVNBPF_MCAST_KEY_MIN 32768
 
+/* Patch-port hops one packet may take (each costs two of the kernel's 33 tail calls). */
+#define OVNBPF_MAX_HOPS 8
+
 struct ovnbpf_flow {
     /* logical metadata */
     __u32 dp;          /* Datapath_Binding.tunnel_key of the datapath being processed */
@@ -127,6 +130,11 @@ struct ovnbpf_flow {
 #define OVNBPF_RESUME_NONE   0
 #define OVNBPF_RESUME_TABLE  1   /* run tables start_table.. of the stage */
 #define OVNBPF_RESUME_OUTPUT 2   /* the punted action ended in output: act on f->outport */
+
+/* What a learning copy is for (OVNBPF_PUNT_COPY's `what`, ovnbpf_flow.copy_kind). */
+#define OVNBPF_COPY_PUT_ARP 1
+#define OVNBPF_COPY_PUT_ND  2
+#define OVNBPF_COPY_PUT_FDB 3
 
 #define OVNBPF_ORIGIN_VIF    0
 #define OVNBPF_ORIGIN_TUNNEL 1   /* egress only; never output back into the overlay */

@@ -118,4 +118,9 @@ struct ovnbpf_geneve_opt {
 /* Outer Ethernet + IPv4 + UDP + Geneve + the OVN option. */
 #define OVNBPF_ENCAP_LEN (14 + 20 + 8 + 8 + 8)
 
+/* ND options walked looking for SLL/TLL (parse.h reads them, rewrite.h writes them back) */
+#ifndef OVNBPF_MAX_ND_OPTS
+#define OVNBPF_MAX_ND_OPTS 3
+#endif
+
 #endif /* OVNBPF_HDR_H */

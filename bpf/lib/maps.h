@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Every map of the ovnbpf datapath, in one place. Userspace mirrors of the key/value
- * structs live in datapath/maps.py (same field order, same explicit padding).
+/* Every pinned map of the ovnbpf datapath, with its key/value structs and constants: what
+ * the entries and every pipeline build of a chassis share. The maps one pipeline build
+ * owns are in lib/pl_maps.h; no other header declares a map but lib/opaque.h (included
+ * below; bpf/README.md, "Where maps are declared"). Userspace mirrors of the structs and
+ * constants live in datapath/maps.py, controller/punt/event.py and datapath/chassis.py,
+ * checked against the compiled C by tests/datapath/test_mirrors.py.
  *
  * All integers are host byte order, as in flow.h. Key structs are explicitly padded and
  * userspace zero-fills them, so no uninitialised byte ever reaches a hash.
@@ -178,6 +182,118 @@ struct ovnbpf_last_output {
     __u32 hops;        /* patch hops taken */
 };
 OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_last_output, ovnbpf_last_output, 1, 0);
+
+/* ======== the flow cache (lib/fcache.h has the code) ======== */
+#ifndef OVNBPF_FC_ENTRIES
+#define OVNBPF_FC_ENTRIES 8192   /* per CPU; a power of two */
+#endif
+
+/* ---- control: one entry, key 0 (datapath/maps.py: FcacheControl) ---- */
+struct ovnbpf_fc_ctl {
+    __u32 epoch;       /* bumped by userspace after every map write */
+    __u32 flags;       /* OVNBPF_FC_* */
+};
+#define OVNBPF_FC_BYPASS (1u << 0)   /* no lookups, no fills (ovnbpf trace) */
+OVNBPF_MAP("array", __u32, struct ovnbpf_fc_ctl, ovnbpf_fc_ctl, 1, 0);
+
+/* ---- the key: 80 bytes, zero-filled, explicit padding ----
+ * ARP, IPv4 and IPv6 exclude each other, and so do L4 ports and ICMP type/code, so they
+ * share words: l3[] is IPv4 (src << 32 | dst), IPv6 (src hi, lo, dst hi, lo) or ARP
+ * (sha, tha, spa << 32 | tpa); l4 is sport << 16 | dport, icmp type << 8 | code, or the
+ * ARP op. Unused words are 0.
+ * `tun` tells the two origins apart: 0 for a packet from a VIF, whose logical metadata
+ * follows from its ifindex; for a packet from the tunnel it is OVNBPF_FC_TUN | the
+ * Geneve header's VNI and ports (ovnbpf_fc_tun), so no VIF key ever equals a tunnel key. */
+struct ovnbpf_fc_key {
+    __u32 ifindex;     /* VIF: the ingress ifindex (its binding is in ovnbpf_vifs);
+                        * tunnel: the outer IPv4 source (in ovnbpf_tunnel_srcs); both maps
+                        * are epoch-covered */
+    __u16 present;     /* OVNBPF_P_* (all fit in 16 bits) */
+    __u16 eth_type;
+    __u64 eth_src;
+    __u64 eth_dst;
+    __u64 l3[4];
+    __u32 l4;
+    __u16 vlan_tci;
+    __u16 tcp_flags;
+    __u32 ip6_label;
+    __u8  ip_proto;
+    __u8  ip_ttl;
+    __u8  ip_dscp;
+    __u8  ip_ecn;
+    __u64 tun;         /* 0, or OVNBPF_FC_TUN | vni << 32 | inport << 16 | outport */
+};
+#define OVNBPF_FC_TUN (1ULL << 63)
+
+#define OVNBPF_FC_LOCAL  OVNBPF_OUT_LOCAL    /* target = VIF ifindex */
+#define OVNBPF_FC_REMOTE OVNBPF_OUT_REMOTE   /* target = chassis id */
+struct ovnbpf_fc_entry {
+    struct ovnbpf_fc_key key;   /* all zero in an empty slot (a real key has an ifindex) */
+    __u32 epoch;
+    __u32 type;        /* OVNBPF_FC_LOCAL / _REMOTE */
+    __u32 target;
+    __u32 dp;          /* final logical metadata, as the pipeline's run left it */
+    __u32 inport;
+    __u32 outport;
+    __u32 hops;
+    __u32 rewrites;    /* fin differs from key: the run rewrote the packet */
+    __u32 done;        /* REMOTE: the run sent the egress-done bit (lib/split.h) */
+    __u32 _pad;
+    struct ovnbpf_fc_key fin;   /* the final parsed fields (same ifindex and tun) */
+};
+/* Per CPU and direct-mapped, like OVS's EMC: slot = hash(key) % OVNBPF_FC_ENTRIES, a newer
+ * flow overwrites an older one (so it never fills up), the key is compared in full. An
+ * array slot costs no helper call (the verifier inlines array lookups); an LRU hash lookup
+ * of this 72-byte key measured ~60 ns here, more than the rest of the hit path together.
+ * Only the CPU that looks a slot up ever writes it (the fill runs in the same packet's
+ * tail calls), so an entry is never read half written. */
+/* Pinned and shared by the entry and pipeline modules: the _v2 names change with the layout
+ * of their structs, so a controller of another layout never adopts them (v1: a 72-byte key
+ * without `tun`, VIF packets only). */
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_entry, ovnbpf_fc_v2, OVNBPF_FC_ENTRIES, 0);
+
+/* ---- per-CPU: the run being watched ---- */
+struct ovnbpf_fc_state {
+    struct ovnbpf_fc_key key;
+    __u32 epoch;       /* read at entry, before anything else */
+    __u32 armed;       /* a VIF or tunnel packet's pipeline run is in progress */
+    __u32 cacheable;   /* cleared by any non-OUTPUT verdict or OVNBPF_FC_NOCACHE */
+    __u32 frame_len;   /* as parsed: a run that changed the frame size is not replayable */
+    __u32 slot;        /* where the key lives in ovnbpf_fc_v2 */
+    __u32 ingress;     /* ctx->ingress_ifindex of the entry program that armed */
+    __u32 origin;      /* OVNBPF_ORIGIN_* of the packet that armed */
+};
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_fc_state, ovnbpf_fc_state_v2, 1, 0);
+
+/* ---- counters (per CPU; datapath/chassis.py reports them in stats as fcache_*) ---- */
+#define OVNBPF_FC_STAT_HIT  0
+#define OVNBPF_FC_STAT_MISS 1
+#define OVNBPF_FC_STAT_FILL 2
+#define OVNBPF_FC_STAT_MAX  4
+OVNBPF_MAP("percpu_array", __u32, __u64, ovnbpf_fc_stats, OVNBPF_FC_STAT_MAX, 0);
+
+/* ======== the punt path (lib/punt.h has the code) ======== */
+#define OVNBPF_PUNT_MAGIC     0x6f766e70u   /* "ovnp" */
+#define OVNBPF_PUNT_VERSION   1
+#define OVNBPF_PUNT_CONSUME   1   /* the packet was taken away (icmp4 {}, arp {}, ...) */
+#define OVNBPF_PUNT_COPY_KIND 2   /* a copy; the packet went on (put_arp, put_nd, put_fdb) */
+#define OVNBPF_PUNT_MAX_BYTES 9216
+
+struct ovnbpf_punt_event {
+    __u32 magic;       /* OVNBPF_PUNT_MAGIC */
+    __u16 version;     /* OVNBPF_PUNT_VERSION */
+    __u16 flow_size;   /* sizeof(struct ovnbpf_flow): userspace checks its mirror */
+    __u32 kind;        /* OVNBPF_PUNT_CONSUME / OVNBPF_PUNT_COPY_KIND */
+    __u32 cookie;      /* lflow cookie: the controller finds the flow and its actions */
+    __u32 stage;       /* OVNBPF_PL_STAGE_INGRESS / _EGRESS */
+    __u32 what;        /* COPY: OVNBPF_COPY_* */
+    __u32 pkt_len;     /* frame bytes that follow the event */
+    __u32 _pad;
+    struct ovnbpf_flow flow;
+};
+
+/* Per CPU: the event being built (too big for the stack), one for a pending copy. */
+OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_punt_event, ovnbpf_punt_scratch, 2, 0);
 
 /* ---- which interfaces carry our programs (so a restarted controller can replace them
  * atomically): ifindex -> OVNBPF_ATTACH_* ---- */

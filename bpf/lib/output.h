@@ -32,8 +32,7 @@
 #define OVNBPF_BENCH_UNDO_DECAP(ctx, f) do { } while (0)
 #endif
 
-/* Patch hops per packet: each costs two tail calls, and a chain may take 33. */
-#define OVNBPF_MAX_HOPS 8
+/* Patch hops per packet: OVNBPF_MAX_HOPS (flow.h). */
 
 #define OVNBPF_GO_INGRESS 1000   /* tail-call the ingress stage of this generation */
 #define OVNBPF_GO_EGRESS  1001   /* tail-call the egress stage of this generation */

@@ -15,9 +15,6 @@
 
 #define OVNBPF_MAX_VLAN        2   /* 802.1Q / 802.1ad tags accepted */
 #define OVNBPF_MAX_IP6_EXT     4   /* IPv6 extension headers walked */
-#ifndef OVNBPF_MAX_ND_OPTS
-#define OVNBPF_MAX_ND_OPTS     3   /* ND options walked looking for SLL/TLL */
-#endif
 #define OVNBPF_VLAN_CFI        0x1000 /* OVS convention: marks "tag present" in vlan_tci */
 
 /* The header cursor: the next unparsed byte and the end of the packet. */

@@ -2,15 +2,15 @@
 /* The include contract between the datapath and a logical pipeline.
  *
  * A pipeline is one C header, named by the macro OVNBPF_PIPELINE (a quoted path relative
- * to bpf/, e.g. -DOVNBPF_PIPELINE='"test/l2_pipeline.h"' or an absolute path of generated
+ * to bpf/ or an absolute path: generated code, or a stand-in of tests/datapath/pipelines/
  * code). It is included after lib/maps.h and lib/stats.h, so it may use OVNBPF_MAP(),
  * OVNBPF_LFLOW_HIT() and OVNBPF_STAGE_HIT(), and it must define:
  *
  *   static __always_inline int ovnbpf_pipeline_ingress(struct ovnbpf_flow *f);
  *   static __always_inline int ovnbpf_pipeline_egress(struct ovnbpf_flow *f);
  *
- * returning OVNBPF_PL_OUTPUT / _DROP / _CONTROLLER / _NOT_COMPILED (flow.h; the values
- * match controller/lflow/ovnbpf_pipeline.h) or a negative drop reason. `#include "flow.h"`
+ * returning OVNBPF_PL_OUTPUT / _DROP / _CONTROLLER / _NOT_COMPILED (flow.h, the one
+ * definition; generated code gets them through lib/ovnbpf_pipeline.h) or a negative drop reason. `#include "flow.h"`
  * in a pipeline header resolves to bpf/lib/flow.h (datapath/csource.py searches bpf/lib).
  * The header is included once per pipeline build (bpf/pipeline.c), which runs ingress and
  * egress as two tail-called programs sharing the header's maps, for ALL datapaths of the
@@ -23,8 +23,8 @@
  * flags and reg[] cleared (as OVN does across a patch port); hops are bounded. Only struct ovnbpf_flow fields are read or written; the datapath writes
  * changes back to the packet (lib/rewrite.h lists which fields).
  *
- * Maps a pipeline declares must be named ovnbpf_pl_* and, since they are pinned beside
- * ours, should carry a layout version in their name if their key/value shape can change. */
+ * The generated pipeline's maps are lib/pl_maps.h's (per build, unpinned). A hand-written
+ * stand-in (tests only) declares its own, named ovnbpf_pl_*. */
 #ifndef OVNBPF_LIB_PIPELINE_H   /* not OVNBPF_PIPELINE_H: the generated side uses that */
 #define OVNBPF_LIB_PIPELINE_H
 

@@ -25,29 +25,10 @@
 #include "stats.h"
 #include "last.h"
 
-#define OVNBPF_PUNT_MAGIC     0x6f766e70u   /* "ovnp" */
-#define OVNBPF_PUNT_VERSION   1
-#define OVNBPF_PUNT_CONSUME   1   /* the packet was taken away (icmp4 {}, arp {}, ...) */
-#define OVNBPF_PUNT_COPY_KIND 2   /* a copy; the packet went on (put_arp, put_nd, put_fdb) */
-#define OVNBPF_PUNT_MAX_BYTES 9216
+/* The event layout and its scratch map are in lib/maps.h (punt path), the perf ring in
+ * lib/pl_maps.h (one per pipeline build). */
+#include "pl_maps.h"
 
-struct ovnbpf_punt_event {
-    __u32 magic;       /* OVNBPF_PUNT_MAGIC */
-    __u16 version;     /* OVNBPF_PUNT_VERSION */
-    __u16 flow_size;   /* sizeof(struct ovnbpf_flow): userspace checks its mirror */
-    __u32 kind;        /* OVNBPF_PUNT_CONSUME / OVNBPF_PUNT_COPY_KIND */
-    __u32 cookie;      /* lflow cookie: the controller finds the flow and its actions */
-    __u32 stage;       /* OVNBPF_PL_STAGE_INGRESS / _EGRESS */
-    __u32 what;        /* COPY: OVNBPF_COPY_* */
-    __u32 pkt_len;     /* frame bytes that follow the event */
-    __u32 _pad;
-    struct ovnbpf_flow flow;
-};
-
-/* Per CPU: the event being built (too big for the stack), one for a pending copy. */
-OVNBPF_MAP("percpu_array", __u32, struct ovnbpf_punt_event, ovnbpf_punt_scratch, 2, 0);
-
-BPF_PERF_OUTPUT(ovnbpf_punts);
 
 #define OVNBPF_PUNT_SLOT_EVENT 0
 #define OVNBPF_PUNT_SLOT_COPY  1

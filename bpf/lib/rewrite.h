@@ -17,10 +17,6 @@
 #include "flow.h"
 #include "csum.h"
 
-#ifndef OVNBPF_MAX_ND_OPTS
-#define OVNBPF_MAX_ND_OPTS 3   /* as parse.h */
-#endif
-
 OVNBPF_INLINE void ovnbpf_rewrite_mac(__u8 *p, __u64 mac)
 {
     if (ovnbpf_mac_load(p) != mac)

@@ -2,7 +2,7 @@
 
 Few maps, whatever the topology (the kernel allows 64 per program): every shape's entries
 live in one hash map, `ovnbpf_pl_flows`, keyed by (shape id, datapath, packed key words)
-(ovnbpf_pipeline.h; packing in layout.py). A per-datapath record, `ovnbpf_pl_dps`, read
+(bpf/lib/pl_maps.h; packing in layout.py). A per-datapath record, `ovnbpf_pl_dps`, read
 once per pipeline run, says which shapes have entries for that datapath, so a packet only
 probes shapes that can hit (a switch never probes router shapes); it also holds the entries
 of key-less shapes (`1 -> next;`), which therefore cost no lookup at all.
@@ -20,7 +20,7 @@ aligned, shapes whose key or constants do not fit the fixed records.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from datapath.bpfsrc import lib_header
 
 from . import actions as A
 from . import ast
@@ -32,7 +32,7 @@ from .symbols import FLOW_MEMBERS, SymbolTable, default_symtab
 __all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "HEADER"]
 
 CODEGEN_VERSION = 3
-HEADER = Path(__file__).with_name("ovnbpf_pipeline.h")
+HEADER = lib_header("ovnbpf_pipeline.h")   # bpf/lib/: the generated C includes it
 _CTYPE = {8: "__u8", 16: "__u16", 32: "__u32", 64: "__u64"}
 
 
@@ -343,6 +343,6 @@ def header_text() -> str:
 
 def check_header_constants() -> None:
     """The header's record sizes are layout.py's (a test calls this)."""
-    text = header_text()
+    text = lib_header("pl_maps.h").read_text()
     for name, value in (("OVNBPF_PL_KEY_WORDS", KEY_WORDS), ("OVNBPF_PL_VAL_WORDS", VAL_WORDS)):
-        assert f"#define {name} {value} " in text, f"{name} in ovnbpf_pipeline.h is not {value}"
+        assert f"#define {name} {value} " in text, f"{name} in bpf/lib/pl_maps.h is not {value}"

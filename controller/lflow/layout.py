@@ -1,6 +1,6 @@
 """Where a shape's key fields and constants live in the pipeline's fixed-size map records.
 
-All shapes share one hash map (`ovnbpf_pl_flows`, see ovnbpf_pipeline.h) whose key is
+All shapes share one hash map (`ovnbpf_pl_flows`, see bpf/lib/pl_maps.h) whose key is
 (shape id, datapath key, KEY_WORDS x u64) and whose value is (lflow cookie, VAL_WORDS x u64).
 A shape packs its masked key fields and its action constants into those words: first fit,
 widest first, never straddling a word; a 128-bit value takes two whole words, low word
@@ -20,8 +20,8 @@ from .symbols import SymbolTable
 __all__ = ["KEY_WORDS", "VAL_WORDS", "Slot", "ShapeLayout", "shape_layout", "pack_words",
            "LayoutError", "operand_width", "field_ref"]
 
-KEY_WORDS = 6    # OVNBPF_PL_KEY_WORDS in ovnbpf_pipeline.h
-VAL_WORDS = 6    # OVNBPF_PL_VAL_WORDS in ovnbpf_pipeline.h
+KEY_WORDS = 6    # OVNBPF_PL_KEY_WORDS in bpf/lib/pl_maps.h (tests/datapath/test_mirrors.py)
+VAL_WORDS = 6    # OVNBPF_PL_VAL_WORDS in bpf/lib/pl_maps.h
 
 
 class LayoutError(ValueError):

@@ -4,7 +4,8 @@
     ovnbpf_pl_mac_bindings  lookup_arp/get_arp/lookup_nd/get_nd (+ _ip)  MAC_Binding
     ovnbpf_pl_fdb           get_fdb / lookup_fdb                        FDB
 
-Record layouts are the structs of ovnbpf_pipeline.h (host byte order). Only rows of the
+Record layouts are the structs of bpf/lib/pl_maps.h (host byte order; checked against the
+compiled C by tests/datapath/test_mirrors.py). Only rows of the
 given datapaths are encoded. Addresses the datapath cannot check exactly (an IPv4 prefix
 wider than /24, an IPv6 prefix) are left out, so such sources fail port security (closed),
 and are reported in `warnings`.

@@ -1,5 +1,6 @@
 """Wire formats between the datapath and the punt handler (mirrors of bpf/lib/flow.h,
-bpf/lib/punt.h and bpf/xdp_inject.c; a test compares the sizes with the C structs).
+bpf/lib/maps.h (the punt event) and bpf/xdp_inject.c; tests/datapath/test_mirrors.py
+compares every offset and size with the compiled C).
 
 A punt event is `struct ovnbpf_punt_event` (header + the whole `struct ovnbpf_flow` at the
 moment of the punt) followed by the frame's bytes as the datapath parsed them.
@@ -22,7 +23,7 @@ INJECT_MAGIC = 0x6F766E69    # OVNBPF_INJECT_MAGIC
 CONSUME, COPY = 1, 2         # OVNBPF_PUNT_CONSUME / OVNBPF_PUNT_COPY_KIND
 STAGE_INGRESS, STAGE_EGRESS = 0, 1
 RESUME_TABLE, RESUME_OUTPUT = 1, 2
-COPY_KINDS = {1: "put_arp", 2: "put_nd", 3: "put_fdb"}   # OVNBPF_COPY_* (ovnbpf_pipeline.h)
+COPY_KINDS = {1: "put_arp", 2: "put_nd", 3: "put_fdb"}   # OVNBPF_COPY_* (flow.h)
 MAX_FRAME = 9216             # OVNBPF_PUNT_MAX_BYTES
 
 u8, u16, u32, u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64

@@ -53,11 +53,14 @@ def env():
     from datapath import maps as M
     from datapath.loader import BuildSpec, Datapath
     pin = f"/sys/fs/bpf/obt-{secrets.token_hex(4)}"
-    dp = Datapath.build(BuildSpec(pin_dir=pin))
+    from datapath.standin import l2_handle, standin
+    dp = Datapath.build(BuildSpec(pin_dir=pin, pipeline=standin("l2_pipeline.h")))
     try:
         # every write bumps the flow cache's epoch, as ChassisDatapath's handles do
         fc = M.FcacheControl(dp.map_fd("ovnbpf_fc_ctl"))
-        yield Env(dp, {n: M.handle(n, dp.map_fd(n), on_write=fc.bump) for n in M.SPECS})
+        handles = {n: M.handle(n, dp.map_fd(n), on_write=fc.bump) for n in M.SPECS}
+        handles["ovnbpf_pl_l2"] = l2_handle(dp, on_write=fc.bump)   # the stand-in's map
+        yield Env(dp, handles)
     finally:
         dp.close(unpin=True)
 
@@ -76,9 +79,10 @@ def canonical_topology(env: Env, underlay_ifindex: int = LO) -> None:
     m["ovnbpf_tunnels"].apply({CH_HV2: M.Tunnel(HV2_IP, HV1_IP, underlay_ifindex,
                                                 HV1_MAC, HV2_MAC)})
     m["ovnbpf_tunnel_srcs"].apply({HV2_IP: CH_HV2})
-    m["ovnbpf_pl_l2"].apply({M.L2Key(DP_LS1, VM3_MAC): VM3,
-                             M.L2Key(DP_LS1, 0x0A0000000102): VM2,
-                             M.L2Key(DP_LS1, VM1_MAC): VM1})
+    from datapath.standin import L2Key
+    m["ovnbpf_pl_l2"].apply({L2Key(DP_LS1, VM3_MAC): VM3,
+                             L2Key(DP_LS1, 0x0A0000000102): VM2,
+                             L2Key(DP_LS1, VM1_MAC): VM1})
 
 
 def show(pkt: bytes) -> str:

@@ -16,7 +16,7 @@ from .netns import Lab, gro_on
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, needs_bpf]
 
-HEADER = Path(__file__).resolve().parents[2] / "bpf" / "test" / "router_pipeline.h"
+HEADER = Path(__file__).resolve().parent / "pipelines" / "router_pipeline.h"
 DP, FLOOD = 1, 32768
 IPS = {1: "172.31.250.11", 2: "172.31.250.12"}
 UMAC = {1: "02:00:ac:1f:fa:11", 2: "02:00:ac:1f:fa:12"}

@@ -1,5 +1,5 @@
 """ChassisDatapath in namespaces, with the hand-written two-switch + router pipeline
-(bpf/test/router_pipeline.h): a patch-port path (switch -> router -> switch), multicast
+(tests/datapath/pipelines/router_pipeline.h): a patch-port path (switch -> router -> switch), multicast
 with a patch member and egress per copy, the hitless-swap proof, and adoption of the
 pinned state by a restarted controller."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .netns import Lab, PacedSender, Sniffer, gro_on
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, needs_bpf]
 
-HEADER = Path(__file__).resolve().parents[2] / "bpf" / "test" / "router_pipeline.h"
+HEADER = Path(__file__).resolve().parent / "pipelines" / "router_pipeline.h"
 LS1, LS2, LR = 1, 2, 3
 FLOOD = 32768
 PATCH = 100                                    # switch-side key of both patch ports

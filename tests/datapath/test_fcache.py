@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from datapath.standin import L2Key
+
 from .conftest import (CH_HV1, CH_HV2, DP_LS1, HV1_IP, HV1_MAC, HV2_IP, HV2_MAC, LO, VM1,
                        VM1_MAC, VM3, VM3_MAC, assert_same, canonical_topology, needs_bpf)
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, needs_bpf]
 
-BPF = Path(__file__).resolve().parents[2] / "bpf"
+PIPELINES = Path(__file__).resolve().parent / "pipelines"
 VM2_MAC = 0x0A0000000102
 XDP_DROP, XDP_PASS, XDP_REDIRECT = 1, 2, 4
 ENCAP = 58
@@ -138,8 +140,8 @@ def test_mac_removed_invalidates(env, cpu):
     rn = Runner(env.dp, cpu)
     frame = udp(VM1_MAC, VM2_MAC)
     miss_then_hit(rn, frame)
-    env.maps["ovnbpf_pl_l2"].apply({M.L2Key(DP_LS1, VM3_MAC): VM3,
-                                    M.L2Key(DP_LS1, VM1_MAC): 1})
+    env.maps["ovnbpf_pl_l2"].apply({L2Key(DP_LS1, VM3_MAC): VM3,
+                                    L2Key(DP_LS1, VM1_MAC): 1})
     r, last, d = rn.run(frame)
     assert r.verdict == XDP_DROP and last[0] == 4 and last[6] == Drop.POLICY, last
     assert d == {"hit": 0, "miss": 1, "fill": 0}, d
@@ -228,7 +230,7 @@ def build(header: str):
     from datapath.loader import BuildSpec, Datapath
     return Datapath.build(BuildSpec(functions=("ovnbpf_xdp_vif", "ovnbpf_xdp_tunnel",
                                                "ovnbpf_pl_ingress", "ovnbpf_pl_egress"),
-                                    pipeline=BPF / "test" / header), reuse=False)
+                                    pipeline=PIPELINES / header), reuse=False)
 
 
 def handles(dp, names):
@@ -248,9 +250,9 @@ def test_punts_and_learning_runs_are_not_cached(cpu):
         h["ovnbpf_vifs"].apply({LO: M.Vif(DP_LS1, 1, 0)})
         h["ovnbpf_lports"].apply({M.LPortKey(DP_LS1, 1): M.LPort(M.LPORT_LOCAL, LO, 0),
                                   M.LPortKey(DP_LS1, 2): M.LPort(M.LPORT_LOCAL, LO, 0)})
-        l2 = M.MapHandle(dp.map_fd("ovnbpf_pl_fct_l2"), "hash", M.Codec("<I4xQ", M.L2Key),
+        l2 = M.MapHandle(dp.map_fd("ovnbpf_pl_fct_l2"), "hash", M.Codec("<I4xQ", L2Key),
                          M.U32, on_write=M.FcacheControl(dp.map_fd("ovnbpf_fc_ctl")).bump)
-        l2.apply({M.L2Key(DP_LS1, VM2_MAC): 2})
+        l2.apply({L2Key(DP_LS1, VM2_MAC): 2})
         rn = Runner(dp, cpu)
         arp_reply = bytes(Ether(src=mac(VM1_MAC), dst=mac(VM2_MAC))
                           / ARP(op=2, hwsrc=mac(VM1_MAC), psrc="10.0.1.11",
@@ -406,7 +408,7 @@ def test_tunnel_and_vif_keys_differ(env, cpu):
     other = 0xAC1FFA0D
     env.maps["ovnbpf_tunnel_srcs"].apply({HV1_IP: CH_HV1, other: 3})
     env.maps["ovnbpf_vifs"].apply({LO: M.Vif(DP_LS1, VM1, 0)})
-    env.maps["ovnbpf_pl_l2"].apply({M.L2Key(DP_LS1, VM3_MAC): VM3})
+    env.maps["ovnbpf_pl_l2"].apply({L2Key(DP_LS1, VM3_MAC): VM3})
     rn = Runner(env.dp, cpu, "ovnbpf_xdp_tunnel")
     inner = udp(VM1_MAC, VM3_MAC, "10.0.1.13")
     miss_then_hit(rn, geneve(inner))

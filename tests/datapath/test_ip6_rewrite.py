@@ -1,7 +1,7 @@
 """IPv6 fields the pipeline rewrites are written back into the packet (bpf/lib/rewrite.h),
 with correct checksums: ip6.src/dst (TCP/UDP/ICMPv6 pseudo-headers), hop limit, ICMPv6
 type, nd.target and nd.sll/nd.tll. Through BPF_PROG_TEST_RUN on xdp_vif with
-bpf/test/ip6_pipeline.h, which makes OVN's rewrites (the router's echo reply, a NAT-like
+tests/datapath/pipelines/ip6_pipeline.h, which makes OVN's rewrites (the router's echo reply, a NAT-like
 source change with ttl--, ND field changes) and sends the packet back out of its port.
 Before, only the hop limit was written: the echo reply left with the request's addresses."""
 from __future__ import annotations

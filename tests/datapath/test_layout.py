@@ -24,7 +24,7 @@ def test_mcast_layout_limit():
 def test_codecs_match_c_sizes():
     sizes = {"ovnbpf_config": (4, 16), "ovnbpf_vifs": (4, 16), "ovnbpf_lports": (8, 32),
              "ovnbpf_tunnels": (4, 32), "ovnbpf_mcast": (8, 16),
-             "ovnbpf_mcast_chunks": (16, 2048), "ovnbpf_pl_l2": (16, 4)}
+             "ovnbpf_mcast_chunks": (16, 2048)}
     for name, (k, v) in sizes.items():
         _, kc, vc = M.SPECS[name]
         assert (kc.size, vc.size) == (k, v), name

@@ -1,4 +1,4 @@
-"""The punt path in the kernel, with a hand-written pipeline (bpf/test/punt_pipeline.h):
+"""The punt path in the kernel, with a hand-written pipeline (tests/datapath/pipelines/punt_pipeline.h):
 a punt reaches userspace as one perf event (flow + frame) and the packet is consumed; a
 copy lets the packet go on; with nobody listening, or a controller that does not keep up,
 punts are dropped and counted (never queued without bound); xdp_inject.c resumes a
@@ -15,7 +15,7 @@ from .netns import Lab, gro_on
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, needs_bpf]
 
-HEADER = Path(__file__).resolve().parents[2] / "bpf" / "test" / "punt_pipeline.h"
+HEADER = Path(__file__).resolve().parent / "pipelines" / "punt_pipeline.h"
 DP = 1
 VM1, VM2 = "0a:00:00:00:01:01", "0a:00:00:00:01:02"
 

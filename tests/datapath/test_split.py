@@ -1,5 +1,5 @@
 """The pipeline split (bpf/lib/split.h) on three real chassis namespaces (datapath.splitbench
-.SplitLab: ChassisDatapath each, bridged underlay, bpf/test/router_pipeline.h whose egress
+.SplitLab: ChassisDatapath each, bridged underlay, tests/datapath/pipelines/router_pipeline.h whose egress
 stage is an ACL). In ingress mode the sender runs egress and marks the Geneve option; a
 packet egress drops never reaches the underlay; receivers take marked and unmarked
 packets; no mark toward a chassis that does not advertise it; `ovnbpf bench split` keys."""

@@ -77,7 +77,9 @@ from topologies.lab.proc import stop_pids, wait_for
 
 HELP = "pps and TCP throughput, ovnbpf vs ovs vs kernel"   # `ovnbpf bench lab` (entry point ovnbpf.benches)
 
-BPF_SOURCE = Path(__file__).resolve().parents[2] / "bpf" / "bench" / "lab_traffic.c"
+from datapath.bpfsrc import bpf_dir
+
+BPF_SOURCE = bpf_dir() / "bench" / "lab_traffic.c"
 UDP_PORT = 9            # obl_count counts (and drops) UDP to this port only
 FRAME_LEN = 64
 IPERF_PORT = 5201

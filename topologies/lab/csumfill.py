@@ -2,7 +2,8 @@
 side: OVS userspace forwards what it reads with AF_PACKET, partial checksums included.
 Loaded with bcc, attached by netlink: the device holds the program, so it lives as long
 as the VIF and needs no process or pin."""
-from datapath.csource import BPF_DIR, expand
+from datapath.bpfsrc import bpf_dir
+from datapath.csource import expand
 from datapath.loader import Attachments
 
 _prog = None
@@ -12,7 +13,7 @@ def _load():
     global _prog
     if _prog is None:
         from bcc import BPF
-        text, _ = expand([BPF_DIR / "xdp_csum_fill.c"], None)
+        text, _ = expand([bpf_dir() / "xdp_csum_fill.c"], None)
         bpf = BPF(text=text.encode())
         _prog = (bpf, bpf.load_func(b"ovnbpf_xdp_csum_fill", BPF.XDP).fd)
     return _prog[1]

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from controller.lflow.emit_c import check_header_constants, emit_c, header_text
+from datapath.bpfsrc import lib_header
 from controller.lflow.encode import DPS_MAP, FLOWS_MAP, KEY_FMT, VAL_FMT, encode_entries, plan_cookies
 from controller.lflow.flows import read_lflow_list
 from controller.lflow.layout import KEY_WORDS, VAL_WORDS, pack_words, pipeline_layout, shape_layout
@@ -17,7 +18,7 @@ from .helpers import ENV, SYMTAB, port_key
 from .test_plan import CAPTURE_TEXT, with_new_port
 
 SNAPSHOT = DATA / "ls_in_l2_lkup.c.snapshot"
-FLOW_H = DATA.parents[3] / "bpf" / "lib" / "flow.h"
+FLOW_H = lib_header("flow.h")
 DP_KEYS = {"ls1": 1, "ls2": 2, "lr1": 3}
 
 
@@ -48,7 +49,8 @@ def test_few_maps_whatever_the_shape_count(plan):
     """Every shape shares ovnbpf_pl_flows; the generated file adds only the datapath record
     map. The header's maps are fixed (flows, port security, MAC bindings, FDB)."""
     c = emit_c(plan)
-    declared = re.findall(r"OVNBPF_PL_MAP\(\"\w+\",[^,]+,[^,]+, (\w+),", c + header_text())
+    declared = re.findall(r"OVNBPF_PL_MAP\(\"\w+\",[^,]+,[^,]+, (\w+),",
+                          c + lib_header("pl_maps.h").read_text())
     assert sorted(declared) == ["ovnbpf_pl_dps", "ovnbpf_pl_fdb", "ovnbpf_pl_flows",
                                 "ovnbpf_pl_mac_bindings", "ovnbpf_pl_psec"]
     assert "BPF_HASH" not in c and len(plan.shapes) > 100
@@ -82,15 +84,16 @@ def test_generated_c_compiles(plan, tmp_path):
     modelled by a struct of function pointers)."""
     cc = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
     assert cc, "a C compiler is needed to check the generated code"
-    (tmp_path / "flow.h").write_text(FLOW_H.read_text())
-    (tmp_path / "ovnbpf_pipeline.h").write_text(header_text())
+    (tmp_path / "ovnbpf_pipeline.h").write_text(header_text())   # the copy the compiler writes
     (tmp_path / "prelude.h").write_text(
         "#include <linux/types.h>\n"
-        "#define BPF_F_TABLE(type, k, v, name, n, flags) struct { v *(*lookup)(k *); } name\n")
+        "#define BPF_F_TABLE(type, k, v, name, n, flags) struct { v *(*lookup)(k *); } name\n"
+        "#define BPF_PERF_OUTPUT(name) struct { int fd; } name\n")
     (tmp_path / "pipeline.c").write_text(emit_c(plan))
     result = subprocess.run(
         [cc, "-fsyntax-only", "-Wall", "-Werror", "-Wno-unused-function", "-Wno-unused-variable",
-         "-include", str(tmp_path / "prelude.h"), "-I", str(tmp_path), str(tmp_path / "pipeline.c")],
+         "-include", str(tmp_path / "prelude.h"), "-I", str(tmp_path), "-I", str(lib_header("")),
+         str(tmp_path / "pipeline.c")],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[:3000]
 

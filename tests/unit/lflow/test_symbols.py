@@ -1,9 +1,10 @@
 import re
 import pathlib
 
+from datapath.bpfsrc import lib_header
 from controller.lflow.symbols import FLOW_MEMBERS, FLAG_BITS, Kind, default_symtab
 
-FLOW_H = pathlib.Path(__file__).parents[3] / "bpf" / "lib" / "flow.h"
+FLOW_H = lib_header("flow.h")
 
 
 def test_flow_members_match_flow_h():

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Stand-in pipeline for tests and benchmarks until the compiler's output lands:
+/* Stand-in pipeline for tests and `bench datapath` (datapath/standin.py):
  * ingress = OVN's ls_in_l2_lkup in miniature. Broadcast/multicast eth.dst -> the flood
  * group (32768, OVN's _MC_flood); a known eth.dst -> its port; unknown -> drop.
- * Egress forwards everything. Selected with -DOVNBPF_PIPELINE='"test/l2_pipeline.h"'. */
+ * Egress forwards everything. Its map is test code: datapath/standin.py has its codec. */
 #ifndef OVNBPF_TEST_L2_PIPELINE_H
 #define OVNBPF_TEST_L2_PIPELINE_H
 

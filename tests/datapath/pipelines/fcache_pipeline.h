@@ -5,7 +5,7 @@
  *  - UDP to port 67 (DHCP, answered by the controller): OVNBPF_PL_CONTROLLER;
  *  - an ARP packet: a learning copy to the controller (as put_arp makes one, announced
  *    with OVNBPF_FC_NOCACHE), then forwarded like any other packet.
- * Its map has the stand-in's layout (datapath/maps.py L2Key).
+ * Its map has the stand-in's layout (datapath/standin.py L2Key).
  * Egress (what a packet from the tunnel runs) is per outport, from ovnbpf_pl_fct_out
  * (key dp << 32 | port): port security (an entry with a MAC drops any other eth.dst, as
  * ls_out_apply_port_sec does) and QoS marking (an entry with dscp sets ip.dscp, as
