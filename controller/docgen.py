@@ -13,7 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from datapath.drops import HEADER, parse_header
+from datapath.bpfsrc import lib_header
+from datapath.drops import parse_header
 
 from .lflow import actions as A
 
@@ -43,8 +44,9 @@ DROP_HINTS = {
 }
 
 
-def drop_reasons(header: Path = HEADER) -> list:
+def drop_reasons(header: Path | None = None) -> list:
     """[(code, name, meaning)] in code order, from drop.h alone."""
+    header = header or lib_header("drop.h")
     codes = parse_header(header)
     meaning = {}
     for line in header.read_text().splitlines():
@@ -54,7 +56,7 @@ def drop_reasons(header: Path = HEADER) -> list:
     return sorted(((-c, n, meaning.get(n, "")) for n, c in codes.items()))
 
 
-def drops_md(header: Path = HEADER) -> str:
+def drops_md(header: Path | None = None) -> str:
     rows = [f"| {code} | `{name}` | {meaning} | {DROP_HINTS.get(name, '')} |"
             for code, name, meaning in drop_reasons(header)]
     return "\n".join([

@@ -6,7 +6,8 @@ import shutil
 
 from controller import docgen
 from controller.lflow import actions as A
-from datapath.drops import HEADER, Drop
+from datapath.bpfsrc import lib_header
+from datapath.drops import Drop
 
 
 def test_checked_in_pages_are_current():
@@ -24,7 +25,7 @@ def test_every_drop_reason_is_in_the_table_with_its_code():
 
 def test_a_new_drop_reason_makes_the_page_stale(tmp_path):
     header = tmp_path / "drop.h"
-    shutil.copy(HEADER, header)
+    shutil.copy(lib_header("drop.h"), header)
     text = header.read_text().replace(
         "};", "    OVNBPF_DROP_SOMETHING_NEW = -63,   /* a reason added later */\n};", 1)
     header.write_text(text)
