@@ -35,7 +35,7 @@ from .lflow.lower import parse_synthetic_group
 from .lflow.passes import Env
 from .lflow.plan import AnalysisCache, build_plan, failed
 from .lflow.expr import Dnf
-from .ctl import not_compiled_lines
+from .ctl import blackhole_lines, not_compiled_lines
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
@@ -420,6 +420,7 @@ def format_report(r):
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
+    lines += blackhole_lines(r["unsupported"])
     lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
         if ": not compiled, dropped: " not in w:      # listed just above

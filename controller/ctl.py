@@ -263,6 +263,7 @@ def format_text(s):
         lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
         lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h.get('datapath', '?')} {h['stage']} "
                   f"prio {h['priority']}: {h['match']}" for h in live["lflows"]]
+    lines += blackhole_lines(p.get("not_compiled") or [])
     lines += not_compiled_lines(p.get("not_compiled") or [])
     for f in s.get("step_failures") or []:
         lines.append(f"STEP FAILING ({f['count']} times): {f['error']}")
@@ -283,6 +284,12 @@ def lflow_drop_lines(drops, limit=20) -> list:
     if len(drops) > limit:
         out.append(f"  ... and {len(drops) - limit} more (--json lists all)")
     return out
+
+
+def blackhole_lines(missing) -> list:
+    """Per datapath, what its flows that are not compiled may drop (blackholes.py)."""
+    from .blackholes import datapath_lines
+    return [f"WARNING {line}" for line in datapath_lines(missing)]
 
 
 def not_compiled_lines(missing, limit=50) -> list:

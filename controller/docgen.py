@@ -153,11 +153,9 @@ def features_md() -> str:
         "feature works when every action ovn-northd writes for it compiles to eBPF or is "
         "carried out by the controller's punt handler; a flow that uses anything else fails "
         "closed: its packets are dropped and counted under the flow's UUID "
-        "(`NOT_COMPILED`, docs/drops.md), never forwarded by a guess. Matches on `ct.*` "
-        "fields need conntrack as well. Even a plain switch and router get a few conntrack "
-        "flows from northd (e.g. for the router's load balancing stages) that their traffic "
-        "does not reach. `ovnbpf compile --sb R --chassis C` gives the exact count for a "
-        "given SB, `ovnbpf ctl` the drops by lflow on a running chassis.",
+        "(`NOT_COMPILED`, docs/drops.md), never forwarded by a guess. The table is per "
+        "feature; `ovnbpf compile --sb R --chassis C` gives the exact count of flows that "
+        "compile for a given SB, `ovnbpf ctl` the drops by lflow on a running chassis.",
         "",
         "`ovn-nbctl --wait=hv ...` works: each ovnbpf chassis acknowledges `nb_cfg` once the "
         "change is programmed in its maps and pipeline.",

@@ -69,6 +69,9 @@ STATS = ("rx_vif", "rx_tunnel", "tx_local", "tx_tunnel", "mcast", "mcast_local",
 EGRESS_ON = ("egress", "ingress")
 OUT_TYPES = {1: "local", 2: "remote", 3: "mcast", 4: "drop", 5: "pass", 6: "punt"}
 FCACHE_STATS = ("fcache_hit", "fcache_miss", "fcache_fill")   # OVNBPF_FC_STAT_*, fcache.h
+# OVNBPF_CT_* of bpf/lib/ct.h (conntrack), in the pipeline build's pinned ovnbpf_ct_stats
+CT_STATS = ("ct_lookup", "ct_hit", "ct_created", "ct_expired", "ct_invalid", "ct_overflow",
+            "ct_reopened")
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
 MAX_LFLOWS = 65536
 LOOP_MTU = 3500          # veth with XDP: at most a page; VIF MTU for multicast <= 3442
@@ -198,6 +201,10 @@ def read_counters(map_fd, cookies=None) -> dict:
         fc = M.percpu_u64_all(map_fd("ovnbpf_fc_stats"), len(FCACHE_STATS))
     except Exception:   # KeyError (a module without it), BpfError (no such pin)
         fc = [0] * len(FCACHE_STATS)
+    try:   # made by the first pipeline build with conntrack (bpf/lib/ct.h)
+        ct = M.percpu_u64_all(map_fd("ovnbpf_ct_stats"), 8)[:len(CT_STATS)]
+    except Exception:   # KeyError, BpfError: no pipeline yet, or an older one
+        ct = [0] * len(CT_STATS)
     drops = M.percpu_u64_all(map_fd("ovnbpf_drops"), DROP_MAX)
     hits_fd = map_fd("ovnbpf_lflow_hits")
     if cookies is None:
@@ -205,7 +212,8 @@ def read_counters(map_fd, cookies=None) -> dict:
     else:
         hits = {c: M.percpu_u64_sum(hits_fd, c) for c in cookies}
     names = {-d.value: d.name for d in Drop}
-    return {"stats": {**dict(zip(STATS, stats)), **dict(zip(FCACHE_STATS, fc))},
+    return {"stats": {**dict(zip(STATS, stats)), **dict(zip(FCACHE_STATS, fc)),
+                      **dict(zip(CT_STATS, ct))},
             "drops": {names.get(i, f"UNKNOWN({-i})"): n for i, n in enumerate(drops) if n},
             "lflow_hits": {i: n for i, n in hits.items() if n}}
 
@@ -522,8 +530,27 @@ class ChassisDatapath:
 
     # -- observing --------------------------------------------------------------------------
 
+    def flush_conntrack(self) -> None:
+        """Forget every connection (bpf/lib/ct.h's table; `ovnbpf trace` between packets)."""
+        if self.pipeline is not None:
+            try:
+                self.pipeline.module.table("ovnbpf_ct_v1").clear()
+            except KeyError:        # a pipeline built without conntrack
+                pass
+
     def counters(self) -> dict:
-        return read_counters(self.entries.map_fd)
+        opened = []
+
+        def map_fd(name):
+            if name.startswith("ovnbpf_ct_"):    # the pipeline build's, pinned beside ours
+                opened.append(M.obj_get(os.path.join(self.pin_dir, name)))
+                return opened[-1]
+            return self.entries.map_fd(name)
+        try:
+            return read_counters(map_fd)
+        finally:
+            for fd in opened:
+                os.close(fd)
 
     def prog_fd(self, which: str) -> int:
         return self.entries.fd({"vif": "ovnbpf_xdp_vif", "tunnel": "ovnbpf_xdp_tunnel",

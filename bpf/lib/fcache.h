@@ -125,8 +125,8 @@ OVNBPF_INLINE void ovnbpf_fc_pack(struct ovnbpf_fc_key *k, const struct ovnbpf_f
         k->l3[2] = ((__u64)f->arp_spa << 32) | f->arp_tpa;
         k->l4 = f->arp_op;
     }
-    if (f->present & (OVNBPF_P_ICMP4 | OVNBPF_P_ICMP6))
-        k->l4 = ((__u32)f->icmp_type << 8) | f->icmp_code;
+    if (f->present & (OVNBPF_P_ICMP4 | OVNBPF_P_ICMP6))   /* + the echo id conntrack reads */
+        k->l4 = ((__u32)f->icmp_id << 16) | ((__u32)f->icmp_type << 8) | f->icmp_code;
     else if (f->present & (OVNBPF_P_TCP | OVNBPF_P_UDP | OVNBPF_P_SCTP))
         k->l4 = ((__u32)f->tp_src << 16) | f->tp_dst;
 }
@@ -160,7 +160,8 @@ OVNBPF_INLINE void ovnbpf_fc_unpack(struct ovnbpf_flow *f, const struct ovnbpf_f
         f->arp_op = (__u16)k->l4;
     }
     if (f->present & (OVNBPF_P_ICMP4 | OVNBPF_P_ICMP6)) {
-        f->icmp_type = k->l4 >> 8;
+        f->icmp_id = k->l4 >> 16;
+        f->icmp_type = (__u8)(k->l4 >> 8);
         f->icmp_code = (__u8)k->l4;
     } else if (f->present & (OVNBPF_P_TCP | OVNBPF_P_UDP | OVNBPF_P_SCTP)) {
         f->tp_src = k->l4 >> 16;

@@ -102,6 +102,10 @@ OVNBPF_INLINE int ovnbpf_patch_hop(struct ovnbpf_flow *f, __u32 peer_dp, __u32 p
     f->outport = 0;
     f->flags = 0;
     __builtin_memset(f->reg, 0, sizeof(f->reg));
+    f->ct_state = 0;   /* conntrack state is per datapath: OVN clears it at the patch port */
+    f->ct_mark = 0;
+    f->ct_label_hi = 0;
+    f->ct_label_lo = 0;
     return OVNBPF_GO_INGRESS;
 }
 
@@ -179,6 +183,15 @@ OVNBPF_INLINE int ovnbpf_xdp_to_remote(struct xdp_md *ctx, struct ovnbpf_flow *f
 
 /* What ingress's OUTPUT means (f->outport set): multicast hand-off, egress here (local
  * VIF or patch port), or encap to the chassis that runs egress. */
+/* OVN clears the logical registers between the ingress and egress pipelines (as a
+ * packet from the tunnel has none): northd's egress flows rely on it, e.g. reg0[0] set by
+ * ls_in_pre_acl must not make ls_out_pre_stateful run ct_next for a router port that
+ * ls_out_pre_acl exempts. ct_state and flags go on, as in OVN. */
+OVNBPF_INLINE void ovnbpf_enter_egress(struct ovnbpf_flow *f)
+{
+    __builtin_memset(f->reg, 0, sizeof(f->reg));
+}
+
 OVNBPF_INLINE int ovnbpf_ingress_output(struct xdp_md *ctx, struct ovnbpf_flow *f)
 {
     struct ovnbpf_lport_key lk = {};
@@ -197,6 +210,7 @@ OVNBPF_INLINE int ovnbpf_ingress_output(struct xdp_md *ctx, struct ovnbpf_flow *
         if (rc < 0)
             return rc;
         /* egress cannot change the outport (as in OVN): hand it the lookup */
+        ovnbpf_enter_egress(f);
         f->out_type = lp->type;
         f->out_a = lp->type == OVNBPF_LPORT_LOCAL ? lp->ifindex : lp->peer_dp;
         f->out_b = lp->peer_port;
@@ -206,6 +220,7 @@ OVNBPF_INLINE int ovnbpf_ingress_output(struct xdp_md *ctx, struct ovnbpf_flow *
         if (f->origin == OVNBPF_ORIGIN_TUNNEL)
             return OVNBPF_DROP_OUTPORT_NOT_LOCAL;   /* never back into the overlay */
         if (ovnbpf_split_egress_here(lp->chassis)) {  /* egress here, then encap */
+            ovnbpf_enter_egress(f);
             f->out_type = OVNBPF_LPORT_REMOTE;
             f->out_a = lp->chassis;
             return OVNBPF_GO_EGRESS;

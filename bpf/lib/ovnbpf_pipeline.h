@@ -49,6 +49,30 @@
 #define OVNBPF_FC_NOCACHE(f) do { (void)(f); } while (0)
 #endif
 
+/* Conntrack: ct_next / ct_commit / ct_clear. The datapath provides them (lib/ct.h, included
+ * before the pipeline); without it every lookup says ct.inv, which northd's flows drop:
+ * fail closed. */
+#ifndef OVNBPF_CT_H
+static __always_inline void ovnbpf_ct_clear(struct ovnbpf_flow *f)
+{
+    f->ct_state = 0;
+    f->ct_mark = 0;
+    f->ct_label_hi = 0;
+    f->ct_label_lo = 0;
+}
+static __always_inline void ovnbpf_ct_next(struct ovnbpf_flow *f, __u32 port)
+{
+    (void)port;
+    ovnbpf_ct_clear(f);
+    f->ct_state = 0x30;   /* ct.trk | ct.inv */
+}
+static __always_inline void ovnbpf_ct_commit(struct ovnbpf_flow *f, __u32 port)
+{
+    (void)f;
+    (void)port;
+}
+#endif
+
 /* Count a hit of the logical flow whose cookie is given, in the datapath's per-CPU array
  * ovnbpf_lflow_hits (bpf/lib/stats.h; present when OVNBPF_LFLOW_HIT is). A function, not
  * stats.h's macro: bcc cannot rewrite a map access that a macro expands into. */

@@ -116,6 +116,8 @@ OVNBPF_INLINE int ovnbpf_parse_l4(struct ovnbpf_cursor *c, struct ovnbpf_flow *f
         f->icmp_type = icmp->type;
         f->icmp_code = icmp->code;
         f->present |= OVNBPF_P_ICMP4;
+        if ((icmp->type == 8 || icmp->type == 0) && (void *)((__u8 *)icmp + 6) <= c->end)
+            f->icmp_id = ovnbpf_ntohs(*(__be16 *)((__u8 *)icmp + 4));
     } else if (proto == OVNBPF_IPPROTO_ICMPV6 && (f->present & OVNBPF_P_IP6)) {
         struct ovnbpf_icmp *icmp = c->pos;
         if ((void *)(icmp + 1) > c->end)
@@ -123,6 +125,8 @@ OVNBPF_INLINE int ovnbpf_parse_l4(struct ovnbpf_cursor *c, struct ovnbpf_flow *f
         f->icmp_type = icmp->type;
         f->icmp_code = icmp->code;
         f->present |= OVNBPF_P_ICMP6;
+        if ((icmp->type == 128 || icmp->type == 129) && (void *)((__u8 *)icmp + 6) <= c->end)
+            f->icmp_id = ovnbpf_ntohs(*(__be16 *)((__u8 *)icmp + 4));
         if (icmp->type == 135 || icmp->type == 136) {
             __u8 *nd = c->pos;
             if ((void *)(nd + 24) > c->end)

@@ -32,6 +32,8 @@
 #include "maps.h"
 #include "stats.h"
 #include "punt.h"
+/* ovnbpf_ct_next/_commit/_clear: generated code calls them */
+#include "ct.h"
 
 #ifndef OVNBPF_PIPELINE
 #error "define OVNBPF_PIPELINE to the header providing ovnbpf_pipeline_ingress/_egress"

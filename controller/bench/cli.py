@@ -17,6 +17,7 @@ from ..plugins import BENCHES as PLUGIN_BENCHES, plugins
 BENCHES = {
     "datapath": ("datapath.bench", "ns/packet through BPF_PROG_TEST_RUN, floors vs pipeline"),
     "split": ("datapath.splitbench", "egress on the receiver vs the sender: underlay, maps, ns"),
+    "ct": ("datapath.ctbench", "conntrack ns/packet (established, new) vs the same pipeline without"),
 }
 
 

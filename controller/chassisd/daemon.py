@@ -47,6 +47,7 @@ from .netdev import device_holding
 from .reconfig import Reconfig
 from .heartbeat import Heartbeat
 from .napi import NapiWatch
+from ..blackholes import datapath_lines
 from datapath.chassis import ChassisDatapath, Group, Local, Patch, Remote, Tunnel
 
 log = logging.getLogger("ovnbpf.controller")
@@ -390,6 +391,16 @@ class Controller:
                 self.reported.add((uuid, reason))
                 log.warning("row %s: %s", uuid, reason)
 
+    def _report_blackholes(self, missing):
+        # per datapath, in OVN's terms, each time it changes (controller/blackholes.py)
+        lines = datapath_lines(missing)
+        if lines != getattr(self, "_blackholes", []):
+            for line in lines:
+                log.warning("%s", line)
+            if not lines and getattr(self, "_blackholes", []):
+                log.info("every flow of the local datapaths is compiled again")
+            self._blackholes = lines
+
     def seqnos(self):
         # cond_seqno: an acknowledged condition change may bring no row, yet it settles
         # the view the step waits for
@@ -458,6 +469,7 @@ class Controller:
         compiled = self._serving(lambda: self.pipeline.compile(state, cfg.system_id, want),
                                  grace=0.05)
         self._report(compiled.problems)
+        self._report_blackholes(compiled.coverage.get("unsupported", []))
         self._lap("compile")
         self.unresolved = False
         self.datapath.set_tunnels({cid: self._tunnel(ip, cid in want.egress_done,

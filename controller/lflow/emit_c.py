@@ -31,7 +31,7 @@ from .symbols import FLOW_MEMBERS, SymbolTable, default_symtab
 
 __all__ = ["emit_c", "header_text", "encode_entries", "CODEGEN_VERSION", "HEADER"]
 
-CODEGEN_VERSION = 3
+CODEGEN_VERSION = 4
 HEADER = lib_header("ovnbpf_pipeline.h")   # bpf/lib/: the generated C includes it
 _CTYPE = {8: "__u8", 16: "__u16", 32: "__u32", 64: "__u64"}
 
@@ -229,6 +229,7 @@ def _emit_shape_probe(w: _Writer, index: int, shape: Shape, pl: PipelineLayout, 
     w.line(f"OVNBPF_PL_HIT({entry.cookie});")
     try:
         lowering = _Lowering(w, entry, symtab)
+        lowering.pipeline = shape.pipeline     # conntrack zones: inport's or outport's
         for act in shape.template:
             act.lower_c(lowering)
         if not any(a.terminal for a in shape.template):

@@ -44,6 +44,7 @@ FLOW_MEMBERS: dict[str, int] = {
     "ip6_label": 32, "ip_proto": 8, "ip_ttl": 8, "ip_dscp": 8, "ip_ecn": 8,
     "tp_src": 16, "tp_dst": 16, "tcp_flags": 16, "icmp_type": 8, "icmp_code": 8,
     "nd_target_hi": 64, "nd_target_lo": 64, "nd_sll": 64, "nd_tll": 64,
+    "ct_state": 32, "ct_mark": 32, "ct_label_hi": 64, "ct_label_lo": 64,
 }
 
 # Bits of ovnbpf_flow.present (OVNBPF_P_*), used by the fields built from them.
@@ -181,14 +182,15 @@ _FIELDS: list[Field] = [
     Field("nd.sll", 48, M, _low("nd_sll", 48), "nd_ns"),
     Field("nd.tll", 48, M, _low("nd_tll", 48), "nd_na"),
 
-    # No storage: the datapath has no conntrack and no skb mark in the flow.
+    # Conntrack (bpf/lib/ct.h): ct_next fills ct_state/ct_mark/ct_label, ct_commit stores
+    # the last two. Readable by matches, writable only inside ct_commit { } (OVN's rule).
+    Field("ct_state", 8, N, _low("ct_state", 8), writable=False),
+    Field("ct_mark", 32, N, _member("ct_mark")),
+    Field("ct_label", 128, N, _hi_lo("ct_label")),
+    # The original direction's tuple (load balancer hairpin): not kept by our conntrack.
     *(Field(name, width, N, (), unsupported=NEEDS_CONNTRACK) for name, width in (
-        ("ct_mark", 32), ("ct_label", 128), ("ct_state", 32), ("ct.trk", 1),
-        ("ct.new", 1), ("ct.est", 1), ("ct.rel", 1), ("ct.rpl", 1), ("ct.inv", 1),
-        ("ct.dnat", 1), ("ct.snat", 1), ("ct_mark.blocked", 1), ("ct_mark.natted", 1),
-        ("ct_mark.ecmp_reply_port", 16), ("ct_label.label", 32),
-        ("ct_label.ecmp_reply_eth", 48), ("ct_label.blocked", 1), ("ct_proto", 8),
-        ("ct_nw_src", 32), ("ct_nw_dst", 32), ("ct_tp_src", 16), ("ct_tp_dst", 16),
+        ("ct_proto", 8), ("ct_nw_src", 32), ("ct_nw_dst", 32), ("ct_tp_src", 16),
+        ("ct_tp_dst", 16),
     )),
     Field("pkt.mark", 32, N, (), unsupported="packet mark is not part of the flow ABI"),
 ]
@@ -213,6 +215,16 @@ _SUBFIELDS: list[Subfield] = [
     Subfield("vlan.vid", "vlan.tci", 0, 11),
     Subfield("vlan.pcp", "vlan.tci", 13, 15),
     *(Subfield(f"flags.{name}", "flags", bit, bit) for name, bit in FLAG_BITS.items()),
+    # ct_state bits (OVS's numbering, flow.h OVNBPF_CS_*); all but ct.trk imply ct.trk.
+    Subfield("ct.trk", "ct_state", 5, 5),
+    *(Subfield(f"ct.{name}", "ct_state", bit, bit, prereq="ct.trk") for name, bit in (
+        ("new", 0), ("est", 1), ("rel", 2), ("rpl", 3), ("inv", 4), ("snat", 6), ("dnat", 7))),
+    *(Subfield(f"ct_mark.{name}", "ct_mark", lo, hi) for name, lo, hi in (
+        ("blocked", 0, 0), ("natted", 1, 1), ("skip_snat", 2, 2), ("force_snat", 3, 3),
+        ("ecmp_reply_port", 16, 31))),
+    *(Subfield(f"ct_label.{name}", "ct_label", lo, hi) for name, lo, hi in (
+        ("blocked", 0, 0), ("natted", 1, 1), ("skip_snat", 2, 2), ("force_snat", 3, 3),
+        ("ecmp_reply_eth", 32, 79), ("ecmp_reply_port", 80, 95), ("label", 96, 127))),
 ]
 
 _PREDICATES: list[Predicate] = [

@@ -42,10 +42,12 @@ class Flow(ctypes.Structure):
         ("ip_ttl", u8), ("ip_dscp", u8), ("ip_ecn", u8),
         ("tp_src", u16), ("tp_dst", u16), ("tcp_flags", u16), ("icmp_type", u8), ("icmp_code", u8),
         ("nd_target_hi", u64), ("nd_target_lo", u64), ("nd_sll", u64), ("nd_tll", u64),
+        ("ct_state", u32), ("ct_mark", u32), ("ct_label_hi", u64), ("ct_label_lo", u64),
         ("l3_off", u16), ("l4_off", u16), ("frame_len", u16), ("hops", u8), ("origin", u8),
         ("out_type", u32), ("out_a", u32), ("out_b", u32),
         ("punt_cookie", u32), ("copy_cookie", u32), ("start_table", u16), ("resume", u8),
         ("copy_kind", u8), ("punt_depth", u8), ("_pad3", u8 * 3),
+        ("icmp_id", u16), ("_pad4", u16 * 3),
     ]
 
 

@@ -96,6 +96,11 @@ def parse_microflow(text: str) -> Microflow:
             raise MicroflowUnsupported(
                 f"{name} is logical metadata: a packet sent by a VM cannot carry it, so "
                 "ovnbpf trace does not take it in a microflow (not implemented yet)")
+        elif name in ("ct_state", "ct_mark", "ct_label"):
+            raise MicroflowUnsupported(
+                f"{name} is conntrack state: a packet sent by a VM cannot carry it; ct_next "
+                "gives it (ovnbpf trace runs with an empty conntrack table: every connection "
+                "is new, as ovn-trace's default --ct)")
         elif name not in packet:
             raise MicroflowUnsupported(f"field {name} cannot be put in a packet (not implemented yet)")
         else:

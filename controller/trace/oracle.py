@@ -27,6 +27,11 @@ GENERATING_ACTIONS = ("icmp4", "icmp4_error", "icmp6", "icmp6_error", "arp", "nd
                       "put_dhcpv6_opts", "dns_lookup")
 
 
+CT_NEXTS = 16
+
+_CT_NEXT_END = re.compile(r"ct_next\(ct_state=[^)]*\);$")   # the last ct_next of a dropped packet
+
+
 class OracleError(RuntimeError):
     pass
 
@@ -34,7 +39,10 @@ class OracleError(RuntimeError):
 def run_ovn_trace(sb_remote: str, datapath: str | None, microflow: str, fmt: str,
                   timeout: float = 30.0) -> str:
     """ovn-trace's stdout for one format ("minimal", "detailed", "summary")."""
-    cmd = ["ovn-trace", f"--db={sb_remote}", f"--{fmt}"]
+    # The walk runs each chassis with an empty conntrack table: every ct_next finds a new
+    # connection. ovn-trace's default is est|trk: ask it for new|trk on each ct_next (a
+    # packet meets at most a few: one per stateful switch pipeline it crosses).
+    cmd = ["ovn-trace", f"--db={sb_remote}", f"--{fmt}"] + ["--ct=new"] * CT_NEXTS
     if "," in sb_remote:
         cmd.append("--no-leader-only")
     cmd += ([datapath] if datapath else []) + [microflow]
@@ -134,6 +142,8 @@ def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
         elif line == "};":
             if len(stack) > 1:
                 stack.pop()
+        elif _CT_NEXT_END.match(line):
+            continue                      # conntrack state is not packet data; nothing after
         elif m := _OUTPUT.match(line):
             copies.append(MinimalCopy(m.group(1), tuple(fields.items()), generated))
         elif m := _DECREMENT.match(line):

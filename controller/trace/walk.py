@@ -321,6 +321,10 @@ class Walker:
     def trace(self, binding, frame: bytes, packet: dict, flow_line: str) -> TraceResult:
         state = self.state
         result = TraceResult("ovnbpf", flow_line, tuple(packet.items()), input_frame=frame)
+        # every trace starts from empty conntrack tables: a new connection, as the oracle
+        # asks ovn-trace for (--ct=new); an earlier case must not make this one established
+        for v in self.views.values():
+            v.datapath.flush_conntrack()
         start = self.view(binding.chassis)
         queue = deque([(binding.chassis, "vif", frame, binding.inport.logical_port)])
         runs = 0

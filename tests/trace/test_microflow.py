@@ -112,7 +112,7 @@ def test_bad_microflows(text, message):
 
 @pytest.mark.parametrize("text,message", [
     ('inport == "p" && reg0 == 1', "reg0 is logical metadata"),
-    ('inport == "p" && ct.est', "needs conntrack"),
+    ('inport == "p" && ct.est', "ct_state is conntrack state"),
 ])
 def test_what_a_vm_cannot_send_is_unsupported(text, message):
     with pytest.raises(MicroflowUnsupported, match=message):

@@ -25,6 +25,7 @@ def format_status(status):
     for c in status["chassis"]:
         lines.append(f"  chassis {c['name']:<6} kind={c['kind']:<7} encap_ip={c['encap_ip']:<15} "
                      f"{'healthy' if c['healthy'] else 'UNHEALTHY'}")
+        lines += [f"    WARNING {w}" for w in c.get("not_compiled") or []]
     for v in status["vms"]:
         lines.append(f"  vm {v['name']:<5} on {v['chassis']:<5} {v['switch']:<4} {v['mac']}  {v['ip']}")
     return "\n".join(lines)

@@ -247,7 +247,8 @@ class Lab:
         step("waiting for every VM port to be up and every chassis to catch up (--wait=hv)")
         # --wait=hv alone can return before a chassis has seen another chassis' claim:
         # wait for every VM port to be up, then once more for every chassis to catch up
-        central.wait_ports_up([vm.port for vm in topo.vms], timeout=180)   # a loaded host: builds take 30-60 s
+        # generous: two clang builds per chassis, on a shared machine (load 20 seen)
+        central.wait_ports_up([vm.port for vm in topo.vms], timeout=240)
         central.nbctl("--wait=hv", "--timeout=30", "sync", timeout=40)
 
     def _print_logs(self, plan, log):
@@ -283,7 +284,8 @@ class Lab:
         registered = central.chassis_names() if central_healthy else set()
         chassis = [{"name": n.name, "kind": n.kind, "encap_ip": n.encap_ip,
                     "netns": n.netns, "daemons": n.pids(),
-                    "healthy": n.daemons_alive() and n.name in registered}
+                    "healthy": n.daemons_alive() and n.name in registered,
+                    "not_compiled": _not_compiled(n)}
                    for n in plan.chassis_nodes(central.sb_chassis_remote)]
         vms = [{"name": v.name, "chassis": v.chassis, "switch": v.switch, "mac": v.mac,
                 "ip": str(v.ip.ip), "netns": plan.vm_netns(v.name)} for v in plan.topo.vms]
@@ -403,3 +405,14 @@ def labs():
 
 
 __all__ = ["Lab", "LabError", "labs", "CommandError"]
+
+
+def _not_compiled(node) -> list:
+    """Per datapath, what an ovnbpf chassis' flows that are not compiled may drop (from its
+    controller's status file; blackholes.py)."""
+    from controller.blackholes import datapath_lines
+    try:
+        status = json.loads(node.status_file.read_text())
+    except (OSError, ValueError, AttributeError):
+        return []
+    return datapath_lines((status.get("pipeline") or {}).get("not_compiled") or [])

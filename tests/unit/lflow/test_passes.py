@@ -85,7 +85,7 @@ def test_annotate_errors(text, error):
 
 def test_unsupported_fields_say_why():
     with pytest.raises(UnsupportedError) as e:
-        ann("ct.est && ip4")
+        ann("ct_tp_dst == 80 && ip4")
     assert e.value.reason == "needs conntrack"
 
 

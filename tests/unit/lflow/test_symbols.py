@@ -64,6 +64,8 @@ def test_rows():
     assert tab.fields["tcp.dst"].prereq == "tcp"
     assert tab.predicates["tcp"].expansion == "ip.proto == 6"
     assert tab.fields["arp.tpa"].prereq == "arp"
-    assert tab.fields["ct_mark"].unsupported == "needs conntrack"
+    assert tab.fields["ct_nw_src"].unsupported == "needs conntrack"
+    assert tab.resolve("ct_label.label")[1:] == (96, 127) and tab.resolve("ct.est")[1:] == (1, 1)
+    assert tab.subfields["ct.new"].prereq == "ct.trk"
     assert tab.kind_of("eth.dst") is Kind.MAC and tab.kind_of("inport") is Kind.STRING
     assert all(f"reg{i}" in tab for i in range(16))
