@@ -41,5 +41,5 @@ def test_features_page_lists_every_action_with_its_registry_category():
 
 def test_feature_status_follows_the_registry():
     assert docgen.feature_status(("next", "output")) == docgen.WORKS
-    assert docgen.feature_status(("ct_next",)) == docgen.NOT
+    assert docgen.feature_status(("ct_lb_mark",)) == docgen.NOT
     assert docgen.feature_status(("lookup_fdb", "put_fdb")) == docgen.PARTIAL
