@@ -154,6 +154,16 @@ def _through_punt(a) -> bool:
                                         if act.category == A.PUNT)
 
 
+def _unhandled_punts(a) -> tuple:
+    """Why a needs-punt flow does not run: the punted actions the handler lacks (their
+    packets are counted drops, or counted and ignored copies)."""
+    return tuple(dict.fromkeys(
+        f"{act.keyword}: not carried out by the punt handler"
+        f" ({act.punt.reason if act.punt is not None and act.punt.reason else act.reason})"
+        for act in A.walk_actions(a.acts)
+        if act.category == A.PUNT and not (act.punt is not None and act.punt.handled)))
+
+
 def flow_coverage(f, a) -> tuple:
     """One compiler flow's part of the coverage report: (stage, category, missing record
     or None, through the punt path)."""
@@ -162,6 +172,8 @@ def flow_coverage(f, a) -> tuple:
     via = a.error is None and _through_punt(a)
     if via:
         category = A.COMPILED
+    if category == A.PUNT and a.error is None:
+        reasons = _unhandled_punts(a)
     missing = None
     if category != A.COMPILED:
         missing = {"uuid": f.uuid, "datapath": f.datapath, "stage": f.stage,

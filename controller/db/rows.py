@@ -110,6 +110,16 @@ class FDB:
 
 
 @dataclass(frozen=True)
+class DNS:
+    """A DNS row: names (lowercase) -> "addr addr ..." or a PTR target, served on the
+    datapaths listed (pinctrl's dns_lookup); rows without external_ids:dns_id are not."""
+    uuid: str
+    dns_id: str
+    datapaths: tuple     # Datapath_Binding uuids
+    records: tuple       # ((name, value), ...) sorted
+
+
+@dataclass(frozen=True)
 class SBState:
     """One consistent snapshot of what this chassis monitors."""
     chassis: tuple = ()
@@ -122,6 +132,7 @@ class SBState:
     nb_cfg: int = 0
     address_sets: tuple = ()   # ((name, (address, ...)), ...): $name in matches
     port_groups: tuple = ()    # ((name, (port, ...)), ...): @name in matches
+    dns: tuple = ()            # DNS rows (the punt handler's dns_lookup)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def datapath_by_uuid(self):

@@ -34,6 +34,7 @@ COLUMNS = {
     "Multicast_Group": ["datapath", "name", "tunnel_key", "ports"],
     "MAC_Binding": ["logical_port", "ip", "mac", "datapath"],
     "FDB": ["mac", "dp_key", "port_key"],
+    "DNS": ["records", "datapaths", "external_ids"],
 }
 
 # Tables whose rows we filter to this chassis' datapaths, and Chassis_Private to our own
@@ -45,6 +46,14 @@ CONDITIONAL = ("Logical_Flow", "Logical_DP_Group", "Port_Binding", "Multicast_Gr
 # Logical_DP_Group rows at will (an unrelated ls-add is enough), and FDB rows are selected
 # by the local datapaths' tunnel keys
 RESHAPING = frozenset(("Logical_DP_Group", "Datapath_Binding"))
+
+
+def _dns_rows(t):
+    """The DNS rows (few, small), for the punt handler's dns_lookup."""
+    return tuple(sorted((rows.DNS(str(d.uuid), d.external_ids.get("dns_id", ""),
+                                  tuple(sorted(str(p.uuid) for p in d.datapaths)),
+                                  tuple(sorted(d.records.items())))
+                         for d in t["DNS"].rows.values()), key=lambda r: r.uuid))
 
 
 class SouthboundError(RuntimeError):
@@ -450,7 +459,8 @@ class Southbound:
         self._snapshot = rows.SBState(chassis=chassis, datapaths=datapaths, ports=ports,
                             flows=flows, mcast_groups=mcast, mac_bindings=macb,
                             fdbs=same("FDB", tuple(sorted(fdbs, key=key))), nb_cfg=nb_cfg,
-                            address_sets=address_sets, port_groups=port_groups)
+                            address_sets=address_sets, port_groups=port_groups,
+                            dns=last["DNS"] if unchanged("DNS") else same("DNS", _dns_rows(t)))
         return self._snapshot
 
     # ---- writes (only rows this chassis owns) --------------------------------------------

@@ -18,12 +18,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import actions as A
+from . import ast
 from .expr import CompileError, UnsupportedError
 from .flows import LogicalFlow, read_lflow_list
 from .lower import lower_clone
 from .parser import ParseError, parse_actions, parse_match
 from .passes import Env, annotate, simplify
-from .symbols import NEEDS_CONNTRACK, SymbolTable, default_symtab
+from .symbols import NEEDS_CONNTRACK, SymbolError, SymbolTable, default_symtab
 
 __all__ = ["Classification", "classify_flow", "summarize", "SEVERITY"]
 
@@ -66,8 +67,33 @@ def _check_actions(acts, symtab: SymbolTable, findings: _Findings, pipeline: str
         # Actions inside a punted block run in the controller; inside clone they run here.
         if act.category not in (A.PUNT, A.CONNTRACK):
             _check_actions(act.nested(), symtab, findings, pipeline, False)
-        if act.terminal or act.consumes_packet:
+        # a pausing action (put_dhcp_opts) resumes the packet: what follows it still runs
+        if act.terminal or (act.consumes_packet and not act.pauses):
             terminated = terminated or act.keyword
+
+
+def _with_action_prereqs(match, acts, symtab: SymbolTable):
+    """The match ANDed with the prerequisites of the fields the flow's own actions touch,
+    as ovn-controller does: northd's two DNS response flows share the match
+    `udp.dst == 53 && reg0[4]` and differ only by `ip4.src <-> ip4.dst` / `ip6.src <-> ...`.
+    (Nested actions act on a new packet: their prerequisites are not the flow's.)"""
+    texts = []
+    for act in acts:
+        refs = [ref for ref, _ in act.fields()]
+        if isinstance(act, A.DecTtl):
+            refs.append(ast.FieldRef("ip.ttl"))
+        for ref in refs:
+            try:
+                sym = symtab.lookup(ref.name)
+                base, _, _ = symtab.resolve(ref.name)
+            except SymbolError:
+                continue             # reported by _field_problem
+            for t in (getattr(sym, "prereq", None), base.prereq):
+                if t and t not in texts:
+                    texts.append(t)
+    if not texts:
+        return match
+    return ast.And((match, *(parse_match(t) for t in texts)))
 
 
 def classify_flow(flow: LogicalFlow, symtab: SymbolTable | None = None,
@@ -88,6 +114,7 @@ def classify_parsed(flow: LogicalFlow, symtab: SymbolTable | None = None,
         return Classification(A.UNSUPPORTED, (f"parse error: {e}",)), None, None, str(e)
     ir = error = None
     try:
+        match = _with_action_prereqs(match, acts, symtab)
         ir = simplify(annotate(match, symtab, env, flow.datapath))
     except UnsupportedError as e:
         findings.add(A.CONNTRACK if e.reason == NEEDS_CONNTRACK else A.UNSUPPORTED, str(e))

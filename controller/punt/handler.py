@@ -8,6 +8,9 @@ back in:
 
     ... output; }   -> Injection(stage, RESUME_OUTPUT): the stage's output decision
     ... next; }     -> Injection(stage, RESUME_TABLE, lflow table + 1)
+    R = put_dhcp_opts(...); next;  (pause and resume, dhcp.py) -> the packet turned into
+                       the reply (or left as it was, R = 0), the flow's remaining actions
+                       run, Injection(stage, RESUME_TABLE, lflow table + 1)
     put_arp / put_nd (copies) -> MacBinding rows for the Southbound (ovn-controller's job)
 
 Anything it cannot do is counted under a reason (and logged once per lflow), never
@@ -22,10 +25,12 @@ from dataclasses import dataclass
 
 from ..lflow import actions as A
 from ..lflow import ast
+from ..lflow.actions.base import format_args
 from ..lflow.evaluator import operand_value, read_field, run_actions
 from ..lflow.lower import lower_clone
 from ..lflow.parser import ParseError, parse_actions
 from ..lflow.symbols import default_symtab
+from . import dhcp, dhcp6, dns
 from . import packets as P
 from .event import (COPY, COPY_KINDS, RESUME_OUTPUT, RESUME_TABLE, STAGE_EGRESS,
                     STAGE_INGRESS, BadEvent, PuntEvent, decode_event)
@@ -35,8 +40,9 @@ __all__ = ["Injection", "MacBinding", "PuntHandler", "Result", "HANDLED"]
 log = logging.getLogger("ovnbpf.punt")
 
 # Punted actions this handler carries out: each action class says how (its `punt`,
-# controller/lflow/actions/punt.py); the compiler counts their flows as compiled.
-HANDLED = frozenset(kw for kw, cls in A.ACTIONS.items()
+# controller/lflow/actions/punt.py); the compiler counts their flows as compiled. A
+# pausing one ("pause": put_dhcp_opts, dns_lookup, ...) is the method `_<keyword>` below.
+HANDLED = frozenset(cls.keyword for cls in A.all_actions()
                     if cls.category == A.PUNT and cls.punt is not None and cls.punt.handled)
 # A generated packet may punt again (an ICMP error to a neighbour nobody resolved yet makes
 # an ARP request); a chain longer than this is a loop, dropped and counted (punt_loop).
@@ -167,7 +173,9 @@ class PuntHandler:
         port_key = self._port_key(dp)
         pkt = dict(ev.flow)
         frame = P.apply(ev.frame, pkt)             # the packet as it is at the punt
-        for act in acts:
+        for i, act in enumerate(acts):
+            if act.category == A.PUNT and act.pauses:
+                return self._pause(ev, flow, act, acts[i + 1:], frame, pkt, port_key)
             if act.category == A.PUNT and act.consumes_packet:
                 return self._generate(ev, flow, dp, act, frame, pkt, port_key)
             if act.terminal or act.category != A.COMPILED:
@@ -197,7 +205,10 @@ class PuntHandler:
         new_frame = P.build(kw, frame, pkt)
         new = P.parse(new_frame, into=pkt)
         verdict = self._run(act.nested(), new, port_key)
-        out = P.apply(new_frame, new)
+        return self._resume(ev, flow, kw, verdict, P.apply(new_frame, new), new, pkt, kw)
+
+    def _resume(self, ev, flow, kw, verdict, out, new, pkt, outcome) -> Result:
+        """The injection that carries on after `kw` by the actions' verdict."""
         meta = {k: new[k] for k in new if k in ("dp", "inport", "outport", "flags", "hops", "origin")
                 or k.startswith("reg[")}
         meta["punt_depth"] = pkt.get("punt_depth", 0) + 1
@@ -213,8 +224,48 @@ class PuntHandler:
         else:
             self.counters[f"{kw}_dropped_by_actions"] += 1
             return Result([], [], f"{kw}_dropped_by_actions")
-        self.counters[kw] += 1
-        return Result([inj], [], kw)
+        self.counters[outcome] += 1
+        return Result([inj], [], outcome)
+
+    # ---- pause and resume: the packet changed in place, a result bit, the rest of the flow --
+
+    def _pause(self, ev, flow, act, rest, frame, pkt, port_key) -> Result:
+        kw = act.keyword
+        if pkt.get("punt_depth", 0) >= MAX_DEPTH:
+            return self._fail("punt_loop", f"lflow {flow.uuid}: {kw} on a packet generated "
+                              f"{pkt['punt_depth']} times already")
+        method = f"_{kw}"
+        if act.punt is None or act.punt.kind != "pause" or not hasattr(self, method):
+            return self._fail(f"not_implemented_{kw}", f"lflow {flow.uuid}: {kw} is not implemented "
+                              "by the punt handler")
+        try:
+            new_frame, outcome = getattr(self, method)(act, frame, pkt)
+        except dhcp.DhcpError as e:
+            return self._fail(f"{kw}_{e.reason}", f"lflow {flow.uuid}: {e}")
+        new = P.parse(new_frame, into=pkt) if new_frame is not None else dict(pkt)
+        ev_run = [A.Assign(act.dst, ast.Const(int(new_frame is not None))), *rest]
+        verdict = self._run(ev_run, new, port_key)
+        out = P.apply(new_frame if new_frame is not None else frame, new)
+        return self._resume(ev, flow, kw, verdict, out, new, pkt, outcome)
+
+    def _put_dhcp_opts(self, act, frame, pkt):
+        text = format_args(act.args)
+        answer = dhcp.put_dhcp_opts(frame, pkt["l3_off"], pkt["l4_off"], text)
+        return answer.frame, answer.outcome
+
+    def _put_dhcpv6_opts(self, act, frame, pkt):
+        answer = dhcp6.put_dhcpv6_opts(frame, pkt["l3_off"], pkt["l4_off"], format_args(act.args))
+        return answer.frame, answer.outcome
+
+    def _dns_lookup(self, act, frame, pkt):
+        """From the DNS rows that serve the packet's datapath (and carry a dns_id, as
+        pinctrl requires)."""
+        dp = self.dp_by_key.get(pkt["dp"])
+        records = [dict(r.records) for r in getattr(self.state, "dns", ())
+                   if r.dns_id and dp is not None and dp.uuid in r.datapaths]
+        answer = dns.dns_lookup(frame, pkt["l3_off"], pkt["l4_off"], pkt["eth_type"] == P.ETH_IP6,
+                                records)
+        return answer.frame, answer.outcome
 
     # ---- copies: learning ------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.dhcp6 import DHCP6_Solicit, DHCP6OptClientId, DHCP6OptIA_NA, DUID_LL
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import (ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
                                 ICMPv6NDOptSrcLLAddr, ICMPv6Unknown, IPv6, IPv6ExtHdrFragment)
@@ -43,6 +45,14 @@ def _l4(f: dict, v6: bool):
         return Raw(b"\x00" * 8)
     if proto == 6:
         return TCP(sport=f["tcp.src"], dport=f["tcp.dst"], flags=f["tcp.flags"], window=0)
+    if proto == 17 and not v6 and (f["tcp.src"], f["tcp.dst"]) == (68, 67):
+        # a DHCPDISCOVER, as ovn-trace assumes: put_dhcp_opts needs a real request
+        return (UDP(sport=68, dport=67) / BOOTP(chaddr=_mac_int(_mac(f["eth.src"])).to_bytes(6, "big"))
+                / DHCP(options=[("message-type", "discover"), "end"]))
+    if proto == 17 and v6 and (f["tcp.src"], f["tcp.dst"]) == (546, 547):
+        # a SOLICIT with a client id and an IA_NA: what put_dhcpv6_opts answers
+        return (UDP(sport=546, dport=547) / DHCP6_Solicit(trid=0)
+                / DHCP6OptClientId(duid=DUID_LL(lladdr=_mac(f["eth.src"]))) / DHCP6OptIA_NA(iaid=1))
     if proto == 17:
         return UDP(sport=f["tcp.src"], dport=f["tcp.dst"])
     if proto == 132:

@@ -14,6 +14,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+from ..punt.dhcp import DhcpError, parse_options
 from .fields import PACKET_FIELDS, canonical_name, parse_value
 from .model import Drop, Output, Pass, Stage, TraceResult, Tunnel
 
@@ -63,6 +64,8 @@ def run_ovn_trace(sb_remote: str, datapath: str | None, microflow: str, fmt: str
 _OUTPUT = re.compile(r'output\("([^"]*)"\);$')
 _DECREMENT = re.compile(r"([\w.]+)--;$")
 _ASSIGN = re.compile(r"([\w.]+) = (.+);$")
+# pause-and-resume actions: ovn-trace prints the call with its arguments and sets the result
+_PUT_OPTS = re.compile(r"(put_dhcp_opts|put_dhcpv6_opts|put_nd_ra_opts)\((.*)\);$")
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
                 stack.pop()
         elif _CT_NEXT_END.match(line):
             continue                      # conntrack state is not packet data; nothing after
+        elif line.startswith(("/*", "***")):
+            continue                      # ovn-trace's notes ("We assume that this packet ...")
+        elif m := _PUT_OPTS.match(line):
+            _put_opts(m.group(1), m.group(2), fields)
         elif m := _OUTPUT.match(line):
             copies.append(MinimalCopy(m.group(1), tuple(fields.items()), generated))
         elif m := _DECREMENT.match(line):
@@ -158,6 +165,19 @@ def parse_minimal(text: str, packet: dict) -> tuple[str, list[MinimalCopy]]:
         else:
             raise OracleError(f"unexpected line in ovn-trace --minimal output: {line!r}")
     return flow_line, copies
+
+
+def _put_opts(name: str, args: str, fields: dict) -> None:
+    """What the controller does to the packet that ovn-trace leaves implicit: pinctrl's
+    DHCPv4 reply goes to the offered address (the trace's frame is a DHCPDISCOVER without
+    the broadcast flag, as ovn-trace assumes). The others are not modelled."""
+    if name != "put_dhcp_opts":
+        return
+    try:
+        offer = next(o for o in parse_options(args) if o.code == 0).values[0]
+    except DhcpError as e:
+        raise OracleError(f"cannot read ovn-trace's put_dhcp_opts({args}): {e}") from None
+    fields["ip4.dst"] = offer
 
 
 # ---- --detailed -------------------------------------------------------------------

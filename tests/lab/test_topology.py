@@ -108,3 +108,53 @@ def test_dual_stack_keys():
         topology.parse(six.replace("fd00::11", "fd01::11"), "t.yaml")
     with pytest.raises(TopologyError, match=r"vms.vm1.ip6: switch ls1 has no subnet6"):
         topology.parse(GOOD.replace("ip: 10.0.1.11,", 'ip: 10.0.1.11, ip6: "fd00::11",'), "t.yaml")
+
+
+def test_dhcp_key_makes_one_options_row_per_switch():
+    text = GOOD.replace("ls1: {subnet: 10.0.1.0/24, key: 1}",
+                        "ls1: {subnet: 10.0.1.0/24, key: 1, dhcp: {server_id: 10.0.1.1, server_mac: "
+                        "\"02:00:00:00:01:01\", dns_server: [8.8.8.8, 1.1.1.1], domain_name: ovn.org, mtu: 1400}}")
+    t = topology.parse(text, "t.yaml")
+    assert dict(t.switches[0].dhcp) == {"server_id": "10.0.1.1", "server_mac": "02:00:00:00:01:01",
+                                        "dns_server": "{8.8.8.8, 1.1.1.1}", "domain_name": '"ovn.org"',
+                                        "mtu": "1400", "lease_time": "3600"}
+    argv = nbctl_commands(t)
+    create = argv.index("create")
+    assert argv[create - 1] == "--id=@dhcp_ls1" and argv[create + 2] == "cidr=10.0.1.0/24"
+    assert 'options:domain_name="\\"ovn.org\\""' in argv
+    assert "dhcpv4_options=@dhcp_ls1" in argv
+    assert topology.parse(GOOD, "t.yaml").switches[0].dhcp == ()
+
+
+@pytest.mark.parametrize("dhcp,expected", [
+    ("{colour: red}", "switches.ls1.dhcp.colour: not a DHCPv4 option"),
+    ("{mtu: 1400}", "server_id is required on a switch without a router port"),
+    ("{dns_server: [[1]]}", "must be a value or a list of values")])
+def test_bad_dhcp_keys(dhcp, expected):
+    text = GOOD.replace("key: 1}\nvms", f"key: 1, dhcp: {dhcp}}}\nvms")
+    with pytest.raises(TopologyError, match=expected):
+        topology.parse(text, "t.yaml")
+
+
+def test_dns_key_makes_one_dns_row_per_switch():
+    text = GOOD.replace("key: 1}\nvms", "key: 1, dns: {VM1.ovn.org: [10.0.1.11, fd00::11], "
+                        "11.1.0.10.in-addr.arpa: vm1.ovn.org}}\nvms")
+    t = topology.parse(text, "t.yaml")
+    assert t.switches[0].dns == (("11.1.0.10.in-addr.arpa", "vm1.ovn.org"), ("vm1.ovn.org", "10.0.1.11 fd00::11"))
+    argv = nbctl_commands(t)
+    assert 'records:"vm1.ovn.org"="10.0.1.11 fd00::11"' in argv
+    assert argv[argv.index("dns_records") + 1] == "@dns_ls1"
+
+
+def test_dhcp6_key_needs_subnet6_and_sets_the_v6_ports():
+    text = GOOD.replace("ls1: {subnet: 10.0.1.0/24, key: 1}",
+                        'ls1: {subnet: 10.0.1.0/24, subnet6: "fd00:0:0:1::/64", key: 1, '
+                        'dhcp6: {server_id: "02:00:00:00:01:01", dns_server: ["fd00::53"], '
+                        'dhcpv6_stateless: true}}').replace("key: 1}\n", 'key: 1, ip6: "fd00:0:0:1::11"}\n')
+    t = topology.parse(text, "t.yaml")
+    assert dict(t.switches[0].dhcp6) == {"server_id": "02:00:00:00:01:01", "dns_server": "{fd00::53}",
+                                         "dhcpv6_stateless": "true"}
+    argv = nbctl_commands(t)
+    assert 'cidr="fd00:0:0:1::/64"' in argv and "dhcpv6_options=@dhcp6_ls1" in argv
+    with pytest.raises(TopologyError, match="needs the switch's subnet6"):
+        topology.parse(GOOD.replace("key: 1}\nvms", "key: 1, dhcp6: {dns_server: fd00::53}}\nvms"), "t.yaml")

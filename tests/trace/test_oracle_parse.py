@@ -143,3 +143,29 @@ def test_compare_names_missing_extra_and_rewritten_differences():
                      '0a:00:00:00:02:05; output("lsp-vm5");`, ovnbpf does not (its drops: NO_PIPELINE on hv1)']
     extra = _ours(list(r.outputs) + [Output("lsp-vm6", "hv1", tuple(ROUTED.items()))])
     assert compare(r, extra) == ['lsp-vm6: ovnbpf delivers `output("lsp-vm6");`, ovn-trace does not']
+
+
+DHCP = parse_microflow(VM1 + "eth.dst == ff:ff:ff:ff:ff:ff && ip4.src == 0.0.0.0 && "
+                       "ip4.dst == 255.255.255.255 && udp.src == 68 && udp.dst == 67 && "
+                       "ip.ttl == 64").fields
+
+
+def test_minimal_reads_comments_and_put_dhcp_opts():
+    """ovn-trace's notes (`/* We assume that this packet is DHCPDISCOVER ... */;`, `*** ...`)
+    are not packet changes, and put_dhcp_opts sends the reply to the offered address, as
+    pinctrl does (a mixed-lab capture, OVN 23.03). Failed before: 'unexpected line'."""
+    _, copies = parse_minimal((DATA / "dhcp-discover.minimal.txt").read_text(), DHCP)
+    assert len(copies) == 1 and copies[0].port == "lsp-vm1"
+    fields = dict(copies[0].fields)
+    assert fields["ip4.dst"] == 0x0A00010B and fields["ip4.src"] == 0x0A000101
+    assert (fields["tcp.src"], fields["tcp.dst"]) == (67, 68)
+    assert fields["eth.src"] == 0x020000000101 and fields["eth.dst"] == 0x0A0000000101
+    _, copies = parse_minimal("# x\n*** dns_lookup action not implemented;\noutput(\"a\");\n", {})
+    assert [c.port for c in copies] == ["a"]
+
+
+def test_detailed_keeps_the_dhcp_stages():
+    events = parse_detailed((DATA / "dhcp-discover.detailed.txt").read_text())
+    stages = [e.stage.name for e in events if e.kind == "stage"]
+    assert "ls_in_dhcp_options" in stages and "ls_in_dhcp_response" in stages
+    assert [e.port for e in events if e.kind == "output"] == ["lsp-vm1"]

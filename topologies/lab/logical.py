@@ -3,6 +3,7 @@
 Tunnel keys are pinned (requested-tnl-key): northd assigns keys in hash order when several
 datapaths are created together, and captures are only comparable with fixed keys.
 """
+import json
 
 
 def nbctl_commands(topo):
@@ -23,11 +24,28 @@ def nbctl_commands(topo):
             cmds.append(["lsp-set-addresses", sp, "router"])
             cmds.append(["lsp-set-options", sp, f"router-port={p.name}",
                          f"requested-tnl-key={p.switch_port_key}"])
+    for sw in topo.switches:
+        if sw.dhcp:       # one DHCP_Options row per switch, named in this transaction
+            cmds.append([f"--id=@dhcp_{sw.name}", "create", "DHCP_Options", f"cidr={sw.subnet}"]
+                        + [f"options:{k}={json.dumps(v)}" for k, v in sw.dhcp])
+        if sw.dns:        # one DNS row per switch (northd gives it the dns_id pinctrl needs)
+            cmds.append([f"--id=@dns_{sw.name}", "create", "DNS"]
+                        + [f"records:{json.dumps(k)}={json.dumps(v)}" for k, v in sw.dns])
+            cmds.append(["add", "Logical_Switch", sw.name, "dns_records", f"@dns_{sw.name}"])
+        if sw.dhcp6:
+            cmds.append([f"--id=@dhcp6_{sw.name}", "create", "DHCP_Options", f"cidr={json.dumps(str(sw.subnet6))}"]
+                        + [f"options:{k}={json.dumps(v)}" for k, v in sw.dhcp6])
+    dhcp_of = {sw.name for sw in topo.switches if sw.dhcp}
+    dhcp6_of = {sw.name for sw in topo.switches if sw.dhcp6}
     for vm in topo.vms:
         cmds.append(["lsp-add", vm.switch, vm.port])
         cmds.append(["lsp-set-addresses", vm.port,
                      f"{vm.mac} {vm.ip.ip}" + (f" {vm.ip6.ip}" if vm.ip6 else "")])
         cmds.append(["set", "Logical_Switch_Port", vm.port, f"options:requested-tnl-key={vm.key}"])
+        if vm.switch in dhcp_of:
+            cmds.append(["set", "Logical_Switch_Port", vm.port, f"dhcpv4_options=@dhcp_{vm.switch}"])
+        if vm.switch in dhcp6_of and vm.ip6:
+            cmds.append(["set", "Logical_Switch_Port", vm.port, f"dhcpv6_options=@dhcp6_{vm.switch}"])
     argv = []
     for cmd in cmds:
         if argv:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from controller.punt.dhcp import OPTIONS
+from controller.punt.dhcp6 import OPTIONS6
+
 TOPOLOGY_DIR = Path(__file__).resolve().parents[1]   # the topologies/ package: its YAML files are package data
 DEFAULT_TOPOLOGY = "ebpf"       # two ovnbpf chassis; "two-chassis" is the OVS reference
 
@@ -37,6 +40,9 @@ class Switch:
     key: int
     subnet: ipaddress.IPv4Network
     subnet6: ipaddress.IPv6Network | None = None     # dual stack: the switch's /64
+    dhcp: tuple = ()        # native DHCPv4: (option, value as the NB takes it) pairs, or ()
+    dns: tuple = ()         # native DNS: (name, "addr ..." or PTR target) records, or ()
+    dhcp6: tuple = ()       # native DHCPv6: (option, value) pairs, or ()
 
 
 @dataclass(frozen=True)
@@ -293,13 +299,19 @@ def parse(text, source="<topology>"):
         ctx.name(switch_map, sname, path)
         if not isinstance(spec, dict):
             ctx.fail(switch_map, sname, path, "must be a mapping like {subnet: 10.0.1.0/24, key: 1}")
-        ctx.check_keys(spec, {"subnet", "subnet6", "key"}, path)
+        ctx.check_keys(spec, {"subnet", "subnet6", "key", "dhcp", "dns", "dhcp6"}, path)
         key = ctx.datapath_key(spec, path, sname, used_dp_keys)
         subnet = ctx.parse(spec, "subnet", path, ipaddress.IPv4Network, "IPv4 subnet")
         subnet6 = None
         if "subnet6" in spec:
             subnet6 = ctx.parse(spec, "subnet6", path, ipaddress.IPv6Network, "IPv6 subnet")
-        switches.append(Switch(sname, key, subnet, subnet6))
+        dhcp = _dhcp_options(ctx, spec, path) if "dhcp" in spec else None
+        dhcp6 = None
+        if "dhcp6" in spec:
+            if subnet6 is None:
+                ctx.fail(spec, "dhcp6", f"{path}.dhcp6", "needs the switch's subnet6")
+            dhcp6 = _dhcp_options(ctx, spec, path, "dhcp6")
+        switches.append(Switch(sname, key, subnet, subnet6, dhcp, _dns_records(ctx, spec, path), dhcp6))
     switch_by_name = {s.name: s for s in switches}
 
     routers = []
@@ -332,6 +344,8 @@ def parse(text, source="<topology>"):
                 ip6=ip6))
         routers.append(Router(rname, key, tuple(ports)))
     gateway_of = {p.switch: p.ip.ip for r in routers for p in r.ports}
+    switches = [_dhcp_defaults(ctx, s, switch_map, routers) for s in switches]
+    switch_by_name = {s.name: s for s in switches}
     gateway6_of = {p.switch: p.ip6.ip for r in routers for p in r.ports if p.ip6}
 
     vms = []
@@ -390,3 +404,72 @@ def _ip6_in(ctx, spec, key, path, kind, switch):
     if addr not in switch.subnet6 or (kind is ipaddress.IPv6Interface and value.network != switch.subnet6):
         ctx.fail(spec, key, f"{path}.{key}", f"{value} is not in {switch.name}'s subnet6 {switch.subnet6}")
     return value
+
+
+def _dhcp_options(ctx, spec, path, key="dhcp"):
+    """A switch's `dhcp:` (`dhcp6:`) mapping (OVN's DHCPv4 (DHCPv6) option names -> values)
+    as NB strings."""
+    table, extra = ((OPTIONS, {"server_mac": (0, "mac")}) if key == "dhcp"
+                    else (OPTIONS6, {"dhcpv6_stateless": (0, "bool")}))
+    opts = ctx.mapping(spec, key, path, required=False)
+    out = []
+    for k, v in opts.items():
+        if k not in table and k not in extra or k in ("offerip", "ia_addr"):
+            ctx.fail(opts, k, f"{path}.{key}.{k}", f"not a DHCP{'v6' if key == 'dhcp6' else 'v4'} "
+                     "option OVN knows (ovn-nb(5), DHCP_Options)")
+        kind = {**table, **extra}[k][1]
+        if kind == "bool" and isinstance(v, bool):
+            v = "true" if v else "false"
+        items = v if isinstance(v, list) else [v]
+        if not items or any(isinstance(i, (dict, list)) or i is None for i in items):
+            ctx.fail(opts, k, f"{path}.{key}.{k}", "must be a value or a list of values")
+        if kind in ("str", "domains") and not isinstance(v, list):
+            text = str(v) if str(v).startswith('"') else '"' + str(v).replace('"', '\\"') + '"'
+        elif isinstance(v, list):
+            text = "{" + ", ".join(str(i) for i in items) + "}"
+        else:
+            text = str(int(v) if isinstance(v, bool) else v)
+        out.append((str(k), text))
+    return tuple(out)
+
+
+def _dhcp_defaults(ctx, switch, switch_map, routers):
+    """server_id and router default to the switch's router port address, server_mac to its
+    MAC, lease_time to an hour (northd answers only when the first three are set)."""
+    port = next((p for r in routers for p in r.ports if p.switch == switch.name), None)
+    dhcp6 = ()
+    if switch.dhcp6 is not None:
+        opts6 = dict(switch.dhcp6)
+        if port is not None:
+            opts6.setdefault("server_id", port.mac)
+        if "server_id" not in opts6:
+            ctx.fail(switch_map[switch.name], "dhcp6", f"switches.{switch.name}.dhcp6",
+                     "server_id is required on a switch without a router port")
+        dhcp6 = tuple(sorted(opts6.items()))
+    if switch.dhcp is None:
+        return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, (), switch.dns, dhcp6)
+    opts = dict(switch.dhcp)
+    if port is not None:
+        opts.setdefault("server_id", str(port.ip.ip))
+        opts.setdefault("server_mac", port.mac)
+        opts.setdefault("router", str(port.ip.ip))
+    opts.setdefault("lease_time", "3600")
+    for need in ("server_id", "server_mac"):
+        if need not in opts:
+            ctx.fail(switch_map[switch.name], "dhcp", f"switches.{switch.name}.dhcp",
+                     f"{need} is required on a switch without a router port")
+    return Switch(switch.name, switch.key, switch.subnet, switch.subnet6, tuple(sorted(opts.items())),
+                  switch.dns, dhcp6)
+
+
+def _dns_records(ctx, spec, path):
+    """A switch's `dns:` mapping (name -> address, list of addresses, or a PTR target)."""
+    recs = ctx.mapping(spec, "dns", path, required=False)
+    out = []
+    for name, v in recs.items():
+        items = v if isinstance(v, list) else [v]
+        if not isinstance(name, str) or not items or any(isinstance(i, (dict, list)) or i is None
+                                                         for i in items):
+            ctx.fail(recs, name, f"{path}.dns.{name}", "must be a name -> address(es) or a PTR target")
+        out.append((name.lower(), " ".join(str(i) for i in items)))
+    return tuple(sorted(out))

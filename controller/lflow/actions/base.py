@@ -66,6 +66,9 @@ class PuntHandling:
 
 GENERATE = PuntHandling("generate")
 LEARN = PuntHandling("learn")
+# pause and resume (put_dhcp_opts, dns_lookup, ...): the handler's method of that name
+# changes the packet in place, the result bit is written, the flow's remaining actions run
+PAUSE = PuntHandling("pause")
 
 
 def ignore(reason: str) -> PuntHandling:
@@ -119,6 +122,9 @@ class Action:
     # Punted actions that take the packet away (icmp4 {}, handle_svc_check) rather than
     # sending the controller a copy and going on (put_arp).
     consumes_packet: ClassVar[bool] = False
+    # Consuming actions that OVN runs as pause-and-resume (put_dhcp_opts): the controller
+    # changes the packet, writes the result, runs the flow's remaining actions and resumes.
+    pauses: ClassVar[bool] = False
     # next / output / drop: the pipeline's verdict, nothing runs after it
     terminal: ClassVar[bool] = False
     # statement (`kw;`, `kw(...)`, `kw { }`), result (`dst = kw(...)`), or syntax (`a = b`)

@@ -4,14 +4,17 @@ copy of it, with the lflow's cookie; controller/punt/handler.py dispatches on `p
     copies       put_arp / put_nd / put_fdb: the datapath sends a copy and goes on
     generating   arp {}, icmp4 {}, ...: the packet is consumed, the controller builds a
                  new one (punt/packets.py BUILDERS), runs the nested actions, injects it
-    replies      handle_*, put_dhcp_opts, dns_lookup, ...: controller protocol work
+    replies      handle_*, put_dhcp_opts, dns_lookup, ...: controller protocol work;
+                 put_dhcp_opts, put_dhcpv6_opts, dns_lookup pause the packet: the handler
+                 turns it into the answer (punt/dhcp.py, dhcp6.py, dns.py), writes the
+                 result bit and resumes it at the next table
 """
 from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import (GENERATE, LEARN, PUNT, Call, Keyword, Nested, ResultCall, ignore,
-                   not_handled)
+from .base import (GENERATE, LEARN, PAUSE, PUNT, Call, Keyword, Nested, ResultCall, Verdict,
+                   ignore, not_handled)
 
 NOT_YET = "not implemented by the punt handler yet"
 
@@ -163,18 +166,26 @@ class BindVport(Call):
     punt = not_handled(f"virtual port binding is {NOT_YET}")
 
 
-class PutDhcpOptsResult(ResultCall):
+class Pausing(ResultCall):
+    """`R = fn(...); next;` run as OVN does, pause and resume: the datapath punts the packet
+    (a consuming punt), the handler answers in place and resumes at the next table."""
+    category = PUNT
+    consumes_packet = True
+    pauses = True
+    punt = PAUSE
+
+    def evaluate(self, run):
+        return Verdict(("punt", self.keyword))     # the controller answers, then resumes
+
+
+class PutDhcpOptsResult(Pausing):
     keyword = "put_dhcp_opts"
-    category = PUNT
-    reason = "DHCP reply built by the controller"
-    punt = not_handled(f"DHCPv4 replies are {NOT_YET}")
+    reason = "DHCPv4 answered by the controller (packet paused and resumed)"
 
 
-class PutDhcpv6OptsResult(ResultCall):
+class PutDhcpv6OptsResult(Pausing):
     keyword = "put_dhcpv6_opts"
-    category = PUNT
-    reason = "DHCPv6 reply built by the controller"
-    punt = not_handled(f"DHCPv6 replies are {NOT_YET}")
+    reason = "DHCPv6 answered by the controller (packet paused and resumed)"
 
 
 class PutNdRaOptsResult(ResultCall):
@@ -184,8 +195,6 @@ class PutNdRaOptsResult(ResultCall):
     punt = not_handled(f"router advertisements are {NOT_YET}")
 
 
-class DnsLookupResult(ResultCall):
+class DnsLookupResult(Pausing):
     keyword = "dns_lookup"
-    category = PUNT
-    reason = "DNS reply built by the controller"
-    punt = not_handled(f"DNS replies are {NOT_YET}")
+    reason = "DNS answered by the controller from the SB DNS table (packet paused and resumed)"

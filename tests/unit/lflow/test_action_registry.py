@@ -20,7 +20,7 @@ from controller.lflow.parser import parse_actions
 from controller.lflow.symbols import default_symtab
 from controller.punt import packets as P
 from controller.punt.event import COPY_KINDS
-from controller.punt.handler import HANDLED
+from controller.punt.handler import HANDLED, PuntHandler
 
 
 # The actions of the Logical_Flow table's `actions` column, as listed by ovn-sb(5) of the
@@ -198,8 +198,13 @@ def test_punt_handling_agrees_with_the_handler_and_the_datapath():
     learn = {c.keyword for c in classes if c.punt.kind == "learn"}
     ignored = {c.keyword for c in classes if c.punt.kind == "ignore"}
     assert generate == set(P.BUILDERS)            # a builder per generating action
+    # pause and resume: a consuming punt whose answer is the handler's method _<keyword>
+    pause = {c.keyword for c in classes if c.punt.kind == "pause"}
     assert all(A.ACTIONS[k].consumes_packet for k in generate | ignored)
-    assert HANDLED == generate | learn | ignored
+    assert all(A.RESULT_ACTIONS[k].consumes_packet and A.RESULT_ACTIONS[k].pauses for k in pause)
+    assert all(callable(getattr(PuntHandler, f"_{k}", None)) for k in pause)
+    assert pause == {"put_dhcp_opts", "put_dhcpv6_opts", "dns_lookup"}
+    assert HANDLED == generate | learn | ignored | pause
     # copies: the class's OVNBPF_COPY_* is the number punt/event.py decodes to its keyword
     copies = [c for c in classes if hasattr(c, "copy_kind")]
     assert learn <= {c.keyword for c in copies}

@@ -20,3 +20,26 @@ def test_punted_flows_count_as_compiled_only_conntrack_remains():
     assert report["via_punt"] == 32
     assert report["compiled"] + report["by_category"]["needs-conntrack"] == report["total"] > 270
     assert all(u["category"] == "needs-conntrack" for u in report["unsupported"])
+
+
+def test_dhcp_dns_run_through_the_punt_path_router_adverts_say_they_do_not():
+    """Before, put_dhcp_opts read "DHCP reply built by the controller" under needs-punt while
+    the datapath dropped it (NOT_COMPILED); now it and dns_lookup count as compiled through
+    the punt path (DHCPv6 too), and what the handler lacks says so."""
+    from controller.lflow.flows import LogicalFlow
+    m = 'inport == "lsp-vm1" && udp.src == 546 && udp.dst == 547'
+    ra = 'inport == "lrp-ls1" && ip6.dst == ff02::2 && nd_rs'
+    flows = [LogicalFlow("ls1", "ingress", 20, "ls_in_dhcp_options", 100, 'inport == "lsp-vm1" && udp.dst == 67',
+                         "reg0[3] = put_dhcp_opts(offerip = 10.0.1.11, router = 10.0.1.1); next;", "u1"),
+             LogicalFlow("ls1", "ingress", 22, "ls_in_dns_lookup", 100, "udp.dst == 53",
+                         "reg0[4] = dns_lookup(); next;", "u2"),
+             LogicalFlow("ls1", "ingress", 20, "ls_in_dhcp_options", 100, m,
+                         "reg0[3] = put_dhcpv6_opts(ia_addr = fd00::11); next;", "u3"),
+             LogicalFlow("lr1", "ingress", 9, "lr_in_nd_ra_options", 50, ra,
+                         "reg0[5] = put_nd_ra_opts(addr_mode = \"slaac\", slla = 02:00:00:00:01:01, "
+                         "prefix = fd00::/64); next;", "u4")]
+    report = coverage(flows, Env())
+    assert report["via_punt"] == 3 and report["compiled"] == 3, report
+    [missing] = report["unsupported"]
+    assert missing["uuid"] == "u4" and missing["category"] == "needs-punt"
+    assert missing["reason"].startswith("put_nd_ra_opts: not carried out by the punt handler"), missing
