@@ -39,14 +39,17 @@ def _scope(stage: str) -> str:
     return "traffic these flows match"
 
 
-def datapath_lines(missing) -> list[str]:
-    """One line per (datapath, what is missing), most flows first."""
+def datapath_lines(missing, name_flows: int = 0) -> list[str]:
+    """One line per (datapath, what is missing), most flows first; with name_flows > 0
+    each line also names that many of its flows by lflow UUID (the log's line: what a
+    user looks up with ovn-sbctl)."""
     groups: "OrderedDict[tuple, dict]" = OrderedDict()
     for m in missing or []:
         need, why = _need(m.get("reason", ""))
         key = (m.get("datapath", "?"), need)
-        g = groups.setdefault(key, {"n": 0, "why": why, "stages": set()})
+        g = groups.setdefault(key, {"n": 0, "why": why, "stages": set(), "uuids": []})
         g["n"] += 1
+        g["uuids"].append(m.get("uuid", "?"))
         g["stages"].add(m.get("stage", ""))
     out = []
     for (dp, need), g in sorted(groups.items(), key=lambda kv: (-kv[1]["n"], kv[0])):
@@ -59,5 +62,11 @@ def datapath_lines(missing) -> list[str]:
             what = f"need{'s' if g['n'] == 1 else ''} {need} ({g['why']})"
         else:
             what = f"cannot be compiled ({need})"
-        out.append(f"{kind} {dp}: {flows} {what}: {scope} on this {noun} may be dropped")
+        line = f"{kind} {dp}: {flows} {what}: {scope} on this {noun} may be dropped"
+        if name_flows > 0:
+            named = g["uuids"][:name_flows]
+            more = g["n"] - len(named)
+            line += (f" (lflow{'s' if g['n'] != 1 else ''} {', '.join(named)}"
+                     f"{f' and {more} more' if more else ''})")
+        out.append(line)
     return out

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+from . import limits
 from .compile import CompileError, compile_chassis, format_report
 from .db.southbound import SouthboundError
 from .plugins import COMMANDS, plugins
@@ -20,7 +21,7 @@ DELEGATED = {
 
 
 def _cmd_compile(args):
-    report = compile_chassis(args.sb, args.chassis, args.out)
+    report = compile_chassis(args.sb, args.chassis, args.out, limits=limits.from_args(args))
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 
@@ -38,6 +39,7 @@ def build_parser(extra=None):
     comp.add_argument("--chassis", required=True, help="chassis name (Chassis.name in the SB)")
     comp.add_argument("--out", help="write pipeline.c, maps.json and coverage.json here")
     comp.add_argument("--json", action="store_true")
+    limits.add_arguments(comp)
     for name, (module, what) in DELEGATED.items():
         importlib.import_module(module).add_arguments(sub.add_parser(name, help=what))
     return parser

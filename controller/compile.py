@@ -39,6 +39,7 @@ from .ctl import blackhole_lines, not_compiled_lines
 from .lflow import ast
 from .lflow.sbmaps import helper_entries
 from .lflow.symbols import default_symtab
+from .limits import DEFAULT as DEFAULT_LIMITS, Admission, Limits, admit, map_sizes
 from .local_datapaths import related_datapaths
 
 __all__ = ["CompileError", "CompileResult", "SyntheticGroup", "StableIds", "compile_state",
@@ -57,6 +58,13 @@ class StableIds(ids.StableIds):
 
     def exhausted(self, name):
         return CompileError(f"out of ids ({self.first}..{self.limit - 1}) for {name!r}")
+
+
+def allocators(limits: Limits | None = None) -> tuple[StableIds, StableIds]:
+    """(synthetic group keys, lflow cookies): the controller's allocators, which
+    `ovnbpf compile` uses too, so both number and refuse alike."""
+    limits = limits or DEFAULT_LIMITS
+    return StableIds(SYNTHETIC_KEY_MIN, 1 << 31), StableIds(1, limits.cookie_limit())
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,10 @@ class CompileResult:
     plan: object = None
     # what controller/incremental.py needs to apply later changes to this result
     internals: dict = field(default_factory=dict, repr=False)
+    # a delta's map writes: {map: (upserts [(key, value)], deleted keys)} that turn the
+    # entries of `changes_from` (the result it was applied to) into these; None: unknown
+    changes: dict | None = field(default=None, repr=False)
+    changes_from: object = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """The JSON-friendly part (no C text, no bytes)."""
@@ -281,14 +293,16 @@ def _synthetic_groups(plan, state, dp_keys) -> dict[str, SyntheticGroup]:
 def compile_state(state, chassis_name: str, *,
                   synthetic_key: Callable[[str], int] | None = None,
                   cookie: Callable[[str], int] | None = None,
-                  cache: AnalysisCache | None = None, keep: tuple = ()) -> CompileResult:
+                  cache: AnalysisCache | None = None, keep: tuple = (),
+                  limits: Limits | None = None) -> CompileResult:
     """Compile the logical flows `chassis_name` needs from one SB snapshot.
 
     synthetic_key(name) -> int >= 65536: the key of a synthetic group (default: 65536.. in
-    name order). cookie(lflow uuid) -> int in 1..65535: the lflow's cookie (default: 1.. in
-    uuid order). cache: reuse across calls. keep: the running program's shapes, kept
-    when nothing new is needed (plan.build_plan). Raises CompileError for an unknown
-    chassis."""
+    name order). cookie(lflow uuid) -> int in 1..limits.lflows: the lflow's cookie
+    (default: 1.. in uuid order). cache: reuse across calls. keep: the running program's shapes, kept
+    when nothing new is needed (plan.build_plan). limits: what the chassis can hold
+    (controller/limits.py); datapaths beyond them are left out, fail closed, and named
+    in the warnings and coverage["limits"]. Raises CompileError for an unknown chassis."""
     t0 = time.monotonic()
     symtab = default_symtab()
     cache = cache if cache is not None else AnalysisCache()
@@ -299,21 +313,34 @@ def compile_state(state, chassis_name: str, *,
     cache.context = (state.address_sets, state.port_groups, frozenset(bound))
     port_names = ({m.name for m in state.mcast_groups} | {p.logical_port for p in state.ports}
                   | {"none"})
-    try:
+    limits = limits or DEFAULT_LIMITS
+
+    # a port the SB lacks: no packet's port in a match, a flow failing closed alone in
+    # its actions (see _port_failer); a synthetic group (lower.py) is known when its
+    # port is
+    def known(name):
+        if name in port_names:
+            return True
+        synthetic = parse_synthetic_group(name)
+        return synthetic is not None and synthetic[0] in port_names
+
+    def plan_of(flows):
         plan = build_plan(flows, symtab, env, bound.__contains__, cache, keep=keep)
-        # a port the SB lacks: no packet's port in a match, a flow failing closed alone in
-        # its actions (see _port_failer); a synthetic group (lower.py) is known when its
-        # port is
-        def known(name):
-            if name in port_names:
-                return True
-            synthetic = parse_synthetic_group(name)
-            return synthetic is not None and synthetic[0] in port_names
         reasons = _unknown_ports(plan, known)
         if reasons:
             plan = build_plan(flows, symtab, env, bound.__contains__, cache,
                               fail=_port_failer(reasons, known, symtab, env, bound.__contains__),
                               keep=keep)
+        return plan, reasons
+    try:
+        plan, reasons = plan_of(flows)
+        admission = _admission(plan, flows, limits, bound, state)
+        if admission.refused:      # what does not fit is left out whole, a datapath at a time
+            out = set(admission.refused)
+            flows = [f for f in flows if f.datapath not in out]
+            names = {d.uuid: d.name for d in state.datapaths}
+            local = {u for u in local if names.get(u, u) not in out}
+            plan, reasons = plan_of(flows)
         analyses = planned_analyses(flows, cache)
     finally:
         cache.context = None
@@ -340,7 +367,14 @@ def compile_state(state, chassis_name: str, *,
     uuids = sorted({e.lflow for e in plan.entries})
     if cookie is None:
         cookie = {u: i for i, u in enumerate(uuids, 1)}.__getitem__
-    cookies = {cookie(u): u for u in uuids}
+    try:
+        cookies = {cookie(u): u for u in uuids}
+    except CompileError:
+        if not isinstance(cookie, ids.StableIds):
+            raise
+        # ids still held by flows that are gone: admission made room for these
+        cookie.keep_only(uuids)
+        cookies = {cookie(u): u for u in uuids}
 
     def port_key(name):
         try:
@@ -356,6 +390,9 @@ def compile_state(state, chassis_name: str, *,
     t4 = time.monotonic()
     report = _coverage(flows, analyses)
     report["datapaths"] = sorted(d.name for d in state.datapaths if d.uuid in local)
+    report["limits"] = admission.report()
+    if admission.refused:
+        warnings.insert(0, admission.message())
     if plan.skipped:
         warnings += [f"lflow {u}: not compiled, dropped: {why}"
                      for u, why in dict(plan.skipped).items()]
@@ -370,20 +407,30 @@ def compile_state(state, chassis_name: str, *,
     internals = {"flows": flows, "analyses": analyses, "local": local, "bound": bound,
                  "port_failed": frozenset(reasons),   # incremental: full compile when ports change
                  "layout": layout, "ports": ports, "dp_keys": dp_keys, "symtab": symtab,
-                 "helper_warnings": helper_warnings}
+                 "helper_warnings": helper_warnings, "refused": admission.refused}
     return CompileResult(source, header_text(), plan.shape_hash, entries, groups, group_keys,
                          cookies, report, shape_lflows, warnings,
                          {k: round(v, 4) for k, v in timings.items()}, plan, internals)
 
 
+def _admission(plan, flows, limits, bound, state) -> Admission:
+    """Which datapaths fit the limits; those with ports bound here come first."""
+    names = {d.uuid: d.name for d in state.datapaths}
+    by_port = {p.logical_port: p.datapath for p in state.ports}
+    first = {names.get(by_port[p], by_port[p]) for p in bound if p in by_port}
+    return admit(((e.datapath, e.lflow, bool(plan.shapes[e.shape].key)) for e in plan.entries),
+                 limits, first)
+
+
 # ---- proving it loads ---------------------------------------------------------------------------
 
-def verify(pipeline_c: Path) -> dict:
-    """Build the datapath's pipeline programs around `pipeline_c` and load them (the kernel
-    verifier's verdict). -> {"insns": {program: n}, "compile_s": s}; CompileError if refused."""
+def verify(pipeline_c: Path, sizes: dict | None = None) -> dict:
+    """Build the datapath's pipeline programs around `pipeline_c` (maps of `sizes`:
+    controller.limits.map_sizes) and load them (the kernel verifier's verdict).
+    -> {"insns": {program: n}, "compile_s": s}; CompileError if refused."""
     from datapath.chassis import PipelineLoadError, verify_pipeline   # lazy: bcc
     try:
-        return verify_pipeline(Path(pipeline_c))
+        return verify_pipeline(Path(pipeline_c), sizes)
     except PipelineLoadError as e:
         raise CompileError(f"the kernel refused the generated pipeline: {e}") from None
 
@@ -402,19 +449,31 @@ def write_outputs(result: CompileResult, out: Path, report: dict) -> Path:
     return out / "pipeline.c"
 
 
-def compile_chassis(remote, chassis_name, out_dir=None, load=True):
+def compile_chassis(remote, chassis_name, out_dir=None, load=True, limits=None):
+    """What the controller would program for `chassis_name`: the same limits, the same
+    allocators (so the same cookies and refusals) and, loading, the same map sizes."""
     t0 = time.monotonic()
     state = snapshot(remote)
-    result = compile_state(state, chassis_name)
+    return compile_and_load(state, chassis_name, out_dir, load, limits, t0)
+
+
+def compile_and_load(state, chassis_name, out_dir=None, load=True, limits=None, t0=None):
+    t0 = time.monotonic() if t0 is None else t0
+    limits = limits or DEFAULT_LIMITS
+    group_keys, cookies = allocators(limits)
+    result = compile_state(state, chassis_name, synthetic_key=group_keys, cookie=cookies,
+                           limits=limits)
     report = result.summary()
     report["compile_s"] = round(time.monotonic() - t0, 3)
     with tempfile.TemporaryDirectory(prefix="ovnbpf-compile-") as tmp:
         out = Path(out_dir) if out_dir else Path(tmp)
         pipeline_c = write_outputs(result, out, report)
         if load:
-            got = verify(pipeline_c)
+            sizes = map_sizes(result.entries, max(result.cookies, default=0), limits)
+            got = verify(pipeline_c, sizes)
             report["program"] = {"insns": sum(got["insns"].values()), "per_program": got["insns"],
-                                 "compile_s": got["compile_s"], "loaded": True}
+                                 "compile_s": got["compile_s"], "loaded": True,
+                                 "map_sizes": got.get("sizes", sizes)}
         else:
             report["program"] = {"loaded": False, "reason": "not asked to load"}
         (out / "coverage.json").write_text(json.dumps(report, indent=1))
@@ -429,16 +488,21 @@ def format_report(r):
              f"(shape_hash {r['shape_hash'][:12]}), {sum(r['maps'].values())} map entries in "
              f"{len(r['maps'])} maps; {len(r['synthetic_groups'])} synthetic groups; "
              f"{r['compile_s']} s"]
+    refused = r.get("limits", {}).get("refused_datapaths")
+    if refused:
+        lines.append("  " + next(w for w in r["warnings"] if w.startswith("limit reached")))
     reasons = collections.Counter((u["category"], u["reason"]) for u in r["unsupported"])
     for (cat, reason), n in sorted(reasons.items()):
         lines.append(f"  {n:4d}  {cat:16s} {reason}")
     lines += blackhole_lines(r["unsupported"])
     lines += not_compiled_lines(r["unsupported"], limit=1000)
     for w in r["warnings"]:
-        if ": not compiled, dropped: " not in w:      # listed just above
+        if ": not compiled, dropped: " not in w and not w.startswith("limit reached"):
             lines.append(f"  warning: {w}")
     p = r["program"]
+    sizes = ", ".join(f"{k} {v}" for k, v in p.get("map_sizes", {}).items())
     lines.append("program: " + (f"loaded, {p['insns']} instructions verified "
                                 f"({', '.join(f'{k} {v}' for k, v in p['per_program'].items())}), "
-                                f"{p['compile_s']} s" if p["loaded"] else f"not loaded: {p['reason']}"))
+                                f"{p['compile_s']} s" + (f"; map sizes: {sizes}" if sizes else "")
+                                if p["loaded"] else f"not loaded: {p['reason']}"))
     return "\n".join(lines)

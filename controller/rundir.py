@@ -17,3 +17,14 @@ def lab_dir(name):
 
 def lab_chassis_dir(lab, chassis):
     return lab_dir(lab) / chassis
+
+
+def lab_sb_remote(name):
+    """The local SB remote(s) of running lab `name`: its central's unix sockets
+    (`labs/NAME/central/sb.sock`, or sb1..sbN.sock for a Raft SB), comma-separated."""
+    central = lab_dir(name) / "central"
+    socks = sorted(central.glob("sb*.sock"))
+    if not socks:
+        up = sorted(p.parent.parent.name for p in (RUN_ROOT / "labs").glob("*/central/sb*.sock"))
+        raise LookupError(f"no lab named {name!r} is up (labs up: {', '.join(sorted(set(up))) or 'none'})")
+    return ",".join(f"unix:{s}" for s in socks)

@@ -73,7 +73,9 @@ FCACHE_STATS = ("fcache_hit", "fcache_miss", "fcache_fill")   # OVNBPF_FC_STAT_*
 CT_STATS = ("ct_lookup", "ct_hit", "ct_created", "ct_expired", "ct_invalid", "ct_overflow",
             "ct_reopened")
 ATTACH_VIF, ATTACH_UPLINK, ATTACH_LOOP = 1, 2, 3
-MAX_LFLOWS = 65536
+MAX_LFLOWS = 65536       # the hit counters' size until a pipeline asks for more
+HITS_MAP = "ovnbpf_lflow_hits"
+PL_FLOWS_MAP = "ovnbpf_pl_flows"
 LOOP_MTU = 3500          # veth with XDP: at most a page; VIF MTU for multicast <= 3442
 LOOP_QUEUE = 20000       # recirculated copies that may wait for the loop (>= group size)
 GRACE_S = 0.005          # an XDP program runs for microseconds; old slots go after this
@@ -172,13 +174,26 @@ def _build(spec: BuildSpec) -> tuple[Datapath, float]:
         return dp, time.monotonic() - t0
 
 
-def verify_pipeline(header: Path) -> dict:
-    """Build the pipeline programs that include `header`, load them through the verifier
-    (no attach, no pins) and unload them. -> {"insns": {program: verified insns},
-    "compile_s": seconds}; raises PipelineLoadError with the compiler/kernel message."""
-    dp, secs = _build(BuildSpec(functions=PIPELINE_FUNCTIONS, pipeline=Path(header)))
+def _size_defines(sizes: dict | None) -> tuple:
+    if not sizes:
+        return ()
+    return (("OVNBPF_MAX_LFLOWS", str(sizes["lflow_hits"])),
+            ("OVNBPF_PL_MAX_FLOWS", str(sizes["pl_flows"])))
+
+
+def verify_pipeline(header: Path, sizes: dict | None = None) -> dict:
+    """Build the pipeline programs that include `header` (maps of `sizes`:
+    controller.limits.map_sizes), load them through the verifier (no attach, no pins) and unload them. -> {"insns":
+    {program: verified insns}, "compile_s": seconds, "sizes"}; raises PipelineLoadError
+    with the compiler/kernel message."""
+    dp, secs = _build(BuildSpec(functions=PIPELINE_FUNCTIONS, pipeline=Path(header),
+                                defines=_size_defines(sizes)))
     try:
-        return {"insns": dp.verified_insns(), "compile_s": round(secs, 3)}
+        got = {"insns": dp.verified_insns(), "compile_s": round(secs, 3)}
+        if sizes:
+            got["sizes"] = {name: int(M.map_info(dp.map_fd(name)).max_entries)
+                            for name in (HITS_MAP, PL_FLOWS_MAP)}
+        return got
     finally:
         dp.close(unpin=False)
 
@@ -190,6 +205,7 @@ class _Pipeline:
     gen: int
     module: Datapath
     maps: dict[str, M.MapHandle] = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)     # what controller.limits.map_sizes() gave its build
 
 
 def read_counters(map_fd, cookies=None) -> dict:
@@ -208,7 +224,7 @@ def read_counters(map_fd, cookies=None) -> dict:
     drops = M.percpu_u64_all(map_fd("ovnbpf_drops"), DROP_MAX)
     hits_fd = map_fd("ovnbpf_lflow_hits")
     if cookies is None:
-        hits = dict(enumerate(M.percpu_u64_all(hits_fd, MAX_LFLOWS)))
+        hits = dict(enumerate(M.percpu_u64_all(hits_fd, M.map_info(hits_fd).max_entries)))
     else:
         hits = {c: M.percpu_u64_sum(hits_fd, c) for c in cookies}
     names = {-d.value: d.name for d in Drop}
@@ -417,18 +433,66 @@ class ChassisDatapath:
         v = self.entries.table("ovnbpf_pl_active")[ctypes.c_int(0)]
         return int(v.value) & 1
 
+    def outgrown(self, sizes: dict) -> str | None:
+        """Why the running build cannot take a state sized as `sizes`
+        (controller.limits.map_sizes): a map it would overflow, or None. The caller
+        rebuilds with the new sizes."""
+        if self.pipeline is None or not self.pipeline.sizes:
+            return None
+        have = dict(self.pipeline.sizes, lflow_hits=self._hits_size())
+        for name, want in sizes.items():
+            if want > have.get(name, want):
+                return f"{name} grows from {have[name]} to {want} slots"
+        return None
+
+    def _hits_size(self) -> int:
+        return int(M.map_info(self._counter_fd(HITS_MAP)).max_entries)
+
+    def _grow_hits(self, size: int):
+        """Unpin a hit-counter map smaller than `size` so the next build pins a new one;
+        -> the old map's fd (its counts are copied over once the build has made the new
+        one), or None. Programs holding the old map keep it until they are replaced."""
+        path = os.path.join(self.pin_dir, HITS_MAP)
+        fd = M.obj_get_or_none(path)
+        if fd is None:
+            return None
+        if M.map_info(fd).max_entries >= size:
+            os.close(fd)
+            return None
+        os.unlink(path)
+        return fd
+
     def install_pipeline(self, header: Path,
-                         entries: dict[str, list[tuple[bytes, bytes]]]) -> dict:
+                         entries: dict[str, list[tuple[bytes, bytes]]],
+                         sizes: dict | None = None) -> dict:
         """Build `header` as the next generation, fill its maps with `entries`
-        ({map name: [(key bytes, value bytes)]}), then switch to it atomically."""
+        ({map name: [(key bytes, value bytes)]}), then switch to it atomically.
+        sizes: controller.limits.map_sizes() of the state (default: the C's own); hit
+        counters that must grow move to a new pinned map, counts carried over."""
         active = self._active_gen()
         gen = 1 - active if self.pipeline is not None or self._slot_used(active) else active
-        module, build_s = _build(BuildSpec(functions=PIPELINE_FUNCTIONS, pipeline=Path(header),
-                                           pin_dir=self.pin_dir,
-                                           defines=(("OVNBPF_GEN", str(gen)),)))
+        old_hits = self._grow_hits(sizes["lflow_hits"]) if sizes else None
         try:
+            module, build_s = _build(BuildSpec(functions=PIPELINE_FUNCTIONS,
+                                               pipeline=Path(header), pin_dir=self.pin_dir,
+                                               defines=(("OVNBPF_GEN", str(gen)),
+                                                        *_size_defines(sizes))))
+        except Exception:
+            if old_hits is not None:   # put the old counters back where ctl finds them
+                path = os.path.join(self.pin_dir, HITS_MAP)
+                with contextlib.suppress(OSError):
+                    if os.path.exists(path):
+                        os.unlink(path)
+                    M.pin(old_hits, path)
+                os.close(old_hits)
+            raise
+        try:
+            if old_hits is not None:
+                M.percpu_copy(old_hits, module.map_fd(HITS_MAP))
+                os.close(old_hits)
+                old_hits = None
             t0 = time.monotonic()
-            new = _Pipeline(gen, module)
+            new = _Pipeline(gen, module, sizes=dict(sizes or {}))
             self._fill(new, entries)
             fill_s = time.monotonic() - t0
             module.fill_slots(gen, self.entries.table("ovnbpf_pl_progs"))
@@ -484,6 +548,24 @@ class ChassisDatapath:
         if self.pipeline is None:
             raise RuntimeError("update_pipeline_entries: no pipeline installed by this process")
         return self._fill(self.pipeline, entries)
+
+    def apply_pipeline_changes(self, changes: dict, entries: dict | None = None) -> tuple[int, int]:
+        """Write a delta into the active pipeline's maps: {map name: (upserts [(key bytes,
+        value bytes)], deleted keys)}, nothing else read or compared; `entries`: other maps
+        as whole desired states (diffed, as update_pipeline_entries). -> (written, deleted)"""
+        if self.pipeline is None:
+            raise RuntimeError("apply_pipeline_changes: no pipeline installed by this process")
+        written = deleted = 0
+        for name, (upserts, deletes) in changes.items():
+            h = self.pipeline.maps.get(name)
+            if h is None:
+                h = self.pipeline.maps[name] = M.RawMapHandle(self.pipeline.module.map_fd(name),
+                                                              on_write=self.fcache.bump)
+            h.write_delta(upserts, deletes)
+            written, deleted = written + len(upserts), deleted + len(deletes)
+        if entries:
+            self._fill(self.pipeline, entries)
+        return written, deleted
 
     # -- the punt path (bpf/lib/punt.h, bpf/xdp_inject.c) ------------------------------------
 
@@ -545,12 +627,18 @@ class ChassisDatapath:
             if name.startswith("ovnbpf_ct_"):    # the pipeline build's, pinned beside ours
                 opened.append(M.obj_get(os.path.join(self.pin_dir, name)))
                 return opened[-1]
-            return self.entries.map_fd(name)
+            return self._counter_fd(name)
         try:
             return read_counters(map_fd)
         finally:
             for fd in opened:
                 os.close(fd)
+
+    def _counter_fd(self, name: str) -> int:
+        # grown hit counters are the running build's (the entry programs hold the old map)
+        if name == HITS_MAP and self.pipeline is not None:
+            return self.pipeline.module.map_fd(name)
+        return self.entries.map_fd(name)
 
     def prog_fd(self, which: str) -> int:
         return self.entries.fd({"vif": "ovnbpf_xdp_vif", "tunnel": "ovnbpf_xdp_tunnel",

@@ -191,6 +191,16 @@ class MapHandle:
         self.installed = dict(desired)
         return len(add), len(mod), len(dele)
 
+    def write_delta(self, upserts: list, deletes: list) -> None:
+        """Write these entries and delete these keys: the caller knows what changed, so
+        nothing of the desired state is compared (the delete goes first: a key may be
+        deleted and written again)."""
+        self._delete(list(deletes))
+        for k in deletes:
+            self.installed.pop(k, None)
+        self._update(list(upserts))
+        self.installed.update(upserts)
+
     def update(self, entries: Mapping) -> None:
         """Add or change entries without touching the others."""
         self._update(list(entries.items()))
@@ -275,3 +285,35 @@ def percpu_u64_all(fd: int, n: int) -> list[int]:
         if k < n:
             sums[k] = sum(vals[j * ncpu + c] for c in range(ncpu))
     return sums
+
+
+def obj_get_or_none(path: str) -> int | None:
+    """An fd on the pinned object at `path`, or None when nothing is pinned there."""
+    if not os.path.exists(path):
+        return None
+    return obj_get(path)
+
+
+def pin(fd: int, path: str) -> None:
+    check(lib.bpf_obj_pin(fd, path.encode()), f"bpf_obj_pin({path})")
+
+
+def percpu_copy(src: int, dst: int) -> int:
+    """Copy every slot of per-CPU u64 array `src` into the same slots of `dst` (a larger
+    one: grown hit counters keep their counts). -> slots copied."""
+    ncpu = _possible_cpus()
+    n = min(map_info(src).max_entries, map_info(dst).max_entries)
+    keys = ffi.new("uint32_t[]", n)
+    vals = ffi.new("uint64_t[]", n * ncpu)
+    count = ffi.new("uint32_t *", n)
+    out_batch = ffi.new("uint32_t *")
+    opts = ffi.new("struct bpf_map_batch_opts *")
+    opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
+    rc = lib.bpf_map_lookup_batch(src, ffi.NULL, out_batch, keys, vals, count, opts)
+    if rc < 0 and rc != -2:        # ENOENT: the whole map was read
+        check(rc, "bpf_map_lookup_batch")
+    got = count[0]
+    if got:
+        count[0] = got
+        check(lib.bpf_map_update_batch(dst, keys, vals, count, opts), "bpf_map_update_batch")
+    return got

@@ -1,24 +1,14 @@
 """Fixtures shared by the whole suite. Everything a fixture creates it removes, even when
-the test fails: namespaces, links, daemons (by PID), temp directories."""
-import contextlib
-import os
-import shutil
+the test fails: namespaces, links, daemons (by PID), temp directories.
+
+The fixtures a user's packet tests need too (`ovn_sb`, `ovn_central`, `make_lab`,
+`ovn_pipeline`, the root skip) come from the installed pytest plugin,
+topologies/pytest_plugin.py (entry point `pytest11`), not from here."""
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
-
-
-def pytest_collection_modifyitems(config, items):
-    # Tests marked `root` need root (CI runs as root); elsewhere they skip saying why.
-    if os.geteuid() == 0:
-        return
-    skip = pytest.mark.skip(reason="needs root (namespaces, daemons or BPF): run as root, as CI does")
-    for item in items:
-        if "root" in item.keywords:
-            item.add_marker(skip)
 
 
 def system_snapshot():
@@ -48,45 +38,5 @@ def unique_netns():
         subprocess.run(["ip", "netns", "del", name])
 
 
-@contextlib.contextmanager
-def private_central(prefix="obc-", **options):
-    """Real NB + SB ovsdb-servers and ovn-northd in a temp dir (no namespaces needed),
-    stopped by PID and removed at the end; options go to Central (sb_cluster, ...)."""
-    from topologies.lab.central import Central
-
-    rundir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))   # short: unix socket paths
-    central = Central(rundir, **options)
-    try:
-        central.start()
-        yield central
-    finally:
-        central.stop()
-        shutil.rmtree(rundir, ignore_errors=True)
-
-
-@pytest.fixture
-def ovn_central():
-    with private_central() as central:
-        yield central
-
-
-@contextlib.contextmanager
-def running_lab(name, topology):
-    """Lab `name` brought up from `topology` (a name or a file) and taken down at the end,
-    also when bringing it up failed half way."""
-    from topologies.lab.lab import Lab
-
-    lab = Lab(name)
-    try:
-        lab.up(str(topology), log=lambda *_: None)
-        yield lab
-    finally:
-        lab.down(log=lambda *_: None)
-
-
-@pytest.fixture
-def make_lab():
-    """Factory: make_lab(topology, name) brings a lab up; every lab made is taken down."""
-    with contextlib.ExitStack() as labs:
-        yield lambda topology="two-chassis", name="t1": labs.enter_context(
-            running_lab(name, topology))
+# for modules that use them directly (module-scoped labs): the plugin's, not copies
+from topologies.pytest_plugin import private_central, running_lab  # noqa: E402,F401

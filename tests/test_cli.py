@@ -34,7 +34,7 @@ def test_the_testbed_adds_its_commands_through_entry_points():
     by entry-point group: the product's CLI does not import it (test_import_graph.py)."""
     from importlib.metadata import entry_points
     assert {ep.name for ep in entry_points(group="ovnbpf.commands")} == {"lab", "demo"}
-    assert {ep.name for ep in entry_points(group="ovnbpf.benches")} == {"compile", "control", "lab", "scale", "soak"}
+    assert {ep.name for ep in entry_points(group="ovnbpf.benches")} == {"compile", "control", "dhcp", "lab", "scale", "soak"}
     r = ovnbpf("bench", "--help")
     for what in ("datapath", "split", "compile", "control", "lab", "soak"):
         assert what in r.stdout

@@ -26,7 +26,9 @@
 #define OVNBPF_MAX_LPORTS    65536
 #define OVNBPF_MAX_CHASSIS   4096   /* chassis ids are small integers chosen by the controller */
 #define OVNBPF_MAX_GROUPS    4096
+#ifndef OVNBPF_MAX_LFLOWS         /* hit counters: sized by the controller (controller/limits.py) */
 #define OVNBPF_MAX_LFLOWS    65536
+#endif
 #define OVNBPF_MAX_STAGES    64     /* ingress stages 0..31, egress 32..63 */
 
 /* ---- local chassis configuration: one entry, key 0 ---- */

@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from .. import limits
 from . import log as L
 
 DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
@@ -41,6 +42,7 @@ def add_arguments(p):
     p.add_argument("--status-file", help="write state for `ovnbpf ctl` here (JSON, each change)")
     p.add_argument("--log-file", help="append log lines here")
     p.add_argument("--pidfile", help="write our PID here (removed on exit)")
+    limits.add_arguments(p)
     p.add_argument("--detach", action="store_true",
                    help="run in the background once initialised (the parent exits 0)")
     p.add_argument("-v", "--verbose", nargs="?", const="dbg", default="info",
@@ -79,8 +81,8 @@ def run(args):
                          status_file=args.status_file, run_dir=args.run_dir,
                          egress_on=args.egress_on, punt_rate=(args.punt_rate, args.punt_burst),
                          view_check_s=args.view_check_interval,
-                         sb_wait_warn_s=args.sb_wait_warn)
-    except RuntimeError as e:
+                         sb_wait_warn_s=args.sb_wait_warn, limits=limits.from_args(args))
+    except (RuntimeError, ValueError) as e:
         print(f"ovnbpf controller: error: {e}", file=sys.stderr)
         return 1
     ready = _detach() if args.detach else None

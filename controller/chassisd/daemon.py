@@ -103,12 +103,13 @@ class Counters:
 class Controller:
     def __init__(self, ovs_db, pin_dir=None, uplink=None, status_file=None, run_dir=None,
                  egress_on="egress", punt_rate=(1000, 100), view_check_s=60.0,
-                 sb_wait_warn_s=30.0):
+                 sb_wait_warn_s=30.0, limits=None):
         if ovs_db.startswith("unix:") and not Path(ovs_db[5:]).exists():
             raise RuntimeError(f"the local OVS DB socket {ovs_db[5:]} does not exist "
                                "(is ovsdb-server running, and is --ovs-db right?)")
         self.ovs = LocalOvs(ovs_db)
         self.ovs_db = ovs_db
+        self.limits = limits          # controller/limits.py (None: the defaults)
         self.pin_dir = pin_dir
         self.uplink = uplink
         self.status_file = Path(status_file) if status_file else None
@@ -213,7 +214,8 @@ class Controller:
         log.info("datapath pinned at %s, underlay %s, egress on the %s chassis", pin_dir,
                  uplink, "sending" if self.egress_on == "ingress" else "receiving")
         self.datapath.open_punts(self.punt_events.append)
-        self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines")
+        self.pipeline = PipelineBuilder(self.datapath, run_dir / "pipelines",
+                                        **({"limits": self.limits} if self.limits else {}))
         self.reconfig = Reconfig(self, uplink)
         self._writes_in_background()
 
@@ -393,7 +395,7 @@ class Controller:
 
     def _report_blackholes(self, missing):
         # per datapath, in OVN's terms, each time it changes (controller/blackholes.py)
-        lines = datapath_lines(missing)
+        lines = datapath_lines(missing, name_flows=3)
         if lines != getattr(self, "_blackholes", []):
             for line in lines:
                 log.warning("%s", line)
@@ -528,8 +530,7 @@ class Controller:
             "last_step_ms": dict(self.timings),
             # made when the file is written (the loop's idle time): O(flows) of JSON
             "pipeline": lambda hash=self.pipeline.active_hash, install=self.pipeline.last_install,
-            compiles=dict(self.pipeline.incremental.counters,
-                          last_full=self.pipeline.incremental.last_full): {
+            compiles=self.pipeline.incremental.status(): {
                 "shape_hash": hash,
                 "coverage": {k: v for k, v in compiled.coverage.items() if k != "unsupported"},
                 "not_compiled": compiled.coverage.get("unsupported", []),

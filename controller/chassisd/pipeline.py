@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import compile as C
 from ..incremental import Deferred, IncrementalCompiler
 from ..lflow.plan import AnalysisCache
+from ..limits import DEFAULT as DEFAULT_LIMITS, Limits, map_sizes
 from . import desired as D
 
 log = logging.getLogger("ovnbpf.pipeline")
@@ -43,18 +44,20 @@ def lflow_labels(state, uuids) -> dict:
 class PipelineBuilder:
     COMPACT_IDLE_S = 60.0      # unused shapes go once nothing has changed for this long
 
-    def __init__(self, datapath, workdir):
+    def __init__(self, datapath, workdir, limits: Limits = DEFAULT_LIMITS):
         self.datapath = datapath
+        self.limits = limits
         self.workdir = Path(workdir)
         self.active_hash = None
         self.last_install = {}
         self.cache = AnalysisCache()          # per-lflow analysis survives across compiles
-        self.group_keys = C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31)
-        self.cookies = C.StableIds(1, 65536)
+        # the allocators `ovnbpf compile` uses too (same limits, same numbers)
+        self.group_keys, self.cookies = C.allocators(limits)
         self._last = None          # (compiler input, result) of the last compile
         self._installed = None     # the result the maps hold (a diff of 100,000 entries: skip)
         # a port, MAC or flow change within the running shapes is a delta, not a compile
-        self.incremental = IncrementalCompiler(self.cache, self.group_keys, self.cookies)
+        self.incremental = IncrementalCompiler(self.cache, self.group_keys, self.cookies,
+                                               limits)
         self.running_shapes = ()   # the installed program's shapes (kept by compiles)
         self.unused = 0            # of those, how many no flow fills now
         self.changed_at = time.monotonic()
@@ -101,7 +104,8 @@ class PipelineBuilder:
         D.synthetic_groups(want, {n: g.definition() for n, g in result.groups.items()},
                            port_key={p.logical_port: p.tunnel_key for p in state.ports}.get,
                            keys=result.group_keys)
-        result.problems = [(w.split(":")[0].replace("lflow ", ""), w) for w in result.warnings]
+        result.problems = [(w.split(":")[0].replace("lflow ", "") if w.startswith("lflow")
+                            else "chassis", w) for w in result.warnings]
         uuids = list(result.cookies.values())      # labels are for the status: made when read
         result.lflow_labels = Deferred(lambda: lflow_labels(state, uuids))
         self._last = (inp, result)
@@ -114,6 +118,13 @@ class PipelineBuilder:
             return True
         self._last = None
         return False
+
+    def _sizes(self, compiled) -> dict | None:
+        """Map sizes for this result (controller.limits.map_sizes), when the datapath
+        sizes its maps (a stand-in in unit tests may not)."""
+        if not hasattr(self.datapath, "outgrown"):
+            return None
+        return map_sizes(compiled.entries, max(compiled.cookies, default=0), self.limits)
 
     def _write(self, compiled):
         base = self.workdir
@@ -131,13 +142,29 @@ class PipelineBuilder:
     def install(self, compiled, serve=None) -> bool:
         """True if a new program generation was built (a recompile). `serve(fn)` runs
         the slow build (clang: seconds) while the caller keeps its DB sessions alive."""
-        if compiled.shape_hash == self.active_hash:
+        sizes = self._sizes(compiled)
+        outgrown = sizes and self.datapath.outgrown(sizes)
+        if compiled.shape_hash == self.active_hash and not outgrown:
             if compiled is not self._installed:     # the same result: the maps hold it
-                self.datapath.update_pipeline_entries(compiled.entries)
+                changes = compiled.changes
+                if (changes is not None and compiled.changes_from is self._installed
+                        and hasattr(self.datapath, "apply_pipeline_changes")):
+                    # a delta on what the maps hold: write its keys only (the helper maps,
+                    # a few rows per local port, are still made whole and diffed)
+                    self.datapath.apply_pipeline_changes(
+                        changes, {m: e for m, e in compiled.entries.items() if m not in changes})
+                else:
+                    self.datapath.update_pipeline_entries(compiled.entries)
                 self._installed = compiled
             return False
+        if outgrown:    # rare: sizes double, so n flows cost log2(n) of these at most
+            log.info("rebuilding the pipeline with larger maps: %s", outgrown)
         path = self._write(compiled)
-        build = lambda: self.datapath.install_pipeline(path, compiled.entries)  # noqa: E731
+        if sizes:
+            build = lambda: self.datapath.install_pipeline(path, compiled.entries,  # noqa: E731
+                                                           sizes=sizes)
+        else:
+            build = lambda: self.datapath.install_pipeline(path, compiled.entries)  # noqa: E731
         info = serve(build) if serve else build()
         self.active_hash = compiled.shape_hash
         self._installed = compiled

@@ -28,6 +28,10 @@ def _as_full(result, state, allocators):
             == {s: set(u) for s, u in full.shape_lflows.items()})
 
 
+def named_steps(kinds, reasons):
+    return [k if k == "delta" else f"full ({r})" for k, r in zip(kinds, reasons)]
+
+
 def test_every_delta_equals_a_full_compile(ovn_central):
     c = ovn_central
     c.nbctl("ls-add", "ls1", "--", "ls-add", "ls2",
@@ -54,7 +58,7 @@ def test_every_delta_equals_a_full_compile(ovn_central):
 
     allocators = (C.StableIds(C.SYNTHETIC_KEY_MIN, 1 << 31), C.StableIds(1, 65536))
     inc = IncrementalCompiler(AnalysisCache(), *allocators)
-    kinds, reasons = [], []
+    kinds, reasons, results, writes = [], [], [], []
 
     def check(*change, sb=False):
         if change:
@@ -69,6 +73,18 @@ def test_every_delta_equals_a_full_compile(ovn_central):
         reasons.append(inc.last_full)
         _as_full(result, state, allocators)
         assert inc.verify()             # every templated analysis equals the real one
+        if kinds[-1] == "delta":        # its map writes turn the last result into this one
+            assert result.changes_from is results[-1]
+            n = 0
+            for name, (upserts, deletes) in result.changes.items():
+                had = dict(results[-1].entries[name])
+                for k in deletes:
+                    del had[k]
+                had.update(upserts)
+                assert had == dict(result.entries[name]), name
+                n += len(upserts) + len(deletes)
+            writes.append(n)
+        results.append(result)
 
     check()                                                       # the first: full
     check("lsp-add", "ls1", "p2", "--", "lsp-set-addresses", "p2", "0a:00:00:00:01:02 10.0.1.2")
@@ -88,9 +104,11 @@ def test_every_delta_equals_a_full_compile(ovn_central):
           "--", "lsp-set-addresses", "ls3-lr1", "router",
           "--", "lsp-set-options", "ls3-lr1", "router-port=lrp13")
     # northd's changes elsewhere: an address set no local flow names (the table changes in
-    # every chassis' view) is a delta; an address set a local ACL names is a full compile.
-    # (A switch added elsewhere still is a full one: northd moves the shared flows of the
-    # local datapaths to new group rows, and a key-less shape's record cannot follow yet.)
+    # every chassis' view) is a delta; an address set a local ACL names re-plans the ACL's
+    # rows (a delta too).
+    # A switch added elsewhere is a delta: northd moves the shared flows of the local
+    # datapaths to new group rows, and a key-less shape's slot in the datapath record
+    # follows the new row (its cookie).
     check("ls-add", "ls9")
     check("create", "Address_Set", "name=as9", 'addresses="10.9.0.1"')
     check("acl-add", "ls1", "to-lport", "1002", "ip4.src == $as1", "drop")
@@ -98,14 +116,46 @@ def test_every_delta_equals_a_full_compile(ovn_central):
     check("add", "Address_Set", "as9", "addresses", '"10.9.0.2"')
     check("add", "Address_Set", "as1", "addresses", '"10.1.0.2"')
     check("ls-del", "ls9")
+    # elsewhere: a switch joined to a router, both unrelated to hv1 (northd moves the shared
+    # flows of ls1/ls2 to new group rows: new rows, same contents), its patch port
+    # renumbered, a port group on it and an ACL on that group: none of it is hv1's
+    check("ls-add", "ls4", "--", "lr-add", "lr3",
+          "--", "lrp-add", "lr3", "lrp4", "02:00:00:00:04:ff", "10.0.4.254/24",
+          "--", "lsp-add", "ls4", "ls4-lr3", "--", "lsp-set-type", "ls4-lr3", "router",
+          "--", "lsp-set-addresses", "ls4-lr3", "router",
+          "--", "lsp-set-options", "ls4-lr3", "router-port=lrp4",
+          "--", "lsp-add", "ls4", "p9", "--", "lsp-set-addresses", "p9", "0a:00:00:00:04:09 10.0.4.9")
+    check("set", "Logical_Switch_Port", "ls4-lr3", "options:requested-tnl-key=77")
+    check("pg-add", "pg9", "p9")
+    check("acl-add", "pg9", "to-lport", "1003", "outport == @pg9 && ip4", "drop")
+    check("lsp-del", "p9")
+    assert kinds[18:] == ["delta"] * 5, named_steps(kinds, reasons)[18:]
+    # a port group of hv1's switch with an ACL on it, then a member added: the ACL's rows
+    # are re-planned, a delta (a full compile before: "port_groups changed")
+    check("pg-add", "pgl", "p1", "--", "acl-add", "pgl", "to-lport", "1004",
+          "outport == @pgl && udp", "drop")
+    check("pg-set-ports", "pgl", "p1", "p5")
+    check("pg-set-ports", "pgl", "p5")
+    assert kinds[24:] == ["delta"] * 2, named_steps(kinds, reasons)[23:]
     assert kinds[0] == "full"
+    # a delta writes the keys it changed, a handful, never the whole state again
+    flows = len(results[-1].entries["ovnbpf_pl_flows"])
+    assert max(writes) < flows / 4, (writes, flows)
+    print(f"\nmap writes per delta: {writes} (of {flows} flow records)")
     # port adds, bindings, MAC and port-security changes are deltas (and equal full ones)
     assert kinds[1:7] == ["delta"] * 6, kinds
-    assert kinds[7] == "full" and kinds[9] == "delta" and kinds[10] == "full", kinds
+    # a port removed is a delta too (no record holds its name or number afterwards)
+    assert kinds[7] == "delta" and kinds[8] == "full" and kinds[9] == "delta", kinds
+    assert kinds[10] == "full", kinds
+    # a switch added or removed elsewhere: northd's new group rows are no change here
+    assert kinds[11] == "delta" and kinds[17] == "delta", named_steps(kinds, reasons)
     named = list(zip(kinds, reasons))
     assert kinds[12] == "delta", named[12]                        # as9: no local flow names it
-    assert kinds[14] == "full" and reasons[14] == "address_sets changed", named[14]   # as1
-    assert kinds[15] == "delta" and kinds[16] == "full", named[15:17]   # as9 vs as1
+    # as1 created: the ACL that failed closed on it compiles now (a new shape)
+    assert kinds[14] == "full" and reasons[14] == "a new flow shape (a recompile)", named[14]
+    # an address added to as9 (no local flow names it) or to as1 (the ACL's rows are
+    # re-planned): both deltas (as1 was a full compile before)
+    assert kinds[15] == "delta" and kinds[16] == "delta", named[15:17]
 
     # the same widening with nothing else changed: the snapshot before it made by turning
     # the two patch ports back into plain ones (same names, same keys, same flows)

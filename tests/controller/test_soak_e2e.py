@@ -11,8 +11,9 @@ before the churn; the OVS reference's own figures are printed beside), every fau
 recovered (every chassis caught up with the NB within 30 s), each chassis' status file
 true to its SB connection (soakrun._status_lies), no WARN/ERR log entry without
 a UUID or a listed named object (soak.LOG_EXCEPTIONS), RSS and open fds flat (first vs last
-third of the run, soak.RSS_BOUND / FD_BOUND), every planned NB change applied. Full
-compiles by reason are printed, not asserted. The OVS reference runs the same plan and
+third of the run, soak.RSS_BOUND / FD_BOUND), every planned NB change applied, no full
+compile on a change path (allowed: incremental.NOT_CHANGE_PATHS, i.e. start-up, forced,
+new shapes, the chassis' scope, limits; every other reason fails). The OVS reference runs the same plan and
 must lose nothing outside the fault windows either: that proves the churn is unrelated.
 
 ~80 s per soak (plus ~30 s of lab bring-up each). Longer: OVNBPF_SOAK_MINUTES=15 (and
@@ -59,8 +60,9 @@ def soak(kind, name, tmp_path):
         print(f"[figure]   {proc} pid {r['pid']} ({r['samples']} samples): RSS MiB first/last "
               f"third {r['rss_mib_first_last_third']}, fds {r['fds_first_last_third']}")
     for hv, c in fig["compiles"].items():
-        print(f"[figure]   {hv} compiles: {c['full']} full, {c['delta']} delta; full by reason "
-              f"{c['full_by_reason']}; flows in view {c['flows_in_view']}")
+        print(f"[figure]   {hv} compiles: {c['full']} full, {c['delta']} delta; full by kind "
+              f"{c['full_by_kind']}, by (last) reason {c['full_by_reason']}; flows in view "
+              f"{c['flows_in_view']}")
     for hv, lg in fig["logs"].items():
         print(f"[figure]   {hv} log: {lg['warn_or_above']} WARN/ERR, {lg['without_uuid']} "
               f"without a UUID or named object")

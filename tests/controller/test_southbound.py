@@ -3,6 +3,7 @@ nb_cfg, conditional monitoring."""
 import pytest
 
 from controller.db.southbound import Southbound
+from topologies.lab.central import free_port_base
 
 pytestmark = pytest.mark.root
 
@@ -200,30 +201,11 @@ def test_rename_chassis_moves_our_ports_and_removes_the_old_rows(ovn_central):
         sb.close()
 
 
-def _free_port_run(n):
-    """A base port with base+1..base+n free on 127.0.0.1 (Raft peers of a private cluster)."""
-    import socket
-    for base in range(19400, 19900, 10):
-        socks = []
-        try:
-            for i in range(1, n + 1):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port run for the Raft cluster")
-
-
 @pytest.fixture
 def raft_central():
     """A private 3-member Raft SB (+ NB, northd) in a temp dir, stopped by PID at the end."""
     from tests.conftest import private_central
-    with private_central("cfr-", sb_cluster=3, raft_port_base=_free_port_run(3)) as central:
+    with private_central("cfr-", sb_cluster=3, raft_port_base=free_port_base(3, 19400, 19900)) as central:
         yield central
 
 

@@ -92,3 +92,24 @@ def test_runner_script_end_to_end():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Mininet logs its ping matrix on stderr
     assert "*** Results: 0% dropped (30/30 received)" in proc.stderr
+
+
+def test_topo_api_script_end_to_end():
+    """A topology written in Python (topologies/mininet/routed.py, the Topo API) run as a
+    user runs it: an ovnbpf and an OVS chassis, routed pingall, the lab named by the
+    script's --name, the lab's own tools reading it while up, nothing left after."""
+    name = "v" + uuid.uuid4().hex[:4]
+    proc = subprocess.Popen([sys.executable, "-c", (
+        "import sys, json; from topologies.mininet.routed import Routed; "
+        "from topologies.mininet.net import MininetLab; from topologies.lab.lab import Lab\n"
+        f"with MininetLab(Routed(vms=1), {name!r}, log=lambda *_: None) as lab:\n"
+        "    status = Lab(lab.name).status()\n"
+        "    print(json.dumps({'loss': lab.pingall(), 'topology': status['topology'],\n"
+        "                      'chassis': [(c['name'], c['kind'], c['healthy']) for c in status['chassis']]}))\n")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got == {"loss": 0, "topology": "routed",
+                   "chassis": [["hv1", "ovnbpf", True], ["hv2", "ovs", True]]}
+    assert not lab_dir(name).exists()

@@ -30,3 +30,17 @@ def test_compile_report_prints_it_per_datapath():
     assert ("WARNING ls web: 2 flows need ct_lb_mark (load balancing / NAT (conntrack NAT "
             "is not implemented)): IP traffic on this switch may be dropped"
             in format_report(report).splitlines())
+
+
+def test_the_log_line_names_the_lflows_it_counts():
+    """The controller log's line names (up to three of) the flows by UUID, so a user can
+    `ovn-sbctl list Logical_Flow <uuid>` them, and the soak's every-warning-has-a-UUID
+    check holds."""
+    missing = [{"uuid": f"0000000{i}-aaaa-bbbb-cccc-dddddddddddd", "datapath": "web",
+                "stage": "ls_in_pre_stateful", "reason": LB} for i in range(5)]
+    (line,) = datapath_lines(missing, name_flows=3)
+    assert line.endswith("may be dropped (lflows 00000000-aaaa-bbbb-cccc-dddddddddddd, "
+                         "00000001-aaaa-bbbb-cccc-dddddddddddd, "
+                         "00000002-aaaa-bbbb-cccc-dddddddddddd and 2 more)")
+    (line,) = datapath_lines(missing[:1], name_flows=3)
+    assert line.endswith("may be dropped (lflow 00000000-aaaa-bbbb-cccc-dddddddddddd)")

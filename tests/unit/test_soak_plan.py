@@ -239,6 +239,29 @@ def test_judge_names_phase_fault_and_figures():
     assert len(judge(fig, fault_bound=None)) == 1
 
 
+def test_judge_fails_a_full_compile_on_a_change_path():
+    """Before: full compiles by reason were printed, not judged."""
+    from controller.incremental import CHANGE_PATH, full_kind
+    assert full_kind("first compile") == "start-up"
+    assert full_kind("idle with 2 unused shape(s): dropping them") == "forced"
+    assert full_kind("a new flow shape (a recompile)") == "shapes"
+    assert full_kind("the related datapaths changed") == "scope"
+    assert full_kind("port p2 removed or renumbered") == CHANGE_PATH
+    assert full_kind("address_sets changed") == CHANGE_PATH
+    fig = {"changes": {"planned": 1, "applied": 1, "failed": 0, "failures": []},
+           "traffic": {}, "faults": {}, "processes": {}, "logs": {}, "harness_errors": [],
+           "compiles": {"hv1": {"full": 3, "delta": 9,
+                                "full_by_kind": {"start-up": 1, "shapes": 1, CHANGE_PATH: 1},
+                                "change_path_reasons": ["port p2 removed or renumbered"]},
+                        "hv2": {"full": 2, "delta": 9,
+                                "full_by_kind": {"start-up": 1, "forced": 1},
+                                "change_path_reasons": []}}}
+    out = judge(fig)
+    assert len(out) == 1 and out[0].startswith("compiles of hv1: 1 full compile(s) on a "
+                                                "change path")
+    assert out[0].endswith("reasons: port p2 removed or renumbered")
+
+
 def test_traffic_flows_cover_local_cross_and_routed():
     names = [f.name for f in traffic_flows(topology.load("ebpf"))]
     assert names == ["local vm1->vm2", "cross vm1->vm3", "routed vm1->vm5"]

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.compile import SYNTHETIC_KEY_MIN, StableIds, compile_state, snapshot
+from controller.compile import allocators, compile_state, snapshot
 from controller.lflow.plan import AnalysisCache
 from .topo_gen import populate_one_switch, replicate_ports
 from topologies.lab.cli import ERRORS  # noqa: F401  reported as "error: message"
@@ -63,7 +63,7 @@ def _one(base, n: int) -> dict:
     state = replicate_ports(base, n)
     bigger = replicate_ports(base, n + 1)
     cache = AnalysisCache()
-    cookie, synthetic = StableIds(1, 65536), StableIds(SYNTHETIC_KEY_MIN)
+    synthetic, cookie = allocators()          # the controller's (controller/limits.py)
     t0 = time.monotonic()
     first = compile_state(state, "hv1", cache=cache, cookie=cookie, synthetic_key=synthetic)
     cold = time.monotonic() - t0

@@ -27,7 +27,6 @@ lab's central), and every process started is stopped by PID.
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from controller.db.southbound import Southbound
-from topologies.lab.central import Central
+from topologies.lab.central import Central, free_port_base
 from topologies.lab.proc import read_pidfile, run, stop_pids, wait_for
 from controller.local_datapaths import related_datapaths
 
@@ -209,24 +208,6 @@ def _port_name(i, tenants):
 
 # ---- the central ---------------------------------------------------------------------------
 
-def _free_port_base(count):
-    """A base port with `count` free TCP ports after it on 127.0.0.1 (Raft peers)."""
-    for base in range(16000, 30000, 10):
-        socks = []
-        try:
-            for i in range(1, count + 1):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range on 127.0.0.1 for the Raft members")
-
-
 class SBLayout:
     """A central with its SB laid out one way: the servers to measure, the clients' remotes."""
 
@@ -234,7 +215,7 @@ class SBLayout:
         self.layout, self.rundir, self.relay_count = layout, Path(rundir), relays
         cluster = 3 if layout == "raft" else 1
         self.central = Central(self.rundir, sb_cluster=cluster,
-                               raft_port_base=_free_port_base(cluster) if cluster > 1 else 6643)
+                               raft_port_base=free_port_base(cluster) if cluster > 1 else 6643)
         self.relays = [f"relay{i}" for i in range(1, relays + 1)] if layout == "relay" else []
 
     def start(self):

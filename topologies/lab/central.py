@@ -7,6 +7,7 @@ Chassis in other namespaces reach the SB over TCP on `sb_ip` (the underlay bridg
 `rundir/pki`: one CA, a certificate for the SB servers and one per chassis.
 """
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,25 @@ NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
 SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
 SB_PORT = 6642
 RAFT_BASE_PORT = 6643     # raft peers listen on 127.0.0.1:RAFT_BASE_PORT+i (root netns only)
+
+
+def free_port_base(count, start=16000, stop=30000):
+    """A base port with base+1..base+count free on 127.0.0.1: the Raft peers of a central
+    made beside others (labs, tests, bench scale)."""
+    for base in range(start, stop, 10):
+        socks = []
+        try:
+            for i in range(1, count + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {count} free ports in {start}..{stop} on 127.0.0.1 for Raft peers")
 
 
 @dataclass

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from controller.incremental import CHANGE_PATH, NOT_CHANGE_PATHS
+
 from . import soak, topology
 from .central import SB_PORT
 from .proc import CommandError, alive, read_pidfile, run, wait_for
@@ -507,6 +509,7 @@ class Soak:
                 continue
             hv = s["proc"].split("/")[0]
             fig = out.setdefault(hv, {"full": 0, "delta": 0, "full_by_reason": Counter(),
+                                      "full_by_kind": Counter(), "change_path_reasons": [],
                                       "flows_in_view": []})
             c = s["compiles"]
             prev = last.get(hv)
@@ -517,12 +520,22 @@ class Soak:
                 # the status file keeps only the last reason: several full compiles between
                 # two samples are all put down to it
                 fig["full_by_reason"][c.get("last_full")] += c["full"] - base["full"]
+            # by kind (incremental.NOT_CHANGE_PATHS) the status counts every one of them
+            kinds, before = c.get("full_by_kind") or {}, base.get("full_by_kind") or {}
+            for kind, n in kinds.items():
+                if n > before.get(kind, 0):
+                    fig["full_by_kind"][kind] += n - before.get(kind, 0)
+                    if kind == CHANGE_PATH:
+                        why = (c.get("last_full_by_kind") or {}).get(kind)
+                        if why not in fig["change_path_reasons"]:
+                            fig["change_path_reasons"].append(why)
             last[hv] = (s["pid"], c)
             if s.get("flows") is not None:
                 fig["flows_in_view"].append(s["flows"])
         for fig in out.values():
             flows = fig.pop("flows_in_view")
             fig["full_by_reason"] = dict(fig["full_by_reason"])
+            fig["full_by_kind"] = dict(fig["full_by_kind"])
             fig["flows_in_view"] = ({"first": flows[0], "min": min(flows), "max": max(flows),
                                      "last": flows[-1]} if flows else {})
         return out
@@ -626,6 +639,12 @@ def judge(fig, fault_bound=0, check_logs=True):
                 out.append(f"log of {hv} ({lg['log']}): {lg['without_uuid']} of "
                            f"{lg['warn_or_above']} WARN/ERR entries name no UUID or object, "
                            f"e.g. {lg['examples'][0]}")
+    for hv, c in fig.get("compiles", {}).items():
+        n = c.get("full_by_kind", {}).get(CHANGE_PATH)
+        if n:
+            out.append(f"compiles of {hv}: {n} full compile(s) on a change path (a delta "
+                       f"expected; allowed kinds: {', '.join(NOT_CHANGE_PATHS)}), reasons: "
+                       + "; ".join(map(str, c["change_path_reasons"][:5])))
     for lie in fig.get("status_lies", []):
         out.append(f"status of {lie['chassis']} (+{lie['from_s']}..+{lie['to_s']} s, "
                    f"{lie['during']}): said {lie['said']}")

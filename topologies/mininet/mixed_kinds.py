@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 TOPOLOGY = str(Path(__file__).with_name("mixed.yaml"))
+LAB_NAME = "mnmix"      # this script's lab (--name overrides)
 
 if __name__ == "__main__":
     from .run import main
-    sys.exit(main([TOPOLOGY, *sys.argv[1:]]))
+    sys.exit(main([TOPOLOGY, *sys.argv[1:]], lab_name=LAB_NAME))

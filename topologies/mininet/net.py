@@ -17,6 +17,7 @@ from topologies.lab.chassis import ensure_bpffs, uplink_mac
 from topologies.lab.lab import Lab, LabError, Plan, State, _pick_subnet, check_name, lab_dir
 from topologies.lab.proc import alive, run
 
+from .api import LabTopo
 from .chassis_host import plug_vif, prepare_uplink
 from .topo import VM_DEV, Names, OvnTopo
 
@@ -37,6 +38,7 @@ class MininetLab:
     """up() → pingall() → down(); also a context manager that always calls down()."""
 
     def __init__(self, topology_ref=topology.DEFAULT_TOPOLOGY, name=DEFAULT_NAME, log=print):
+        """`topology_ref`: a topology name, a YAML path, or an api.LabTopo instance."""
         check_name(name)
         self.topology_ref = topology_ref
         self.name = name
@@ -54,14 +56,20 @@ class MininetLab:
     # ---- bring-up ------------------------------------------------------------------------
 
     def up(self):
-        topo = topology.load(self.topology_ref)
         rundir = lab_dir(self.name)
+        # a topology built in Python (api.LabTopo) becomes a file in the lab's run
+        # directory, so the lab's other tools (status, exec, down) read it as any other
+        script = self.topology_ref if isinstance(self.topology_ref, LabTopo) else None
+        topo = (script.topology(str(rundir / "topology.yaml")) if script
+                else topology.load(self.topology_ref))
         if State.load(rundir / "state.json"):
             raise LabError(f"lab {self.name!r} exists already: run "
                            f"'ovnbpf lab down --name {self.name}' first")
         self.plan = Plan(self.name, topo, _pick_subnet(topo))
         t0 = time.monotonic()
         rundir.mkdir(parents=True, exist_ok=True)
+        if script:
+            (rundir / "topology.yaml").write_text(script.yaml())
         state = State(rundir / "state.json")
         state.info.update(topology=topo.source, subnet=str(self.plan.subnet),
                           started=time.time(), substrate="mininet")
@@ -79,7 +87,7 @@ class MininetLab:
                 self.down()
             raise
         self.log(f"[mininet {self.name}] up in {time.monotonic() - t0:.2f} s: "
-                 f"{len(topo.chassis)} chassis ({', '.join(sorted(kinds))}), "
+                 f"{len(topo.chassis)} chassis ({', '.join(sorted({c.kind for c in topo.chassis}))}), "
                  f"{len(topo.vms)} VMs, underlay {self.plan.subnet}")
 
     def _build(self, state):

@@ -1,6 +1,6 @@
 """Bring a topology up on Mininet, run pingall among its VM hosts, tear it down.
 
-    .venv/bin/python -m topologies.mininet.run two_chassis            # or three_chassis, mixed_kinds
+    .venv/bin/python -m topologies.mininet.run two_chassis            # or three_chassis, mixed_kinds, routed
     .venv/bin/python -m topologies.mininet.run topologies/two-chassis.yaml --name mn2 --cli
 
 Exit status: 0 when pingall loses nothing, 1 when it loses packets or bring-up fails.
@@ -18,21 +18,25 @@ from topologies.lab.topology import TopologyError
 
 from .net import DEFAULT_NAME, MininetLab
 
-SCRIPTS = ("two_chassis", "three_chassis", "mixed_kinds")
+SCRIPTS = ("two_chassis", "three_chassis", "mixed_kinds", "routed")
 
 
 def resolve(ref):
-    """A script name of this package (its TOPOLOGY), else a topology name or YAML path."""
+    """(topology, default lab name): a script of this package names both (TOPOLOGY, a
+    file or a LabTopo, and LAB_NAME, so two scripts' labs never share a name); a topology
+    name or YAML path gets the default name."""
     if ref in SCRIPTS:
-        return importlib.import_module(f"{__package__}.{ref}").TOPOLOGY
-    return ref
+        script = importlib.import_module(f"{__package__}.{ref}")
+        return script.TOPOLOGY, getattr(script, "LAB_NAME", DEFAULT_NAME)
+    return ref, DEFAULT_NAME
 
 
-def main(argv=None):
+def main(argv=None, lab_name=None):
+    """`lab_name`: the calling script's lab name (the default of --name)."""
     parser = argparse.ArgumentParser(prog="python -m topologies.mininet.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("topology", help=f"one of {', '.join(SCRIPTS)}, a topology name or a YAML path")
-    parser.add_argument("--name", default=DEFAULT_NAME, help=f"lab name (default {DEFAULT_NAME})")
+    parser.add_argument("--name", help=f"lab name (default: the script's, else {DEFAULT_NAME})")
     parser.add_argument("--cli", action="store_true", help="open Mininet's CLI after pingall")
     parser.add_argument("--verbose", action="store_true", help="Mininet's own progress lines")
     args = parser.parse_args(argv)
@@ -41,7 +45,8 @@ def main(argv=None):
         return 1
     setLogLevel("info" if args.verbose else "output")
     try:
-        with MininetLab(resolve(args.topology), args.name) as lab:
+        topo, default_name = resolve(args.topology)
+        with MininetLab(topo, args.name or lab_name or default_name) as lab:
             loss = lab.pingall()
             if args.cli:
                 lab.cli()

@@ -7,7 +7,8 @@ import sys
 from topologies.lab.topology import TOPOLOGY_DIR
 
 TOPOLOGY = str(TOPOLOGY_DIR / "two-chassis.yaml")
+LAB_NAME = "mn2"      # this script's lab (--name overrides)
 
 if __name__ == "__main__":
     from .run import main
-    sys.exit(main([TOPOLOGY, *sys.argv[1:]]))
+    sys.exit(main([TOPOLOGY, *sys.argv[1:]], lab_name=LAB_NAME))
