@@ -2,12 +2,16 @@
 PY := .venv/bin/python
 OVNBPF := .venv/bin/ovnbpf
 
-.PHONY: setup demo test unit
+.PHONY: setup demo test unit docs
 setup:
 	bash .ci/setup
 
 demo: setup
-	$(OVNBPF) demo
+	$(OVNBPF) demo $(if $(LAB),--lab $(LAB))
+
+# docs/drops.md and docs/features.md, generated from drop.h and the action registry
+docs: setup
+	$(PY) -m controller.docgen
 
 # pytest's exit 5 ("no tests collected") is a failure here, not a pass
 test: setup

@@ -2,6 +2,7 @@
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from . import limits
@@ -45,6 +46,16 @@ def build_parser(extra=None):
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader went away (`ovnbpf ... | head -1`): no traceback; stdout goes to
+        # /dev/null so the interpreter's own flush at exit cannot raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141      # as a command killed by SIGPIPE, which the shell reports so
+
+
+def _main(argv):
     extra = {name: ep.load() for name, ep in plugins(COMMANDS).items()}
     args = build_parser(extra).parse_args(argv)
     errors = (TimeoutError, CompileError, SouthboundError)

@@ -15,14 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-from .rundir import STATUS_FILE, lab_chassis_dir
+from .rundir import STATUS_FILE, lab_chassis_dir, lab_dir
 
 
 def add_arguments(p):
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--status-file", help="the controller's --status-file")
     where.add_argument("--chassis", help="a chassis of a lab (with --lab)")
-    p.add_argument("--lab", default="lab", help="lab name (default: lab)")
+    p.add_argument("--lab", "--name", dest="lab", default="lab", metavar="LAB",
+                   help="lab name (default: lab; --name is the same option)")
     p.add_argument("--top", type=int, default=10, help="lflows to list by hits (default 10)")
     p.add_argument("--json", action="store_true")
 
@@ -34,12 +35,23 @@ def _status_path(args):
     rundir = lab_chassis_dir(args.lab, args.chassis)
     if not rundir.is_dir():
         raise SystemExit(f"ovnbpf ctl: lab {args.lab!r} has no chassis {args.chassis!r} "
-                         f"(no {rundir})")
+                         f"(no {rundir}; {_what_exists(args.lab)})")
     status = rundir / STATUS_FILE
     if not status.exists() and not (rundir / "ovnbpf-controller.pid").exists():
         raise SystemExit(f"ovnbpf ctl: chassis {args.chassis} runs no ovnbpf controller: "
                          "ctl inspects ovnbpf chassis (use ovs-appctl/ovn-appctl for ovs ones)")
     return status
+
+
+def _what_exists(lab):
+    """The labs, or this lab's chassis, that the run directory holds: what to ask for."""
+    here = lab_dir(lab)
+    if here.is_dir():
+        chassis = sorted(p.name for p in here.iterdir() if (p / STATUS_FILE).exists())
+        return f"lab {lab!r} has ovnbpf chassis: {', '.join(chassis) or 'none'}"
+    root = lab_dir(lab).parent
+    up = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return f"labs: {', '.join(up)}" if up else "no lab is up"
 
 
 def live_counters(pin_dir, cookies=()):
@@ -71,29 +83,78 @@ def gather(status_path, top=10):
 
     def lflow(c, n):
         uuid = cookies.get(str(c), "?")
-        pipeline, table, stage, prio, match = labels.get(uuid, ("?", "?", "?", "?", "?"))
-        return {"cookie": c, "lflow": uuid, "hits": n, "pipeline": pipeline, "table": table,
-                "stage": stage, "priority": prio, "match": match}
+        label = _label(labels.get(uuid))
+        return {"cookie": c, "lflow": uuid, "hits": n, "pipeline": label[0], "table": label[1],
+                "stage": label[2], "priority": label[3], "match": label[4],
+                "datapath": label[5]}
+    not_compiled = {m["uuid"]: m for m in status.get("pipeline", {}).get("not_compiled") or []}
     status["live"] = {
         "stats": counters.get("stats", {}),
         "drops": {k: v for k, v in counters.get("drops", {}).items() if v},
+        "drops_by_lflow": lflow_drops(all_hits, cookies, labels, not_compiled),
         "lflows": [lflow(c, n) for c, n in hits if n],
         "stages": stage_hits(all_hits, cookies, labels),
     }
     return status
 
 
-def stage_hits(hits, cookies, labels) -> list:
-    """Hits summed per (pipeline, table, stage), in pipeline order: how far packets got.
-    A packet counts once per lflow it ran, so a stage's figure is the packets through it."""
-    per = {}
+def _label(label):
+    """A status file's lflow label, padded: older controllers wrote 5 fields (no datapath,
+    no actions)."""
+    label = list(label or ("?", "?", "?", "?", "?"))
+    return label + ["?", ""][len(label) - 5:] if len(label) < 7 else label
+
+
+def drops_flow(actions: str) -> bool:
+    """Does an lflow's action text end the packet with `drop;` (POLICY drops)?"""
+    last = [a.strip() for a in actions.split(";") if a.strip()]
+    return bool(last) and last[-1] == "drop"
+
+
+def lflow_drops(hits, cookies, labels, not_compiled) -> list:
+    """The drops the datapath counts by reason (POLICY, NOT_COMPILED), by the lflow that
+    made them: a `drop;` flow, or a flow the compiler could not lower (its cookie is its
+    counted drop). Drops never fill the flow cache, so such a flow's hits are its drops."""
+    out = []
     for c, n in hits.items():
-        label = labels.get(cookies.get(str(c), ""))
-        if n and label:
-            key = (label[0] != "ingress", label[1], label[2])
+        uuid = cookies.get(str(c))
+        if not n or uuid is None:
+            continue
+        label = _label(labels.get(uuid))
+        if uuid in not_compiled:
+            reason = "NOT_COMPILED: " + not_compiled[uuid].get("reason", "?")
+        elif drops_flow(label[6]):
+            reason = "POLICY"
+        else:
+            continue
+        out.append({"lflow": uuid, "drops": n, "reason": reason, "datapath": label[5],
+                    "pipeline": label[0], "table": label[1], "stage": label[2],
+                    "priority": label[3], "match": label[4]})
+    return sorted(out, key=lambda d: -d["drops"])
+
+
+def _datapath_kind(stage: str) -> str:
+    return "router" if stage.startswith("lr_") else "switch" if stage.startswith("ls_") else "?"
+
+
+def stage_hits(hits, cookies, labels) -> list:
+    """Hits summed per stage, switch stages before router stages, each in pipeline order
+    (ingress then egress, by table), with the datapaths whose flows ran there (a flow
+    northd shares between switches through a datapath group counts for the group: its
+    hits cannot be split per datapath). A packet counts once per lflow it ran, so a
+    stage's figure is the packets through it."""
+    per, dps = {}, {}
+    for c, n in hits.items():
+        raw = labels.get(cookies.get(str(c), ""))
+        if n and raw:
+            label = _label(raw)
+            key = (_datapath_kind(label[2]) != "switch", label[0] != "ingress", label[1], label[2])
             per[key] = per.get(key, 0) + n
-    return [{"pipeline": "egress" if k[0] else "ingress", "table": k[1], "stage": k[2], "hits": n}
-            for k, n in sorted(per.items())]
+            dps.setdefault(key, set()).update(d for d in str(label[5]).split(",") if d)
+    return [{"kind": _datapath_kind(k[3]), "datapaths": sorted(dps[k]),
+             "datapath": ",".join(sorted(dps[k])),
+             "pipeline": "egress" if k[1] else "ingress", "table": k[2], "stage": k[3], "hits": n}
+            for k, n in sorted(per.items(), key=lambda kv: tuple(map(str, kv[0][:2])) + kv[0][2:])]
 
 
 def _view_check(v):
@@ -123,8 +184,16 @@ def session_line(sb) -> str:
             + f", probe interval {sb.get('probe_interval_ms')} ms")
 
 
+def chassis_namer(s):
+    """chassis id (the datapath's tunnel index) -> its SB name, from the status file's
+    `chassis_ids` (an older status without it: `chassis#ID`)."""
+    names = {str(i): n for n, i in (s.get("chassis_ids") or {}).items()}
+    return lambda cid: names.get(str(cid), f"chassis#{cid}")
+
+
 def format_text(s):
     p = s.get("pipeline", {})
+    cname = chassis_namer(s)
     lines = [f"chassis {s['chassis']} (controller pid {s['pid']}), maps at {s['pin_dir']}",
              f"southbound {s['sb']['remote']}: "
              + (f"connected to {s['sb'].get('member', '?')}"
@@ -141,13 +210,13 @@ def format_text(s):
              f"map-only updates {s['counters']['map_updates']}",
              f"local datapaths: {', '.join(s.get('local_datapaths', [])) or 'none'}",
              "vifs: " + (", ".join(f"{d}=dp{k[0]}/port{k[1]}" for d, k in s.get("vifs", {}).items()) or "none"),
-             "tunnels: " + (", ".join(f"chassis#{c} {ip}" for c, ip in s.get("tunnels", {}).items()) or "none"),
+             "tunnels: " + (", ".join(f"{cname(c)} {ip}" for c, ip in s.get("tunnels", {}).items()) or "none"),
              f"egress pipeline of unicast on the {'sending' if s.get('egress_on') == 'ingress' else 'receiving'} "
              f"chassis (--egress-on={s.get('egress_on', 'egress')})" +
-             (", egress-done bit toward " + (", ".join(f"chassis#{c}" for c in s.get("egress_done_peers", []))
+             (", egress-done bit toward " + (", ".join(cname(c) for c in s.get("egress_done_peers", []))
                                              or "no chassis") if s.get("egress_on") == "ingress" else "")
              + "; egress-done bit honoured from " + (", ".join(
-                 f"chassis#{c}" for c in s.get("egress_done_trusted", [])) or "no chassis")]
+                 cname(c) for c in s.get("egress_done_trusted", [])) or "no chassis")]
     i = s.get("identity")
     if i:       # who owns our SB rows (controller/db/ownership.py)
         o = i.get("other") or {}
@@ -170,19 +239,30 @@ def format_text(s):
         lines += [f"VIF {d} CANNOT RECEIVE: {why}" for d, why in napi["without_napi"].items()]
     live = s["live"]
     lines.append("forwarding: " + ", ".join(f"{k} {v}" for k, v in live["stats"].items()))
-    lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none"))
+    lines.append("drops by reason: " + (", ".join(f"{k} {v}" for k, v in live["drops"].items()) or "none")
+                 + " (reasons: docs/drops.md)")
     punt = s.get("punt") or {}
     lines.append("punt handler: " + (", ".join(f"{k} {v}" for k, v in punt.get("handled", {}).items())
                                      or "nothing handled yet")
                  + (f"; {punt['perf_lost']} events lost in the perf ring" if punt.get("perf_lost") else ""))
+    lines += lflow_drop_lines(live.get("drops_by_lflow") or [])
     if live["stages"]:
-        lines.append("hits by stage (lflow runs; the flow cache's hits skip the pipeline):")
-        lines += [f"  {h['hits']:10d}  {h['pipeline']:7s} {h['table']:>2} {h['stage']}"
-                  for h in live["stages"]]
+        lines.append("hits by stage, switches then routers, in pipeline order (lflow runs; the "
+                     "flow cache's hits skip the pipeline):")
+        last = None
+        for h in live["stages"]:
+            if h.get("kind") != last:
+                last = h.get("kind")
+                names = sorted({d for x in live["stages"] if x.get("kind") == last
+                                for d in x.get("datapaths", [])})
+                plural = {"switch": "switches", "router": "routers"}.get(last, "datapaths")
+                lines.append(f"  {plural} {', '.join(names) or '?'}")
+            lines.append(f"    {h['hits']:10d}  {h['pipeline']:7s} {h['table']:>2} {h['stage']:28s} "
+                         f"{h.get('datapath', '')}")
     if live["lflows"]:
         lines.append("top lflows by hits (pipeline runs: flow cache hits run no lflow):")
-        lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h['stage']} prio {h['priority']}: {h['match']}"
-                  for h in live["lflows"]]
+        lines += [f"  {h['hits']:10d}  {h['lflow'][:8]} {h.get('datapath', '?')} {h['stage']} "
+                  f"prio {h['priority']}: {h['match']}" for h in live["lflows"]]
     lines += blackhole_lines(p.get("not_compiled") or [])
     lines += not_compiled_lines(p.get("not_compiled") or [])
     for f in s.get("step_failures") or []:
@@ -191,6 +271,19 @@ def format_text(s):
         lines.append(f"rows not used ({len(s['problems'])}):")
         lines += [f"  {p['uuid']}: {p['reason']}" for p in s["problems"][:20]]
     return "\n".join(lines)
+
+
+def lflow_drop_lines(drops, limit=20) -> list:
+    """POLICY and NOT_COMPILED drops by the lflow that made them (docs/drops.md)."""
+    if not drops:
+        return []
+    out = ["drops by lflow (POLICY: a `drop;` flow; NOT_COMPILED: a flow not lowered):"]
+    out += [f"  {d['drops']:10d}  {d['lflow']}  {d['datapath']} {d['pipeline']} {d['table']} "
+            f"{d['stage']} prio {d['priority']}  {d['reason']}\n{'':14s}match: {d['match']}"
+            for d in drops[:limit]]
+    if len(drops) > limit:
+        out.append(f"  ... and {len(drops) - limit} more (--json lists all)")
+    return out
 
 
 def blackhole_lines(missing) -> list:
@@ -204,6 +297,11 @@ def not_compiled_lines(missing, limit=50) -> list:
     `ovnbpf compile`)."""
     if not missing:
         return []
+    # grouped as a user reads a pipeline: switches before routers, by datapath, ingress
+    # before egress, by stage (the records carry no table number)
+    missing = sorted(missing, key=lambda m: (_datapath_kind(m.get("stage", "")) != "switch",
+                                             str(m.get("datapath")), "_out_" in m.get("stage", ""),
+                                             m.get("stage", ""), m["uuid"]))
     out = [f"lflows not compiled, dropped and counted under their UUID ({len(missing)}):"]
     out += [f"  {m['uuid']}  {m['datapath']} {m['stage']}  {m['category']}: {m['reason']}"
             for m in missing[:limit]]

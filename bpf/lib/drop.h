@@ -10,23 +10,23 @@
 
 enum ovnbpf_drop_reason {
     OVNBPF_DROP_RUNT = -1,                /* shorter than an Ethernet header */
-    OVNBPF_DROP_VLAN_TRUNCATED = -2,
+    OVNBPF_DROP_VLAN_TRUNCATED = -2,      /* a VLAN tag cut short */
     OVNBPF_DROP_VLAN_TOO_DEEP = -3,       /* more than two VLAN tags */
-    OVNBPF_DROP_ARP_TRUNCATED = -4,
+    OVNBPF_DROP_ARP_TRUNCATED = -4,       /* ARP message cut short */
     OVNBPF_DROP_ARP_UNSUPPORTED = -5,     /* not Ethernet/IPv4 ARP */
-    OVNBPF_DROP_IP4_TRUNCATED = -6,
+    OVNBPF_DROP_IP4_TRUNCATED = -6,       /* shorter than its IPv4 header */
     OVNBPF_DROP_IP4_BAD_HEADER = -7,      /* version != 4 or IHL < 5 */
     OVNBPF_DROP_IP4_BAD_LENGTH = -8,      /* total length vs IHL / frame */
-    OVNBPF_DROP_IP6_TRUNCATED = -9,
+    OVNBPF_DROP_IP6_TRUNCATED = -9,       /* shorter than its IPv6 header */
     OVNBPF_DROP_IP6_EXT_HEADERS = -10,    /* truncated or too many extension headers */
     OVNBPF_DROP_L4_TRUNCATED = -11,       /* TCP/UDP/SCTP/ICMP header cut short */
-    OVNBPF_DROP_TCP_BAD_DOFF = -12,
-    OVNBPF_DROP_ND_TRUNCATED = -13,
-    OVNBPF_DROP_GENEVE_TRUNCATED = -14,
-    OVNBPF_DROP_GENEVE_BAD_VERSION = -15,
-    OVNBPF_DROP_GENEVE_BAD_OPT_LEN = -16,
-    OVNBPF_DROP_GENEVE_UNKNOWN_CRIT_OPT = -17,
-    OVNBPF_DROP_GENEVE_NO_OVN_OPT = -18,
+    OVNBPF_DROP_TCP_BAD_DOFF = -12,       /* TCP data offset below 5 or past the frame */
+    OVNBPF_DROP_ND_TRUNCATED = -13,       /* neighbour discovery message cut short */
+    OVNBPF_DROP_GENEVE_TRUNCATED = -14,   /* Geneve header or options cut short */
+    OVNBPF_DROP_GENEVE_BAD_VERSION = -15, /* Geneve version other than 0 */
+    OVNBPF_DROP_GENEVE_BAD_OPT_LEN = -16, /* Geneve option length past the header */
+    OVNBPF_DROP_GENEVE_UNKNOWN_CRIT_OPT = -17,/* a critical Geneve option we do not know */
+    OVNBPF_DROP_GENEVE_NO_OVN_OPT = -18,  /* no OVN option (class 0x0102 type 0x80) */
     OVNBPF_DROP_GENEVE_BAD_PROTO = -19,   /* payload is not Ethernet (0x6558) */
     OVNBPF_DROP_GENEVE_OAM = -20,         /* O bit: control packet, no handler yet */
     OVNBPF_DROP_TUNNEL_UNKNOWN_SRC = -21, /* outer source is not a known chassis */
@@ -39,9 +39,9 @@ enum ovnbpf_drop_reason {
     OVNBPF_DROP_LOOPBACK = -28,           /* outport == inport without flags.loopback */
     OVNBPF_DROP_ENCAP_FAILED = -29,       /* could not grow the frame */
     OVNBPF_DROP_DECAP_FAILED = -30,       /* could not shrink the frame */
-    OVNBPF_DROP_MCAST_UNKNOWN_GROUP = -31,
+    OVNBPF_DROP_MCAST_UNKNOWN_GROUP = -31,/* multicast outport with no Multicast_Group here */
     OVNBPF_DROP_MCAST_TOO_MANY = -32,     /* members beyond OVNBPF_MCAST_MAX_MEMBERS */
-    OVNBPF_DROP_MISSED_TAIL_CALL = -33,
+    OVNBPF_DROP_MISSED_TAIL_CALL = -33,   /* a tail call found no program (pipeline being replaced?) */
     OVNBPF_DROP_NEED_CONTROLLER = -34,    /* a punt, but no controller reads the punt buffer */
     OVNBPF_DROP_META_FAILED = -35,        /* could not attach XDP metadata for TC */
     OVNBPF_DROP_ENCAP_TOO_BIG = -36,      /* frame + 58 B exceeds OVNBPF_MAX_FRAME */

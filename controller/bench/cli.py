@@ -9,6 +9,9 @@ import importlib
 import json
 import sys
 
+from pathlib import Path
+
+from . import plot
 from ..plugins import BENCHES as PLUGIN_BENCHES, plugins
 
 BENCHES = {
@@ -32,6 +35,7 @@ def add_arguments(parser):
     for name, (mod, what) in _modules().items():
         p = sub.add_parser(name, help=what)
         p.add_argument("--json", action="store_true", help="print the figures as JSON")
+        p.add_argument("--plot", metavar="FILE.svg", help="also draw the figures as SVG bar charts")
         if hasattr(mod, "add_arguments"):
             mod.add_arguments(p)
 
@@ -56,6 +60,9 @@ def run(args):
     except tuple(getattr(mod, "ERRORS", ())) as e:
         print(f"ovnbpf bench {args.bench}: error: {e}", file=sys.stderr)
         return 1
+    if getattr(args, "plot", None):
+        Path(args.plot).write_text(plot.svg(figures, f"ovnbpf bench {args.bench}"))
+        print(f"ovnbpf bench {args.bench}: figures drawn in {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps(figures, indent=1))
     else:

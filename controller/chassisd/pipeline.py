@@ -30,10 +30,14 @@ log = logging.getLogger("ovnbpf.pipeline")
 
 
 def lflow_labels(state, uuids) -> dict:
-    """{uuid: [pipeline, table, stage, priority, match]} of the flows that have a cookie:
-    what `ovnbpf ctl` names beside their hit counters. Made once per fresh compile."""
+    """{uuid: [pipeline, table, stage, priority, match, datapaths, actions]} of the flows
+    that have a cookie: what `ovnbpf ctl` names beside their hit counters (grouped by
+    datapath, drops told apart by their actions). Made once per fresh compile."""
     wanted = set(uuids)
-    return {f.uuid: [f.pipeline, f.table_id, f.stage, f.priority, f.match[:100]]
+    names = {d.uuid: d.name or str(d.tunnel_key) for d in state.datapaths}
+    return {f.uuid: [f.pipeline, f.table_id, f.stage, f.priority, f.match[:100],
+                     ",".join(sorted(names[d] for d in f.datapaths if d in names)),
+                     f.actions[:100]]
             for f in state.flows if f.uuid in wanted}
 
 

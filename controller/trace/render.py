@@ -74,7 +74,8 @@ def to_json(result: TraceResult) -> dict:
                      "rewrites": assignments(dict(result.packet), o.field_map),
                      **({"generated_by": o.generated_by} if o.generated_by else {})}
                     for o in result.outputs],
-        "drops": [{"chassis": d.chassis, "reason": d.reason, "lflow": d.lflow} for d in result.drops],
+        "drops": [{"chassis": d.chassis, "reason": d.reason, "lflow": d.lflow, "stage": d.stage}
+                  for d in result.drops],
         "tunnels": [{"from": t.src, "to": t.dst, "vni": t.vni, "inport": t.inport,
                      "outport": t.outport} for t in result.tunnels],
     }

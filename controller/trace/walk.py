@@ -24,6 +24,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..ctl import drops_flow
 from .frame import frame_fields
 from .model import Delivered, Dropped, Pass, Stage, TraceResult, Tunnelled
 
@@ -314,9 +315,11 @@ class Walker:
             if not result.passes or result.passes[-1].chassis != chassis:
                 result.passes.append(Pass(chassis))
             hits = self._hits(v)
+            first_step = len(result.passes[-1].steps)
             if out.get("type") != "mcast":     # the live path below counts its own
                 self._stages(result.passes[-1], v, before, hits)
-            result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, {out}")
+            result.passes[-1].steps.append(f"{program} program: {run.verdict_name}, "
+                                           + self._out_text(v, out))
             kind = out.get("type")
             if kind == "local":
                 where = v.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
@@ -325,7 +328,14 @@ class Walker:
             elif kind == "remote":
                 self._tunnelled(result, chassis, run.packet, queue)
             elif kind == "drop":
-                result.drops.append(Dropped(chassis, str(out.get("reason", "drop"))))
+                # a POLICY drop names the `drop;` lflow of this run (the last one hit, in
+                # pipeline order), as ovnbpf ctl counts it
+                droppers = [s for s in result.passes[-1].steps[first_step:]
+                            if isinstance(s, Stage) and s.actions and drops_flow(s.actions[0])]
+                lflow = droppers[-1] if droppers and out.get("reason") == "POLICY" else None
+                result.drops.append(Dropped(chassis, str(out.get("reason", "drop")),
+                                         lflow.lflow if lflow else None,
+                                         lflow.name if lflow else None))
             elif kind == "punt":
                 self._punted(result, v, chassis, queue)
             elif kind == "mcast":
@@ -342,8 +352,25 @@ class Walker:
                     result.drops.append(Dropped(chassis, "multicast: no copy came out"))
             else:
                 result.drops.append(Dropped(chassis, f"program ended with {run.verdict_name}, "
-                                         f"last_output {out}"))
+                                         f"last output: {self._out_text(v, out)}"))
         return result
+
+    def _out_text(self, view, out: dict) -> str:
+        """The datapath's last-output record in OVN's words: ports and chassis by name
+        (never the raw record)."""
+        kind = out.get("type", "none")
+        where = f"datapath {out.get('dp')}, inport {out.get('inport')}, outport {out.get('outport')}"
+        if kind == "local":
+            port = view.port_at(out.get("ifindex")) or f"ifindex {out.get('ifindex')}"
+            return f"to local port {port} ({where})"
+        if kind == "remote":
+            return (f"to chassis {self.name_of.get(out.get('chassis'), out.get('chassis'))} "
+                    f"through the tunnel ({where})")
+        if kind == "drop":
+            return f"dropped: {out.get('reason', '?')} ({where})"
+        if kind == "punt":
+            return f"to the controller (lflow cookie {out.get('cookie')}, {where})"
+        return f"{kind} ({where})"
 
     def _punted(self, result, view, chassis, queue) -> None:
         """The program handed the packet to the controller: run the controller's own punt

@@ -68,7 +68,7 @@ sys.exit(1)
 
 def add_arguments(p):
     p.add_argument("--trials", type=int, default=10, help="trials per chassis kind (default 10)")
-    p.add_argument("--name", default="bctl", help="lab name to use (default bctl)")
+    p.add_argument("--lab", "--name", dest="name", default="bctl", help="lab name to use (default bctl)")
     p.add_argument("--sb-cluster", type=int, choices=(1, 3), default=1,
                    help="1 = one SB ovsdb-server (default), 3 = a Raft cluster")
 

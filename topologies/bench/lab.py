@@ -113,7 +113,7 @@ def add_arguments(p):
     p.add_argument("--rounds", type=int, default=3,
                    help="interleaved rounds of every measurement; figures are medians "
                         "(default 3)")
-    p.add_argument("--name", default="blab", help="lab name (default blab)")
+    p.add_argument("--lab", "--name", dest="name", default="blab", help="lab name (default blab)")
 
 
 # ---- frames ------------------------------------------------------------------------------

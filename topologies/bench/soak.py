@@ -28,7 +28,7 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--kind", choices=sorted(soakrun.BASES), default="ovnbpf",
                         help="chassis kind of the lab (ovs: the OVS reference)")
-    parser.add_argument("--name", default="soak", help="lab name (default soak)")
+    parser.add_argument("--lab", "--name", dest="name", default="soak", help="lab name (default soak)")
     parser.add_argument("--rate", type=float, default=1.5, help="NB changes per second")
     parser.add_argument("--pps", type=int, default=50, help="pings per second per flow")
     parser.add_argument("--faults", default=None,

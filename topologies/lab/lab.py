@@ -5,6 +5,7 @@ Everything the lab creates (namespace, root-namespace link, daemon pidfile) is w
 `state.json` *before* it is created, so `down` removes it even after `up` crashed half way,
 and two labs with different names never touch each other's objects.
 """
+import hashlib
 import ipaddress
 import itertools
 import json
@@ -21,7 +22,11 @@ from .chassis import ChassisNode, ensure_bpffs, ping, release_bpffs, uplink_mac
 from .proc import CommandError, read_pidfile, stop_pids, wait_for
 
 from controller.rundir import RUN_ROOT  # the layout `ovnbpf ctl --lab` relies on
-LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,4}$")   # it prefixes interface names (15 chars max)
+# A lab name prefixes its namespaces and run directory (no kernel limit that matters) and,
+# shortened by `link_prefix`, its root-namespace interfaces (IFNAMSIZ: 15 characters).
+LAB_NAME_MAX = 32     # keeps the run directory's unix socket paths far below 108 bytes
+LAB_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
+SHORT_NAME_MAX = 5    # names up to this long prefix interface names as they are
 DEFAULT_LAB = "lab"
 
 
@@ -34,8 +39,23 @@ def lab_dir(name):
 
 
 def check_name(name):
-    if not LAB_NAME_RE.match(name):
-        raise LabError(f"lab name {name!r}: 1-5 characters, a lowercase letter then letters/digits")
+    if not LAB_NAME_RE.match(name) or len(name) > LAB_NAME_MAX:
+        raise LabError(f"lab name {name!r}: 1-{LAB_NAME_MAX} characters, a lowercase letter, "
+                       "then lowercase letters, digits or '-' (not last)")
+
+
+def link_prefix(name):
+    """The prefix of a lab's root-namespace interfaces: the name itself up to 5 characters,
+    else its first letter and 5 hex digits of its hash (6 characters: never a short name's;
+    two long names that share one are refused by State.record, never shared)."""
+    if len(name) <= SHORT_NAME_MAX:
+        return name
+    return name[0] + hashlib.sha256(name.encode()).hexdigest()[:5]
+
+
+def labs_up_text():
+    up = labs()
+    return f"labs up: {', '.join(up)}" if up else "no lab is up"
 
 
 class State:
@@ -90,7 +110,7 @@ class Plan:
 
     @property
     def bridge(self):
-        return f"{self.name}-ubr"
+        return f"{link_prefix(self.name)}-ubr"
 
     @property
     def gateway_ip(self):
@@ -106,7 +126,7 @@ class Plan:
         return f"{self.name}-{vm_name}"
 
     def root_uplink(self, index):
-        return f"{self.name}-u{index + 1}"
+        return f"{link_prefix(self.name)}-u{index + 1}"
 
     def central(self):
         # raft peers on loopback: give each lab its own port range
@@ -158,7 +178,7 @@ class Lab:
     def up(self, topology_ref=topology.DEFAULT_TOPOLOGY, log=print):
         topo = topology.load(topology_ref)
         if State.load(self.dir / "state.json"):
-            raise LabError(f"lab {self.name!r} exists already: run 'ovnbpf lab down --name {self.name}' first")
+            raise LabError(f"lab {self.name!r} exists already: run 'ovnbpf lab down --lab {self.name}' first")
         plan = Plan(self.name, topo, _pick_subnet(topo))
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +200,12 @@ class Lab:
 
     def _build(self, plan, state, log):
         topo = plan.topo
+        t0 = time.monotonic()
+
+        def step(what):     # a line per step: bring-up takes 5-10 s, none silent for long
+            log(f"[lab {self.name}] {time.monotonic() - t0:5.1f} s  {what}")
+        step(f"underlay {plan.bridge} {plan.subnet}; central: NB, SB"
+             + (f" (Raft, {topo.sb_cluster} members)" if topo.sb_cluster > 1 else "") + ", northd")
         underlay = netns.BridgeUnderlay(plan.bridge, plan.gateway_ip, plan.subnet.prefixlen)
         state.record("root_links", plan.bridge)
         underlay.create()
@@ -205,15 +231,20 @@ class Lab:
                 state.record("pin_dirs", node.pin_dir)
             node.create_namespace(underlay, plan.root_uplink(i))
         for node in nodes:
+            step(f"chassis {node.name} ({node.kind}, encap {node.encap_ip}): daemons")
             peers = {n.encap_ip: uplink_mac(n.encap_ip) for n in nodes if n is not node}
             node.start(peers)
 
         by_chassis = {n.name: n for n in nodes}
+        step(f"VMs: {', '.join(v.name for v in topo.vms) or 'none'}")
         for vm in topo.vms:
             _add_vm(plan, state, by_chassis[vm.chassis], vm)
 
+        step("waiting for the chassis to register in the SB")
         central.wait_chassis([n.name for n in nodes])
+        step(f"logical topology: {len(topo.switches)} switch(es), {len(topo.routers)} router(s)")
         logical.create(central, topo)
+        step("waiting for every VM port to be up and every chassis to catch up (--wait=hv)")
         # --wait=hv alone can return before a chassis has seen another chassis' claim:
         # wait for every VM port to be up, then once more for every chassis to catch up
         # generous: two clang builds per chassis, on a shared machine (load 20 seen)
@@ -231,7 +262,7 @@ class Lab:
     def state(self):
         state = State.load(self.dir / "state.json")
         if state is None:
-            raise LabError(f"no lab named {self.name!r} is up")
+            raise LabError(f"no lab named {self.name!r} is up ({labs_up_text()})")
         return state
 
     def plan(self):
