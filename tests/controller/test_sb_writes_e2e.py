@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from controller.lab import topology
-from controller.lab.proc import wait_for
+from topologies.lab import topology
+from topologies.lab.proc import wait_for
 
 from tests.conftest import running_lab
 from tests.controller.traffic import status
