@@ -11,7 +11,7 @@ from . import log as L
 DEFAULT_DB = "unix:/var/run/openvswitch/db.sock"
 
 
-DEFAULT_VIF_XDP = "skb"
+DEFAULT_VIF_XDP = "native"
 
 
 def add_arguments(p):
@@ -27,8 +27,9 @@ def add_arguments(p):
                    "advertise they accept the mark, i.e. other ovnbpf chassis)")
     p.add_argument("--vif-xdp", choices=("native", "skb"), default=DEFAULT_VIF_XDP,
                    help="how VIFs get their XDP program: skb (generic XDP, outputs sent by TC: "
-                   "a guest keeps TSO/GSO and its 64 KiB frames cross the datapath whole; "
-                   f"the default) or native (driver XDP, the fastest per packet; the kernel then "
+                   "a guest keeps TSO/GSO and its 64 KiB frames cross the datapath whole) "
+                   "or native (driver XDP, the fastest per packet, the default: a controller "
+                   "restart replaces it atomically; the kernel then "
                    "turns TSO/GSO off in a veth guest). See bpf/README.md, \"Guests' offloads\"")
     p.add_argument("--punt-rate", type=int, default=1000, metavar="PPS",
                    help="at most PPS packets per second per CPU go to the controller (ICMP "

@@ -1,4 +1,4 @@
-"""Guests' GSO across chassis: with VIFs in skb mode (the controller's default
+"""Guests' GSO across chassis: with VIFs in skb mode (`vif_xdp: skb` in the topology, not the default
 `--vif-xdp skb`) a veth guest keeps TSO, hands its chassis 64 KiB super-frames, and they
 cross the datapath whole: one XDP run and one TC encapsulation per super-frame, segmented by
 the kernel's UDP-tunnel GSO after the uplink, the inner checksums completed by the receiving
@@ -15,6 +15,7 @@ import pytest
 
 from topologies.lab.proc import run
 from tests.conftest import running_lab
+from tests.lab.skbtopo import skb_topology
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
 
@@ -31,8 +32,8 @@ def _live(lab, chassis):
     return json.loads(out)["live"]
 
 
-def test_gso_super_frames_cross_chassis_intact_v4_v6(capsys):
-    with running_lab("g4", "ebpf6") as lab:
+def test_gso_super_frames_cross_chassis_intact_v4_v6(capsys, tmp_path):
+    with running_lab("g4", skb_topology("ebpf6", tmp_path)) as lab:
         ns1, ns3 = lab.plan().vm_netns("vm1"), lab.plan().vm_netns("vm3")
         vm3 = next(v for v in lab.plan().topo.vms if v.name == "vm3")
         feats = run(["ethtool", "-k", "eth0"], netns=ns1)

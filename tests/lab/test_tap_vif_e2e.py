@@ -19,6 +19,7 @@ import pytest
 
 from topologies.lab.proc import wait_for
 from tests.conftest import running_lab
+from tests.lab.skbtopo import skb_topology
 from tests.lab import tap_guest
 
 pytestmark = [pytest.mark.root, pytest.mark.bpf, pytest.mark.e2e]
@@ -56,8 +57,8 @@ def _ctl(lab, chassis):
                                       "--json"], check=True, capture_output=True, text=True).stdout)
 
 
-def test_tap_vif_virtio_frames_arrive_intact(capsys):
-    with running_lab("g3", "ebpf") as lab:
+def test_tap_vif_virtio_frames_arrive_intact(capsys, tmp_path):
+    with running_lab("g3", skb_topology("ebpf", tmp_path)) as lab:
         hv1 = next(n for n in lab.nodes() if n.name == "hv1")
         vm3 = next(v for v in lab.plan().topo.vms if v.name == "vm3")
         lab.central().nbctl("lsp-add", "ls1", "lsp-tap1", "--", "lsp-set-addresses", "lsp-tap1",

@@ -158,3 +158,15 @@ def test_dhcp6_key_needs_subnet6_and_sets_the_v6_ports():
     assert 'cidr="fd00:0:0:1::/64"' in argv and "dhcpv6_options=@dhcp6_ls1" in argv
     with pytest.raises(TopologyError, match="needs the switch's subnet6"):
         topology.parse(GOOD.replace("key: 1}\nvms", "key: 1, dhcp6: {dns_server: fd00::53}}\nvms"), "t.yaml")
+
+
+def test_vif_xdp_is_an_ovnbpf_chassis_key(tmp_path):
+    from topologies.lab.topology import TopologyError, load
+    from tests.lab.skbtopo import skb_topology
+    topo = load(str(skb_topology("mixed", tmp_path)))
+    assert {c.name: c.options.get("vif_xdp") for c in topo.chassis if c.kind == "ovnbpf"}
+    assert all(c.options.get("vif_xdp") == "skb" for c in topo.chassis if c.kind == "ovnbpf")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(skb_topology("mixed", tmp_path).read_text().replace("vif_xdp: skb", "vif_xdp: fast", 1))
+    with pytest.raises(TopologyError, match="vif_xdp"):
+        load(str(bad))

@@ -25,7 +25,7 @@ tcp_gbps: iperf3, one stream, the VMs' own stacks at the kernel's default offloa
 checksum, TSO/GSO on; the kernel itself turns GSO off on a veth whose peer has a native
 XDP program, i.e. on every ovs VIF here (the lab's checksum filler) and on ovnbpf VIFs
 with `--vif-xdp native`: those guests send MTU-sized segments, while the kernel pair and
-ovnbpf guests in skb mode, the default, keep GSO), MTU 1442 (underlay 1500 - 58, as the lab sets every VM).
+ovnbpf guests keep GSO only with VIFs in skb mode, `vif_xdp: skb`), MTU 1442 (underlay 1500 - 58, as the lab sets every VM).
 `tcp_cpu_s_per_gbit`: the whole machine's busy CPU time (/proc/stat, both CPUs, every
 process and softirq: sender, forwarders, receiver) during the iperf3 run per gigabit
 delivered; the machine is shared, so `load` records the load average around the run.

@@ -57,6 +57,7 @@ class ChassisNode:
     prefixlen: int
     sb_remote: str
     egress_on: str = "egress"      # ovnbpf: `ovnbpf controller --egress-on`
+    vif_xdp: str = "native"        # ovnbpf: `ovnbpf controller --vif-xdp` (skb: guests keep GSO)
     ssl: tuple = ()      # (private key, certificate, CA certificate) for an ssl: sb_remote
 
     # ---- helpers -------------------------------------------------------------------------
@@ -164,7 +165,8 @@ class ChassisNode:
                   f"--pidfile={self.pidfile('ovnbpf-controller')}",
                   f"--log-file={self.rundir}/ovnbpf-controller.log",
                   f"--status-file={self.status_file}", f"--run-dir={self.rundir}",
-                  f"--pin-dir={self.pin_dir}", f"--egress-on={self.egress_on}"], timeout=60)
+                  f"--pin-dir={self.pin_dir}", f"--egress-on={self.egress_on}",
+                  f"--vif-xdp={self.vif_xdp}"], timeout=60)
 
     def _start_ovs(self, peers):
         self.run(["ovs-vswitchd", "--detach", "--no-chdir",

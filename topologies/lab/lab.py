@@ -140,6 +140,7 @@ class Plan:
                             rundir=self.rundir / c.name, encap_ip=self.encap_ip(i),
                             prefixlen=self.subnet.prefixlen, sb_remote=sb_remote,
                             egress_on=c.options.get("egress_on", "egress"),
+                            vif_xdp=c.options.get("vif_xdp", "native"),
                             ssl=tuple(map(str, central.ssl_files(c.name))) if self.topo.sb_ssl else ())
                 for i, c in enumerate(self.topo.chassis)]
 

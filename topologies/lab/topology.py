@@ -274,7 +274,7 @@ def parse(text, source="<topology>"):
         ctx.name(chassis_map, cname, path)
         if not isinstance(spec, dict):
             ctx.fail(chassis_map, cname, path, "must be a mapping like {kind: ovnbpf}")
-        ctx.check_keys(spec, {"kind", "egress_on"}, path)
+        ctx.check_keys(spec, {"kind", "egress_on", "vif_xdp"}, path)
         kind = spec.get("kind")
         if kind not in CHASSIS_KINDS:
             ctx.fail(spec, "kind", f"{path}.kind", f"must be one of: {', '.join(CHASSIS_KINDS)}")
@@ -287,6 +287,12 @@ def parse(text, source="<topology>"):
                 ctx.fail(spec, "egress_on", f"{path}.egress_on",
                          "only an ovnbpf chassis can move egress to the sender "
                          "(ovn-controller always runs it on the receiving chassis)")
+        if "vif_xdp" in spec:
+            if spec["vif_xdp"] not in ("native", "skb"):
+                ctx.fail(spec, "vif_xdp", f"{path}.vif_xdp", "must be one of: native, skb")
+            if kind != "ovnbpf":
+                ctx.fail(spec, "vif_xdp", f"{path}.vif_xdp",
+                         "only an ovnbpf chassis attaches XDP to its VIFs")
         chassis.append(Chassis(cname, kind, options))
     if len(chassis) > 40:
         ctx.fail(doc, "chassis", "chassis", "at most 40 chassis")
