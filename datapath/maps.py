@@ -268,9 +268,9 @@ def percpu_u64_sum(fd: int, index: int) -> int:
     return sum(vb[i] for i in range(ncpu))
 
 
-def percpu_u64_all(fd: int, n: int) -> list[int]:
-    """Sums over CPUs of slots 0..n-1 of a per-CPU u64 array, in one batch read."""
-    ncpu = _possible_cpus()
+def _percpu_batch_read(fd: int, n: int, ncpu: int):
+    """One batch read of slots 0..n-1 of a per-CPU u64 array: (rc, keys, values with ncpu
+    per key, count read, the batch options for a following write)."""
     keys = ffi.new("uint32_t[]", n)
     vals = ffi.new("uint64_t[]", n * ncpu)
     count = ffi.new("uint32_t *", n)
@@ -278,6 +278,13 @@ def percpu_u64_all(fd: int, n: int) -> list[int]:
     opts = ffi.new("struct bpf_map_batch_opts *")
     opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
     rc = lib.bpf_map_lookup_batch(fd, ffi.NULL, out_batch, keys, vals, count, opts)
+    return rc, keys, vals, count, opts
+
+
+def percpu_u64_all(fd: int, n: int) -> list[int]:
+    """Sums over CPUs of slots 0..n-1 of a per-CPU u64 array, in one batch read."""
+    ncpu = _possible_cpus()
+    rc, keys, vals, count, _ = _percpu_batch_read(fd, n, ncpu)
     if rc < 0 and rc != -2:        # ENOENT: the whole map was read
         return [percpu_u64_sum(fd, i) for i in range(n)]
     sums = [0] * n
@@ -304,13 +311,7 @@ def percpu_copy(src: int, dst: int) -> int:
     one: grown hit counters keep their counts). -> slots copied."""
     ncpu = _possible_cpus()
     n = min(map_info(src).max_entries, map_info(dst).max_entries)
-    keys = ffi.new("uint32_t[]", n)
-    vals = ffi.new("uint64_t[]", n * ncpu)
-    count = ffi.new("uint32_t *", n)
-    out_batch = ffi.new("uint32_t *")
-    opts = ffi.new("struct bpf_map_batch_opts *")
-    opts.sz = ffi.sizeof("struct bpf_map_batch_opts")
-    rc = lib.bpf_map_lookup_batch(src, ffi.NULL, out_batch, keys, vals, count, opts)
+    rc, keys, vals, count, opts = _percpu_batch_read(src, n, ncpu)
     if rc < 0 and rc != -2:        # ENOENT: the whole map was read
         check(rc, "bpf_map_lookup_batch")
     got = count[0]

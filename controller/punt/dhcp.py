@@ -153,10 +153,11 @@ def _int(text: str, bits: int) -> int:
     return v
 
 
-def parse_options(text: str, table: dict = OPTIONS) -> list[Option]:
-    """The action's arguments as options, in the order written; offerip is required."""
+def assignments(text: str, table: dict):
+    """`name = value, ...` of a put_dhcp(v6)_opts action, in the order written:
+    (name, code, type, [(token kind, text)]) for each name `table` knows."""
     toks = list(_tokens(text)) + [("end", "")]
-    out, pos = [], 0
+    pos = 0
     while toks[pos][0] != "end":
         kind, name = toks[pos]
         if kind != "word" or toks[pos + 1][0] != "=":
@@ -165,11 +166,18 @@ def parse_options(text: str, table: dict = OPTIONS) -> list[Option]:
             raise DhcpError("unknown_option", name)
         code, typ = table[name]
         vals, pos = _values(toks, pos + 2)
+        yield name, code, typ, vals
+        if toks[pos][0] == ",":
+            pos += 1
+
+
+def parse_options(text: str, table: dict = OPTIONS) -> list[Option]:
+    """The action's arguments as options, in the order written; offerip is required."""
+    out = []
+    for name, code, typ, vals in assignments(text, table):
         if not vals or any(k not in ("word", "str") for k, _ in vals):
             raise DhcpError("bad_arguments", f"{name}: no value")
         out.append(Option(name, code, typ, _typed(name, typ, vals)))
-        if toks[pos][0] == ",":
-            pos += 1
     if not any(o.code == 0 for o in out):
         raise DhcpError("bad_arguments", "put_dhcp_opts requires offerip")
     return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from .dhcp import Answer, DhcpError, _tokens, _values
+from .dhcp import Answer, DhcpError, assignments
 from .packets import checksum
 
 __all__ = ["OPTIONS6", "put_dhcpv6_opts", "parse_options6"]
@@ -34,16 +34,8 @@ INFINITY = 0xFFFFFFFF
 
 def parse_options6(text: str) -> list:
     """[(code, kind, payload bytes)] in the order written."""
-    toks = list(_tokens(text)) + [("end", "")]
-    out, pos = [], 0
-    while toks[pos][0] != "end":
-        kind, name = toks[pos]
-        if kind != "word" or toks[pos + 1][0] != "=":
-            raise DhcpError("bad_arguments", f"expected 'name = value' at {name!r}")
-        if name not in OPTIONS6:
-            raise DhcpError("unknown_option", name)
-        code, typ = OPTIONS6[name]
-        vals, pos = _values(toks, pos + 2)
+    out = []
+    for name, code, typ, vals in assignments(text, OPTIONS6):
         try:
             if typ == "ipv6":
                 payload = b"".join(ipaddress.IPv6Address(v).packed for k, v in vals if k == "word")
@@ -58,8 +50,6 @@ def parse_options6(text: str) -> list:
         if not payload or len(vals) != (len(payload) // 16 if typ == "ipv6" else 1):
             raise DhcpError("bad_arguments", f"{name}: {vals}")
         out.append((code, typ, payload))
-        if toks[pos][0] == ",":
-            pos += 1
     return out
 
 
